@@ -1,0 +1,161 @@
+//! Backends run a kernel on a device and time it.
+//!
+//! A closed enum ([`BackendKind`]) names every backend hetbench knows, so
+//! that the command line, the database and the reports use one vocabulary
+//! whether or not a backend is built or has a driver on this node. Each
+//! available backend implements [`Backend`]; an unavailable one says why
+//! through [`Unavailable`], and runs go on without it.
+//!
+//! An implementer provides `kind`, `devices` and `prepare`; the returned
+//! [`Prepared`] holds everything built outside the timed loop (compiled
+//! code, device buffers) so that `run` only executes the kernel.
+
+pub mod cpu;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::kernels::{Buffers, Inputs, RegisteredKernel};
+
+/// Every backend hetbench knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    Cpu,
+    Wgpu,
+    Opencl,
+    FpgaEmu,
+}
+
+impl BackendKind {
+    pub const ALL: [BackendKind; 4] = [
+        BackendKind::Cpu,
+        BackendKind::Wgpu,
+        BackendKind::Opencl,
+        BackendKind::FpgaEmu,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Cpu => "cpu",
+            BackendKind::Wgpu => "wgpu",
+            BackendKind::Opencl => "opencl",
+            BackendKind::FpgaEmu => "fpga-emu",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name)
+            .ok_or_else(|| Error::UnknownName {
+                what: "backend",
+                name: name.to_string(),
+                valid: Self::ALL.map(|k| k.as_str()).join(", "),
+            })
+    }
+}
+
+/// What a device really is, whatever API it is reached through: Mesa's
+/// lavapipe and PoCL are CPUs, never GPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceType {
+    Cpu,
+    DiscreteGpu,
+    IntegratedGpu,
+    VirtualGpu,
+    Accelerator,
+    FpgaEmulated,
+    Other,
+}
+
+impl DeviceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceType::Cpu => "cpu",
+            DeviceType::DiscreteGpu => "discrete-gpu",
+            DeviceType::IntegratedGpu => "integrated-gpu",
+            DeviceType::VirtualGpu => "virtual-gpu",
+            DeviceType::Accelerator => "accelerator",
+            DeviceType::FpgaEmulated => "fpga-emulated",
+            DeviceType::Other => "other",
+        }
+    }
+}
+
+/// One compute device of a backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Device {
+    pub backend: BackendKind,
+    /// Stable id within the backend, e.g. `cpu0`, used by `--device`.
+    pub id: String,
+    pub name: String,
+    pub device_type: DeviceType,
+    /// Driver or implementation and its version.
+    pub driver: String,
+    /// Compute units (cores, SMs, CUs) the backend will use.
+    pub compute_units: u32,
+}
+
+/// Why a backend cannot be used on this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unavailable {
+    pub reason: String,
+}
+
+/// The time of one call of [`Prepared::run`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    /// Host wall time around the iterations, always measured.
+    pub host_s: f64,
+    /// Device time from the API's own timer (timestamp queries, profiling
+    /// events) where the backend has one.
+    pub device_s: Option<f64>,
+}
+
+/// A kernel ready to run on one device.
+pub trait Prepared {
+    /// Runs the kernel `iters` times back to back and times them together.
+    fn run(&mut self, iters: u64) -> Result<Timing>;
+    /// The outputs of the last run, on the host.
+    fn read_back(&mut self) -> Result<Buffers>;
+}
+
+/// A way of running kernels on devices.
+pub trait Backend {
+    fn kind(&self) -> BackendKind;
+    /// The devices this backend can use here, or why there are none.
+    fn devices(&self) -> std::result::Result<Vec<Device>, Unavailable>;
+    /// Builds everything a timed run needs. Not timed.
+    fn prepare(
+        &self,
+        kernel: &RegisteredKernel,
+        device: &Device,
+        inputs: &Inputs,
+    ) -> Result<Box<dyn Prepared>>;
+}
+
+/// Options that shape the backends.
+#[derive(Debug, Clone, Default)]
+pub struct BackendOptions {
+    /// CPU worker threads; `None` uses every logical CPU.
+    pub cpu_threads: Option<usize>,
+}
+
+/// The backend `kind` on this node, or why it cannot be used.
+pub fn open(
+    kind: BackendKind,
+    options: &BackendOptions,
+) -> std::result::Result<Box<dyn Backend>, Unavailable> {
+    match kind {
+        BackendKind::Cpu => Ok(Box::new(cpu::CpuBackend::new(options.cpu_threads)?)),
+        BackendKind::Wgpu | BackendKind::Opencl | BackendKind::FpgaEmu => Err(Unavailable {
+            reason: format!(
+                "not built into hetbench {}: the {} backend is not implemented yet",
+                crate::HARNESS_VERSION,
+                kind.as_str()
+            ),
+        }),
+    }
+}

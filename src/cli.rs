@@ -1,0 +1,602 @@
+//! Command-line arguments and the commands behind them.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use hetbench::backends::{self, BackendKind, BackendOptions};
+use hetbench::error::{EXIT_RESULTS_FAILED, Error};
+use hetbench::kernels::Registry;
+use hetbench::measure::MeasureConfig;
+use hetbench::report::{export::Format, table};
+use hetbench::runner::{self, Observer, RunOptions, Sinks};
+use hetbench::store::{Database, ResultFilter, ResultRecord, Status, json};
+use indicatif::{ProgressBar, ProgressStyle};
+
+const ABOUT: &str = "Measure how fast and how energy-efficiently portable physics kernels run on every compute device of a node, and keep the results in a comparable database.";
+
+#[derive(Parser, Debug)]
+#[command(name = "hetbench", version, about = ABOUT, propagate_version = true)]
+struct Cli {
+    /// Results database (SQLite file). Default: <results-dir>/hetbench.db
+    #[arg(long, global = true, env = "HETBENCH_DB", value_name = "PATH")]
+    db: Option<PathBuf>,
+
+    /// Directory for the database and run files (runs/<run-id>.json)
+    #[arg(
+        long,
+        global = true,
+        env = "HETBENCH_RESULTS_DIR",
+        default_value = "results",
+        value_name = "DIR"
+    )]
+    results_dir: PathBuf,
+
+    /// Read kernel manifests from DIR/<kernel>/kernel.toml instead of the built-in ones
+    #[arg(long, global = true, env = "HETBENCH_KERNELS_DIR", value_name = "DIR")]
+    kernels_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show this node's fingerprint and which backends and devices are usable
+    #[command(after_help = "Examples:\n  hetbench info\n  hetbench info --json")]
+    Info {
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the kernels with their domains and sizes
+    #[command(after_help = "Examples:\n  hetbench list\n  hetbench list --json")]
+    List {
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure kernels on devices, verify them and store the results
+    #[command(
+        after_help = "Examples:\n  hetbench run --quick\n  hetbench run --kernel gemm,nbody --size large\n  hetbench run --backend cpu --threads 16 --time-budget 3"
+    )]
+    Run(RunArgs),
+    /// Query stored results
+    #[command(
+        after_help = "Examples:\n  hetbench results\n  hetbench results --kernel gemm --status ok --json\n  hetbench results --run 1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+    )]
+    Results {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Print JSON records instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import JSON run files (from other nodes); importing twice changes nothing
+    #[command(
+        after_help = "Examples:\n  hetbench import results/runs/*.json\n  hetbench --db site.db import node42/*.json"
+    )]
+    Import {
+        /// Run files written by `hetbench run`
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Export stored results as JSON, CSV or Markdown
+    #[command(
+        after_help = "Examples:\n  hetbench export --format csv --out results.csv\n  hetbench export --format markdown --kernel gemm"
+    )]
+    Export {
+        /// json, csv or markdown
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Write to FILE instead of standard output
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Kernels to run (comma list or repeated; `all`)
+    #[arg(short, long, value_delimiter = ',', default_value = "all")]
+    kernel: Vec<String>,
+    /// Backends to use (comma list or repeated; `all` = every available one)
+    #[arg(short, long, value_delimiter = ',', default_value = "all")]
+    backend: Vec<String>,
+    /// Sizes: small, medium, large or all. Default: small with --quick, else medium
+    #[arg(short, long, value_delimiter = ',')]
+    size: Vec<String>,
+    /// Device ids to use (see `hetbench info`), e.g. cpu0
+    #[arg(short, long, value_delimiter = ',')]
+    device: Vec<String>,
+    /// A short smoke run: small sizes, 0.1 s per measurement
+    #[arg(long)]
+    quick: bool,
+    /// Seed of the generated inputs
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// CPU backend threads (default: all logical CPUs)
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Seconds of timed samples per measurement (default 1, 0.1 with --quick)
+    #[arg(long, value_name = "SECONDS")]
+    time_budget: Option<f64>,
+    /// Minimum samples per measurement (default 10, 3 with --quick)
+    #[arg(long)]
+    min_samples: Option<usize>,
+    /// Self-test of verification: corrupt one output value of every result,
+    /// which must then be stored as verify_failed.
+    #[arg(long, hide = true)]
+    inject_error: bool,
+}
+
+#[derive(Args, Debug)]
+struct FilterArgs {
+    /// Only these kernels
+    #[arg(short, long, value_delimiter = ',')]
+    kernel: Vec<String>,
+    /// Only these backends
+    #[arg(short, long, value_delimiter = ',')]
+    backend: Vec<String>,
+    /// Only these sizes
+    #[arg(short, long, value_delimiter = ',')]
+    size: Vec<String>,
+    /// Only these statuses (ok, verify_failed, error, timeout, crashed, skipped)
+    #[arg(long, value_delimiter = ',')]
+    status: Vec<String>,
+    /// Only this run
+    #[arg(long, value_name = "RUN_ID")]
+    run: Option<String>,
+    /// Only this host
+    #[arg(long)]
+    host: Option<String>,
+    /// Only the newest N results
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+}
+
+impl FilterArgs {
+    fn to_filter(&self) -> Result<ResultFilter> {
+        for s in &self.status {
+            if Status::parse(s).is_none() {
+                return Err(Error::UnknownName {
+                    what: "status",
+                    name: s.clone(),
+                    valid: Status::ALL.map(|s| s.as_str()).join(", "),
+                }
+                .into());
+            }
+        }
+        for b in &self.backend {
+            BackendKind::parse(b)?;
+        }
+        Ok(ResultFilter {
+            kernels: self.kernel.clone(),
+            backends: self.backend.clone(),
+            sizes: self.size.clone(),
+            statuses: self.status.clone(),
+            run_id: self.run.clone(),
+            hostname: self.host.clone(),
+            limit: self.limit,
+        })
+    }
+}
+
+pub fn main() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    let db_path = cli
+        .db
+        .clone()
+        .unwrap_or_else(|| cli.results_dir.join("hetbench.db"));
+    let registry = || -> Result<Registry> { Ok(Registry::load(cli.kernels_dir.as_deref())?) };
+    match &cli.command {
+        Command::Info { json } => info(*json),
+        Command::List { json } => list(&registry()?, *json),
+        Command::Run(args) => run(&cli, args, &registry()?, &db_path),
+        Command::Results { filter, json } => {
+            let db = open_db(&db_path)?;
+            let results = db.results(&filter.to_filter()?)?;
+            if *json {
+                write_stdout(&Format::Json.exporter().serialize(&results)?)?;
+            } else if results.is_empty() {
+                eprintln!("no results match in '{}'", db_path.display());
+            } else {
+                write_stdout(table::results_text(&results).as_bytes())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { files } => import(&db_path, files),
+        Command::Export {
+            format,
+            out,
+            filter,
+        } => {
+            let format = Format::parse(format)?;
+            let db = open_db(&db_path)?;
+            let results = db.results(&filter.to_filter()?)?;
+            let bytes = format.exporter().serialize(&results)?;
+            match out {
+                Some(path) => std::fs::write(path, bytes)
+                    .with_context(|| format!("could not write export '{}'", path.display()))?,
+                None => write_stdout(&bytes)?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn open_db(path: &Path) -> Result<Database> {
+    Database::open(path)
+        .with_context(|| format!("could not open results database '{}'", path.display()))
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|_| out.flush())
+        .context("could not write to standard output")
+}
+
+fn info(as_json: bool) -> Result<ExitCode> {
+    let fp = hetbench::platform::fingerprint();
+    let opts = BackendOptions::default();
+    let backends: Vec<serde_json::Value> = BackendKind::ALL
+        .iter()
+        .map(
+            |&kind| match backends::open(kind, &opts).and_then(|b| b.devices()) {
+                Ok(devices) => serde_json::json!({
+                    "backend": kind.as_str(), "available": true, "devices": devices,
+                }),
+                Err(u) => serde_json::json!({
+                    "backend": kind.as_str(), "available": false, "reason": u.reason,
+                }),
+            },
+        )
+        .collect();
+    if as_json {
+        let v = serde_json::json!({ "platform": fp, "backends": backends });
+        write_stdout(format!("{}\n", serde_json::to_string_pretty(&v)?).as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut s = String::new();
+    s.push_str(&format!("host        {}\n", fp.hostname));
+    s.push_str(&format!(
+        "os          {} {} (kernel {}, {})\n",
+        fp.os, fp.os_version, fp.kernel_version, fp.arch
+    ));
+    s.push_str(&format!(
+        "cpu         {} ({} physical cores, {} logical CPUs, {} MHz, {})\n",
+        fp.cpu.brand,
+        fp.cpu
+            .physical_cores
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "?".into()),
+        fp.cpu.logical_cpus,
+        fp.cpu.frequency_mhz,
+        if fp.cpu.simd.is_empty() {
+            "no SIMD extensions".to_string()
+        } else {
+            fp.cpu.simd.join(" ")
+        }
+    ));
+    s.push_str(&format!(
+        "memory      {:.1} GiB\n",
+        fp.memory_bytes as f64 / (1u64 << 30) as f64
+    ));
+    s.push_str(&format!("platform    {}\n\nbackends\n", fp.hash));
+    for b in &backends {
+        let name = b["backend"].as_str().unwrap_or_default();
+        if b["available"].as_bool() == Some(true) {
+            s.push_str(&format!("  {name:<9} available\n"));
+            for d in b["devices"].as_array().into_iter().flatten() {
+                s.push_str(&format!(
+                    "    {:<8} {} [{}] driver: {}\n",
+                    d["id"].as_str().unwrap_or_default(),
+                    d["name"].as_str().unwrap_or_default(),
+                    d["device_type"].as_str().unwrap_or_default(),
+                    d["driver"].as_str().unwrap_or_default()
+                ));
+            }
+        } else {
+            s.push_str(&format!(
+                "  {name:<9} unavailable: {}\n",
+                b["reason"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    write_stdout(s.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(registry: &Registry, as_json: bool) -> Result<ExitCode> {
+    if as_json {
+        let v: Vec<serde_json::Value> = registry
+            .kernels
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "name": k.name(), "version": k.manifest.version, "hash": k.hash,
+                    "domain": k.manifest.domain, "summary": k.manifest.summary,
+                    "precisions": k.manifest.precisions, "unit": k.manifest.throughput.unit,
+                    "sizes": k.manifest.sizes,
+                })
+            })
+            .collect();
+        write_stdout(format!("{}\n", serde_json::to_string_pretty(&v)?).as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = registry
+        .kernels
+        .iter()
+        .map(|k| {
+            let sizes = k
+                .manifest
+                .size_names()
+                .iter()
+                .map(|name| {
+                    let params = &k.manifest.sizes[name];
+                    let p: Vec<String> = params
+                        .iter()
+                        .map(|(key, v)| match v {
+                            hetbench::kernels::Param::Int(i) => format!("{key}={i}"),
+                            hetbench::kernels::Param::Float(f) => format!("{key}={f}"),
+                        })
+                        .collect();
+                    format!("{name}({})", p.join(" "))
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![
+                k.name().to_string(),
+                k.manifest.domain.as_str().to_string(),
+                k.manifest.version.clone(),
+                k.manifest.throughput.unit.clone(),
+                sizes,
+                k.manifest.summary.clone(),
+            ]
+        })
+        .collect();
+    write_stdout(
+        table::render_text(
+            &["kernel", "domain", "version", "unit", "sizes", "summary"],
+            &rows,
+        )
+        .as_bytes(),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Expands `all` and checks names against `valid`.
+fn expand(names: &[String], valid: &[String], what: &'static str) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        let n = n.trim();
+        if n == "all" {
+            for v in valid {
+                if !out.contains(v) {
+                    out.push(v.clone());
+                }
+            }
+        } else if valid.iter().any(|v| v == n) {
+            if !out.iter().any(|o| o == n) {
+                out.push(n.to_string());
+            }
+        } else {
+            return Err(Error::UnknownName {
+                what,
+                name: n.to_string(),
+                valid: valid.join(", "),
+            }
+            .into());
+        }
+    }
+    Ok(out)
+}
+
+/// HETBENCH_REQUIRE_BACKENDS: a comma list of backends that must come up.
+fn required_backends() -> Result<Vec<BackendKind>> {
+    match std::env::var("HETBENCH_REQUIRE_BACKENDS") {
+        Ok(v) => v
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| BackendKind::parse(s).context("in HETBENCH_REQUIRE_BACKENDS"))
+            .collect(),
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
+fn run(cli: &Cli, args: &RunArgs, registry: &Registry, db_path: &Path) -> Result<ExitCode> {
+    let kernel_names: Vec<String> = registry.names().iter().map(|s| s.to_string()).collect();
+    let kernels = expand(&args.kernel, &kernel_names, "kernel")?;
+    let size_names: Vec<String> = hetbench::kernels::manifest::SIZE_NAMES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let default_size = vec![if args.quick { "small" } else { "medium" }.to_string()];
+    let sizes = expand(
+        if args.size.is_empty() {
+            &default_size
+        } else {
+            &args.size
+        },
+        &size_names,
+        "size",
+    )?;
+    let backend_names: Vec<String> = BackendKind::ALL
+        .iter()
+        .map(|b| b.as_str().to_string())
+        .collect();
+    let explicit_backends = !args.backend.iter().any(|b| b == "all");
+    let backends: Vec<BackendKind> = expand(&args.backend, &backend_names, "backend")?
+        .iter()
+        .map(|b| BackendKind::parse(b))
+        .collect::<hetbench::error::Result<_>>()?;
+    let mut required = required_backends()?;
+    if explicit_backends {
+        // A backend named on the command line must come up.
+        required.extend(backends.iter().copied());
+    }
+
+    let mut measure = if args.quick {
+        MeasureConfig::QUICK
+    } else {
+        MeasureConfig::DEFAULT
+    };
+    if let Some(b) = args.time_budget {
+        if !(b.is_finite() && b > 0.0 && b <= 3600.0) {
+            return Err(Error::InvalidValue {
+                what: "--time-budget".into(),
+                message: format!("{b} is not within (0, 3600] seconds"),
+            }
+            .into());
+        }
+        measure.budget_s = b;
+    }
+    if let Some(n) = args.min_samples {
+        if !(1..=100_000).contains(&n) {
+            return Err(Error::InvalidValue {
+                what: "--min-samples".into(),
+                message: format!("{n} is not within 1..=100000"),
+            }
+            .into());
+        }
+        measure.min_samples = n;
+        measure.max_samples = measure.max_samples.max(n);
+    }
+    if let Some(t) = args.threads
+        && !(1..=4096).contains(&t)
+    {
+        return Err(Error::InvalidValue {
+            what: "--threads".into(),
+            message: format!("{t} is not within 1..=4096"),
+        }
+        .into());
+    }
+
+    let opts = RunOptions {
+        kernels,
+        sizes,
+        backends,
+        devices: args.device.clone(),
+        seed: args.seed,
+        measure,
+        backend_options: BackendOptions {
+            cpu_threads: args.threads,
+        },
+        required,
+        inject_error: args.inject_error,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    let db = open_db(db_path)?;
+    let runs_dir = cli.results_dir.join("runs");
+    let mut progress = Progress::new();
+    let outcome = runner::run(
+        registry,
+        &opts,
+        Sinks {
+            db: &db,
+            runs_dir: &runs_dir,
+        },
+        &mut progress,
+    )?;
+    progress.bar.finish_and_clear();
+
+    write_stdout(table::results_text(&outcome.results).as_bytes())?;
+    eprintln!(
+        "run {}: {} results stored in '{}' and '{}'",
+        outcome.run.run_id,
+        outcome.results.len(),
+        db.path().display(),
+        outcome.json_path.display()
+    );
+    let failures = outcome.failures();
+    if failures > 0 {
+        eprintln!(
+            "{failures} result(s) failed (verify_failed, error, timeout or crashed): see the table above"
+        );
+        return Ok(ExitCode::from(EXIT_RESULTS_FAILED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The progress bar (stderr, hidden when stderr is not a terminal) and the
+/// warnings printed beside it.
+struct Progress {
+    bar: ProgressBar,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let bar = if std::io::stderr().is_terminal() {
+            ProgressBar::new(0)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Progress { bar }
+    }
+}
+
+impl Observer for Progress {
+    fn backend_unavailable(&mut self, kind: BackendKind, reason: &str) {
+        self.bar
+            .suspend(|| eprintln!("note: backend {} skipped: {reason}", kind.as_str()));
+    }
+    fn planned(&mut self, total: usize) {
+        self.bar.set_length(total as u64);
+    }
+    fn started(&mut self, label: &str) {
+        self.bar.set_message(label.to_string());
+    }
+    fn finished(&mut self, r: &ResultRecord) {
+        self.bar.suspend(|| {
+            let label = format!("{} {} on {} {}", r.kernel, r.size, r.backend, r.device);
+            for w in &r.warnings {
+                eprintln!("warning: {label}: {w}");
+            }
+            if r.status != Status::Ok {
+                eprintln!(
+                    "{}: {label}: {}",
+                    r.status.as_str(),
+                    r.message.as_deref().unwrap_or("")
+                );
+            }
+        });
+        self.bar.inc(1);
+    }
+}
+
+fn import(db_path: &Path, files: &[PathBuf]) -> Result<ExitCode> {
+    // Parse every file before writing anything: one bad file imports nothing.
+    let parsed: Vec<_> = files
+        .iter()
+        .map(|f| json::read(f))
+        .collect::<hetbench::error::Result<_>>()?;
+    let mut db = open_db(db_path)?;
+    for (file, run) in files.iter().zip(&parsed) {
+        let o = db
+            .import(run)
+            .with_context(|| format!("could not import '{}'", file.display()))?;
+        println!(
+            "{}: run {} ({}), {} results imported, {} already present",
+            file.display(),
+            run.run.run_id,
+            if o.run_was_new {
+                "new"
+            } else {
+                "already known"
+            },
+            o.inserted,
+            o.already_present
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,113 @@
+//! Typed errors of the library. The binary wraps them with `anyhow` context and
+//! picks the exit code from [`Error::exit_code`].
+
+use std::path::PathBuf;
+
+/// Exit code for bad input: unknown names, malformed files, refused databases.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code for a run in which a result failed verification or errored.
+pub const EXIT_RESULTS_FAILED: u8 = 3;
+/// Exit code for every other failure (I/O, database, backend).
+pub const EXIT_FAILURE: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A name given on the command line is not one of the valid ones.
+    #[error("unknown {what} '{name}'; valid {what}s: {valid}")]
+    UnknownName {
+        what: &'static str,
+        name: String,
+        valid: String,
+    },
+
+    /// A manifest (`kernel.toml`) is malformed or incomplete.
+    #[error("{path}:{line}:{column}: {message}")]
+    Manifest {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    /// A manifest is well-formed TOML but a value is unusable.
+    #[error("{path}: {message}")]
+    ManifestValue { path: String, message: String },
+
+    /// A run file (JSON) could not be parsed or is of an unknown schema.
+    #[error("{path}: {message}")]
+    RunFile { path: PathBuf, message: String },
+
+    /// An I/O error, with the path it concerns.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A database error, with the database's location.
+    #[error("results database '{path}': {source}")]
+    Database {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    /// The database was written by a newer hetbench.
+    #[error(
+        "results database '{path}' has schema version {found}, newer than the {supported} this hetbench {harness} supports; upgrade hetbench or use another --db"
+    )]
+    SchemaTooNew {
+        path: String,
+        found: i64,
+        supported: i64,
+        harness: &'static str,
+    },
+
+    /// A file is not a hetbench results database at all.
+    #[error("'{path}' is not a hetbench results database: {message}")]
+    NotADatabase { path: String, message: String },
+
+    /// A value given by the user is out of range.
+    #[error("invalid {what}: {message}")]
+    InvalidValue { what: String, message: String },
+
+    /// A backend failed while preparing or running a kernel.
+    #[error("{backend} backend: {message}")]
+    Backend { backend: String, message: String },
+
+    /// A backend that the user required (HETBENCH_REQUIRE_BACKENDS) is missing.
+    #[error(
+        "backend '{backend}' is required (HETBENCH_REQUIRE_BACKENDS) but unavailable: {reason}"
+    )]
+    RequiredBackendMissing { backend: String, reason: String },
+
+    /// JSON (de)serialisation outside a run file.
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl Error {
+    /// The process exit code the binary uses for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::UnknownName { .. }
+            | Error::Manifest { .. }
+            | Error::ManifestValue { .. }
+            | Error::RunFile { .. }
+            | Error::SchemaTooNew { .. }
+            | Error::NotADatabase { .. }
+            | Error::InvalidValue { .. } => EXIT_BAD_INPUT,
+            _ => EXIT_FAILURE,
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

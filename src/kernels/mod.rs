@@ -1,0 +1,443 @@
+//! The kernel registry and the [`Kernel`] trait.
+//!
+//! A kernel is data plus code: its manifest (`kernels/<name>/kernel.toml`)
+//! says what it is, its sizes, units and tolerance; its Rust file
+//! (`src/kernels/<name>.rs`) generates seeded inputs, runs the tuned CPU
+//! implementation, verifies any backend's output against an f64 reference and
+//! states the work model. Adding a kernel touches one folder in `kernels/`, one
+//! file here and one line in [`BUILTIN`]; see `kernels/README.md`.
+
+pub mod gemm;
+pub mod manifest;
+pub mod nbody;
+pub mod par;
+pub mod stream_triad;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+pub use manifest::{Domain, KernelManifest, Metric, Param, Precision, SizeSpec, Tolerance};
+
+/// Every kernel built into the binary: one line per kernel.
+pub const BUILTIN: &[BuiltinKernel] = &[stream_triad::BUILTIN, gemm::BUILTIN, nbody::BUILTIN];
+
+/// What the registry needs to know of a built-in kernel.
+pub struct BuiltinKernel {
+    pub name: &'static str,
+    /// The manifest text, embedded with `include_str!`.
+    pub manifest: &'static str,
+    /// Every source that defines the kernel's behaviour (its Rust file,
+    /// shaders): they enter the kernel's version hash, so that a changed
+    /// kernel never compares silently with its old results.
+    pub sources: &'static [&'static str],
+    pub make: fn() -> Box<dyn Kernel>,
+}
+
+/// A buffer of kernel data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Buffer {
+    F32(Vec<f32>),
+}
+
+impl Buffer {
+    pub fn len(&self) -> usize {
+        match self {
+            Buffer::F32(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn bytes(&self) -> usize {
+        match self {
+            Buffer::F32(v) => v.len() * 4,
+        }
+    }
+}
+
+/// Named buffers, for inputs and outputs alike.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Buffers {
+    pub entries: Vec<(&'static str, Buffer)>,
+}
+
+impl Buffers {
+    pub fn push(&mut self, name: &'static str, buffer: Buffer) {
+        self.entries.push((name, buffer));
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Buffer> {
+        self.entries
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, b)| b)
+    }
+
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Buffer> {
+        self.entries
+            .iter_mut()
+            .find(|(n, _)| *n == name)
+            .map(|(_, b)| b)
+    }
+
+    /// The f32 buffer `name`; a missing one is a backend bug, reported as such.
+    pub fn f32(&self, name: &str) -> Result<&[f32]> {
+        match self.get(name) {
+            Some(Buffer::F32(v)) => Ok(v),
+            None => Err(Error::Backend {
+                backend: "kernel".into(),
+                message: format!("buffer '{name}' is missing"),
+            }),
+        }
+    }
+
+    pub fn total_bytes(&self) -> usize {
+        self.entries.iter().map(|(_, b)| b.bytes()).sum()
+    }
+}
+
+/// A kernel's inputs for one size and seed: buffers and scalar parameters.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub size: SizeSpec,
+    pub seed: u64,
+    pub buffers: Buffers,
+}
+
+/// The amount of work of one kernel invocation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Work {
+    /// Floating-point operations (a fused multiply-add counts as two).
+    pub flops: f64,
+    /// Bytes that must move between memory and the compute units at least.
+    pub bytes: f64,
+    /// Items of the kernel's own unit (elements, interactions, tracks).
+    pub items: f64,
+    pub item_unit: String,
+}
+
+impl Work {
+    pub fn metric(&self, metric: Metric) -> f64 {
+        match metric {
+            Metric::Flops => self.flops,
+            Metric::Bytes => self.bytes,
+            Metric::Items => self.items,
+        }
+    }
+}
+
+/// The outcome of verifying one output against the reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub passed: bool,
+    /// Largest `|out - ref| / (abs + rel * scale)`: below 1 passes.
+    pub worst_ratio: f64,
+    /// Largest absolute error seen.
+    pub max_abs_error: f64,
+    /// Largest error relative to the element's scale.
+    pub max_rel_error: f64,
+    /// How many output values were checked against the reference.
+    pub checked: u64,
+    /// Where the worst error is, in words.
+    pub detail: String,
+}
+
+/// Accumulates element-wise comparisons into a [`Verdict`].
+pub struct Checker {
+    tol: Tolerance,
+    worst_ratio: f64,
+    max_abs: f64,
+    max_rel: f64,
+    checked: u64,
+    detail: String,
+}
+
+impl Checker {
+    pub fn new(tol: Tolerance) -> Self {
+        Checker {
+            tol,
+            worst_ratio: 0.0,
+            max_abs: 0.0,
+            max_rel: 0.0,
+            checked: 0,
+            detail: String::new(),
+        }
+    }
+
+    /// Compares `got` to the reference `want`; `scale` is the magnitude the
+    /// relative tolerance applies to (for a sum, the sum of magnitudes).
+    pub fn check(&mut self, got: f64, want: f64, scale: f64, what: impl FnOnce() -> String) {
+        self.checked += 1;
+        let err = (got - want).abs();
+        let bound = self.tol.abs + self.tol.rel * scale.abs();
+        // NaN compares false everywhere: make it the worst possible error.
+        let ratio = if err.is_nan() {
+            f64::INFINITY
+        } else if bound > 0.0 {
+            err / bound
+        } else if err == 0.0 {
+            0.0
+        } else {
+            f64::INFINITY
+        };
+        if err.is_finite() {
+            self.max_abs = self.max_abs.max(err);
+            if scale.abs() > 0.0 {
+                self.max_rel = self.max_rel.max(err / scale.abs());
+            }
+        } else {
+            self.max_abs = f64::INFINITY;
+            self.max_rel = f64::INFINITY;
+        }
+        if ratio > self.worst_ratio || self.detail.is_empty() {
+            self.worst_ratio = self.worst_ratio.max(ratio);
+            self.detail = format!("{}: got {got:e}, reference {want:e}", what());
+        }
+    }
+
+    pub fn finish(self) -> Verdict {
+        Verdict {
+            passed: self.worst_ratio <= 1.0,
+            worst_ratio: self.worst_ratio,
+            max_abs_error: self.max_abs,
+            max_rel_error: self.max_rel,
+            checked: self.checked,
+            detail: self.detail,
+        }
+    }
+}
+
+/// A kernel prepared for the CPU backend: inputs copied into its own
+/// (first-touch, thread-local) memory, ready to run repeatedly.
+pub trait CpuInstance: Send {
+    /// Runs the kernel once on the current rayon pool.
+    fn run(&mut self);
+    /// The outputs of the last run.
+    fn outputs(&self) -> Buffers;
+}
+
+/// A benchmark kernel. Implementers provide every method; the registry
+/// supplies the manifest and the version hash.
+pub trait Kernel: Send + Sync {
+    /// Seeded inputs of `size`. Same seed, same inputs, on every platform.
+    fn generate(&self, size: &SizeSpec, seed: u64) -> Result<Inputs>;
+
+    /// The work of one invocation at `size`.
+    fn work(&self, size: &SizeSpec) -> Result<Work>;
+
+    /// Bytes of host memory a run of `size` needs (inputs, outputs and the
+    /// reference's working memory), to refuse sizes that do not fit.
+    fn memory_bytes(&self, size: &SizeSpec) -> Result<u64>;
+
+    /// The tuned CPU implementation, prepared for `inputs`.
+    fn cpu(&self, inputs: &Inputs) -> Result<Box<dyn CpuInstance>>;
+
+    /// Verifies `outputs` against an f64 reference computed from `inputs`.
+    /// Kernels whose full reference is too costly check a documented,
+    /// seeded subset plus a whole-output invariant (see their README).
+    fn verify(&self, inputs: &Inputs, outputs: &Buffers, tol: Tolerance) -> Result<Verdict>;
+}
+
+/// A kernel in the registry: manifest, implementation and version hash.
+pub struct RegisteredKernel {
+    pub manifest: KernelManifest,
+    /// Where the manifest was read from (`builtin:...` or a file path).
+    pub manifest_source: String,
+    pub kernel: Box<dyn Kernel>,
+    /// SHA-256 of the manifest and every source of the kernel, hex.
+    pub hash: String,
+}
+
+impl RegisteredKernel {
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    /// The size `name`, or an error listing the valid ones.
+    pub fn size(&self, name: &str) -> Result<SizeSpec> {
+        self.manifest
+            .size(name, &self.manifest_source)
+            .ok_or_else(|| Error::UnknownName {
+                what: "size",
+                name: name.to_string(),
+                valid: self.manifest.size_names().join(", "),
+            })
+    }
+
+    /// Short form of the version hash, as shown in tables.
+    pub fn short_hash(&self) -> &str {
+        &self.hash[..12]
+    }
+}
+
+/// All kernels known to this binary.
+pub struct Registry {
+    pub kernels: Vec<RegisteredKernel>,
+}
+
+impl Registry {
+    /// The built-in kernels with their embedded manifests.
+    pub fn builtin() -> Result<Self> {
+        Self::load(None)
+    }
+
+    /// The built-in kernels, with manifests read from `dir/<name>/kernel.toml`
+    /// where `dir` is given and holds one. A folder in `dir` with a manifest
+    /// but no registered implementation is an error.
+    pub fn load(dir: Option<&Path>) -> Result<Self> {
+        let mut kernels = Vec::with_capacity(BUILTIN.len());
+        for builtin in BUILTIN {
+            let (text, source) = match dir {
+                Some(dir) => {
+                    let path = dir.join(builtin.name).join("kernel.toml");
+                    match std::fs::read_to_string(&path) {
+                        Ok(text) => (text, path.display().to_string()),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+                            builtin.manifest.to_string(),
+                            format!("builtin:kernels/{}/kernel.toml", builtin.name),
+                        ),
+                        Err(e) => return Err(Error::io(path, e)),
+                    }
+                }
+                None => (
+                    builtin.manifest.to_string(),
+                    format!("builtin:kernels/{}/kernel.toml", builtin.name),
+                ),
+            };
+            let manifest = KernelManifest::parse(&text, &source)?;
+            if manifest.name != builtin.name {
+                return Err(Error::ManifestValue {
+                    path: source,
+                    message: format!(
+                        "name: '{}' differs from the kernel's folder '{}'",
+                        manifest.name, builtin.name
+                    ),
+                });
+            }
+            let mut hasher = Sha256::new();
+            hasher.update(text.as_bytes());
+            for src in builtin.sources {
+                hasher.update(src.as_bytes());
+            }
+            kernels.push(RegisteredKernel {
+                manifest,
+                manifest_source: source,
+                kernel: (builtin.make)(),
+                hash: hex::encode(hasher.finalize()),
+            });
+        }
+        if let Some(dir) = dir {
+            check_no_unregistered(dir)?;
+        }
+        Ok(Registry { kernels })
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.kernels.iter().map(|k| k.name()).collect()
+    }
+
+    /// The kernel `name`, or an error listing the valid names.
+    pub fn get(&self, name: &str) -> Result<&RegisteredKernel> {
+        self.kernels
+            .iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| Error::UnknownName {
+                what: "kernel",
+                name: name.to_string(),
+                valid: self.names().join(", "),
+            })
+    }
+}
+
+fn check_no_unregistered(dir: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let manifest = entry.path().join("kernel.toml");
+        let name = entry.file_name().to_string_lossy().to_string();
+        if manifest.is_file() && !BUILTIN.iter().any(|b| b.name == name) {
+            return Err(Error::ManifestValue {
+                path: manifest.display().to_string(),
+                message: format!(
+                    "no kernel '{name}' is registered in this binary (src/kernels/mod.rs, BUILTIN)"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Picks `count` distinct indices in `0..n`, spread by `seed`, always
+/// including the first and the last: edge tiles are where kernels break.
+pub fn sample_indices(n: usize, count: usize, seed: u64, stream: u64) -> Vec<usize> {
+    if count >= n {
+        return (0..n).collect();
+    }
+    let mut picked = std::collections::BTreeSet::new();
+    picked.insert(0);
+    picked.insert(n - 1);
+    let mut i = 0u64;
+    while picked.len() < count {
+        picked.insert((crate::rng::bits(seed, stream, i) % n as u64) as usize);
+        i += 1;
+    }
+    picked.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_has_the_core_kernels_with_distinct_hashes() {
+        let reg = Registry::builtin().unwrap();
+        assert_eq!(reg.names(), vec!["stream_triad", "gemm", "nbody"]);
+        let hashes: std::collections::BTreeSet<_> = reg.kernels.iter().map(|k| &k.hash).collect();
+        assert_eq!(hashes.len(), 3);
+        assert!(reg.kernels.iter().all(|k| k.hash.len() == 64));
+    }
+
+    #[test]
+    fn unknown_kernel_lists_valid_names() {
+        let reg = Registry::builtin().unwrap();
+        let err = reg.get("gemmm").err().unwrap().to_string();
+        assert_eq!(
+            err,
+            "unknown kernel 'gemmm'; valid kernels: stream_triad, gemm, nbody"
+        );
+    }
+
+    #[test]
+    fn checker_flags_nan_and_out_of_tolerance() {
+        let tol = Tolerance {
+            rel: 1e-3,
+            abs: 0.0,
+        };
+        let mut c = Checker::new(tol);
+        c.check(1.0005, 1.0, 1.0, || "x[0]".into());
+        let v = c.finish();
+        assert!(v.passed);
+        assert!((v.worst_ratio - 0.5).abs() < 1e-9);
+
+        let mut c = Checker::new(tol);
+        c.check(1.0, 1.0, 1.0, || "x[0]".into());
+        c.check(f64::NAN, 1.0, 1.0, || "x[1]".into());
+        let v = c.finish();
+        assert!(!v.passed);
+        assert!(v.detail.starts_with("x[1]"), "{}", v.detail);
+    }
+
+    #[test]
+    fn sample_indices_include_edges_and_are_distinct() {
+        let s = sample_indices(1000, 10, 1, 2);
+        assert_eq!(s.len(), 10);
+        assert_eq!(s[0], 0);
+        assert_eq!(s[9], 999);
+        assert_eq!(sample_indices(5, 10, 1, 2), vec![0, 1, 2, 3, 4]);
+    }
+}

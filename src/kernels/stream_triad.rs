@@ -1,0 +1,199 @@
+//! `stream_triad`: a[i] = b[i] + s * c[i] (McCalpin's STREAM triad), f32.
+//!
+//! Stands for memory-bandwidth-bound code and gives the bandwidth ceiling of
+//! each device's roofline. Bytes are counted as STREAM does: 12 per element
+//! (read b, read c, write a), without the write-allocate traffic.
+
+use crate::error::Result;
+use crate::kernels::par::{SharedMut, first_touch_copy, for_each_static_range};
+use crate::kernels::{
+    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Inputs, Kernel, SizeSpec, Tolerance,
+    Verdict, Work,
+};
+use crate::multiversion;
+use rayon::prelude::*;
+
+pub const BUILTIN: BuiltinKernel = BuiltinKernel {
+    name: "stream_triad",
+    manifest: include_str!("../../kernels/stream_triad/kernel.toml"),
+    sources: &[include_str!("stream_triad.rs")],
+    make: || Box::new(StreamTriad),
+};
+
+/// The scalar of the triad, as in STREAM.
+pub const SCALAR: f32 = 3.0;
+/// Largest element count accepted (16 GiB per array).
+const MAX_N: usize = 1 << 32;
+/// Threads' ranges start on 64-byte boundaries.
+const ALIGN: usize = 16;
+
+pub struct StreamTriad;
+
+impl Kernel for StreamTriad {
+    fn generate(&self, size: &SizeSpec, seed: u64) -> Result<Inputs> {
+        let n = size.usize("n", MAX_N)?;
+        let mut buffers = Buffers::default();
+        buffers.push(
+            "b",
+            Buffer::F32(crate::rng::uniform_f32(seed, 1, n, -1.0, 1.0)),
+        );
+        buffers.push(
+            "c",
+            Buffer::F32(crate::rng::uniform_f32(seed, 2, n, -1.0, 1.0)),
+        );
+        Ok(Inputs {
+            size: size.clone(),
+            seed,
+            buffers,
+        })
+    }
+
+    fn work(&self, size: &SizeSpec) -> Result<Work> {
+        let n = size.usize("n", MAX_N)? as f64;
+        Ok(Work {
+            flops: 2.0 * n,
+            bytes: 12.0 * n,
+            items: n,
+            item_unit: "elements".into(),
+        })
+    }
+
+    fn memory_bytes(&self, size: &SizeSpec) -> Result<u64> {
+        // Inputs b, c; the instance's a, b, c; the read-back a.
+        Ok(6 * 4 * size.usize("n", MAX_N)? as u64)
+    }
+
+    fn cpu(&self, inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
+        let b = first_touch_copy(inputs.buffers.f32("b")?, ALIGN);
+        let c = first_touch_copy(inputs.buffers.f32("c")?, ALIGN);
+        let mut a = vec![0.0f32; b.len()];
+        let view = SharedMut::new(&mut a);
+        for_each_static_range(b.len(), ALIGN, |r| {
+            // SAFETY: static ranges are disjoint; `a` outlives the broadcast.
+            unsafe { view.range(r) }.fill(0.0);
+        });
+        Ok(Box::new(TriadCpu { a, b, c }))
+    }
+
+    fn verify(&self, inputs: &Inputs, outputs: &Buffers, tol: Tolerance) -> Result<Verdict> {
+        let b = inputs.buffers.f32("b")?;
+        let c = inputs.buffers.f32("c")?;
+        let a = outputs.f32("a")?;
+        let mut checker = Checker::new(tol);
+        if a.len() != b.len() {
+            checker.check(a.len() as f64, b.len() as f64, 0.0, || "length of a".into());
+            return Ok(checker.finish());
+        }
+        // Full check in f64, in parallel: find the worst element per chunk.
+        let s = SCALAR as f64;
+        let worst = a
+            .par_chunks(1 << 16)
+            .enumerate()
+            .map(|(chunk, a)| {
+                let base = chunk << 16;
+                let mut worst = (0usize, -1.0f64);
+                for (k, &got) in a.iter().enumerate() {
+                    let i = base + k;
+                    let want = b[i] as f64 + s * c[i] as f64;
+                    let scale = (b[i] as f64).abs() + (s * c[i] as f64).abs();
+                    let err = (got as f64 - want).abs();
+                    let ratio = if err.is_nan() {
+                        f64::INFINITY
+                    } else {
+                        err / (tol.abs + tol.rel * scale).max(f64::MIN_POSITIVE)
+                    };
+                    if ratio > worst.1 {
+                        worst = (i, ratio);
+                    }
+                }
+                worst
+            })
+            .reduce(|| (0, -1.0), |x, y| if y.1 > x.1 { y } else { x });
+        // Record every element as checked, the worst one with its values.
+        let i = worst.0;
+        let want = b[i] as f64 + s * c[i] as f64;
+        let scale = (b[i] as f64).abs() + (s * c[i] as f64).abs();
+        checker.check(a[i] as f64, want, scale, || format!("a[{i}]"));
+        let mut verdict = checker.finish();
+        verdict.checked = a.len() as u64;
+        Ok(verdict)
+    }
+}
+
+struct TriadCpu {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    c: Vec<f32>,
+}
+
+#[inline(always)]
+fn triad_body<const FMA: bool>(a: &mut [f32], b: &[f32], c: &[f32]) {
+    for ((a, &b), &c) in a.iter_mut().zip(b).zip(c) {
+        *a = crate::kernels::par::mul_add::<FMA>(SCALAR, c, b);
+    }
+}
+
+multiversion!(fn triad(a: &mut [f32], b: &[f32], c: &[f32]) = triad_body);
+
+impl CpuInstance for TriadCpu {
+    fn run(&mut self) {
+        let view = SharedMut::new(&mut self.a);
+        let (b, c) = (&self.b, &self.c);
+        for_each_static_range(b.len(), ALIGN, |r| {
+            // SAFETY: static ranges are disjoint; `a` outlives the broadcast.
+            let a = unsafe { view.range(r.clone()) };
+            triad(a, &b[r.clone()], &c[r]);
+        });
+    }
+
+    fn outputs(&self) -> Buffers {
+        let mut out = Buffers::default();
+        out.push("a", Buffer::F32(self.a.clone()));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::Registry;
+
+    fn small(n: i64) -> SizeSpec {
+        SizeSpec {
+            name: "t".into(),
+            params: [("n".to_string(), crate::kernels::Param::Int(n))].into(),
+            source: "test".into(),
+        }
+    }
+
+    #[test]
+    fn cpu_matches_reference_and_corruption_is_caught() {
+        let reg = Registry::builtin().unwrap();
+        let tol = reg.get("stream_triad").unwrap().manifest.tolerance;
+        let k = StreamTriad;
+        let inputs = k.generate(&small(10_001), 5).unwrap();
+        let mut cpu = k.cpu(&inputs).unwrap();
+        cpu.run();
+        let mut out = cpu.outputs();
+        let b = inputs.buffers.f32("b").unwrap();
+        let c = inputs.buffers.f32("c").unwrap();
+        let a = out.f32("a").unwrap();
+        assert!((a[7] - (b[7] + 3.0 * c[7])).abs() < 1e-6);
+        let v = k.verify(&inputs, &out, tol).unwrap();
+        assert!(v.passed, "{v:?}");
+        assert_eq!(v.checked, 10_001);
+
+        if let Some(Buffer::F32(a)) = out.get_mut("a") {
+            a[9_999] += 0.01;
+        }
+        let v = k.verify(&inputs, &out, tol).unwrap();
+        assert!(!v.passed);
+        assert!(v.detail.starts_with("a[9999]"), "{}", v.detail);
+    }
+
+    #[test]
+    fn work_model_counts_stream_bytes() {
+        let w = StreamTriad.work(&small(1000)).unwrap();
+        assert_eq!((w.flops, w.bytes, w.items), (2000.0, 12000.0, 1000.0));
+    }
+}

@@ -1,0 +1,27 @@
+//! hetbench: a heterogeneous-hardware benchmark harness.
+//!
+//! The library holds everything but argument parsing: the kernel registry
+//! ([`kernels`]), the backends that run kernels on devices ([`backends`]), the
+//! measurement engine ([`measure`]), the node fingerprint ([`platform`]), the
+//! results database and run files ([`store`]), the exporters ([`report`]) and
+//! the orchestration of one run ([`runner`]). The binary (`src/main.rs`,
+//! `src/cli.rs`) only parses arguments, calls into here and maps errors to exit
+//! codes.
+
+pub mod backends;
+pub mod error;
+pub mod kernels;
+pub mod measure;
+pub mod platform;
+pub mod report;
+pub mod rng;
+pub mod runner;
+pub mod store;
+
+/// Version of this harness, stored with every result.
+pub const HARNESS_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Version of the kernel suite. Results of different suite versions are not
+/// comparable (scores refuse to mix them); bump it when a kernel's definition,
+/// sizes or work model change.
+pub const SUITE_VERSION: &str = "0.1";

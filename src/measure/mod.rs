@@ -1,0 +1,279 @@
+//! The measurement engine: warm-up, then timed samples until both a time
+//! budget and a minimum sample count are met.
+//!
+//! Each sample times a batch of iterations long enough for the clock and the
+//! launch overhead to vanish (criterion's approach); the sample's value is
+//! the batch time divided by its iterations. Where the backend gives device
+//! time, it is summarised beside the host time.
+
+pub mod stats;
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backends::Prepared;
+use crate::error::Result;
+pub use stats::Summary;
+
+/// How long and how often to measure.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeasureConfig {
+    /// Warm-up time before sampling (at least one iteration is always run).
+    pub warmup_s: f64,
+    /// Time budget for sampling: sampling stops once it is spent and
+    /// `min_samples` are taken.
+    pub budget_s: f64,
+    pub min_samples: usize,
+    pub max_samples: usize,
+    /// A sample batches iterations until it lasts at least this long.
+    pub min_sample_s: f64,
+}
+
+impl MeasureConfig {
+    /// The default: about one second per kernel, size and device.
+    pub const DEFAULT: MeasureConfig = MeasureConfig {
+        warmup_s: 0.2,
+        budget_s: 1.0,
+        min_samples: 10,
+        max_samples: 1000,
+        min_sample_s: 0.001,
+    };
+
+    /// `--quick`: a smoke run, a tenth of the default.
+    pub const QUICK: MeasureConfig = MeasureConfig {
+        warmup_s: 0.02,
+        budget_s: 0.1,
+        min_samples: 3,
+        max_samples: 100,
+        min_sample_s: 0.001,
+    };
+}
+
+/// Advice about a measurement, shown on stderr and stored with the result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Warning {
+    /// One iteration is so short that launch and clock overheads matter.
+    FastExecutionTime { per_iter_s: f64 },
+    /// The spread of the samples is large.
+    HighVariation { cv: f64 },
+    /// Some samples are far from the rest.
+    OutliersDetected { outliers: usize, n: usize },
+    /// The budget allowed fewer samples than asked for.
+    FewSamples { n: usize },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::FastExecutionTime { per_iter_s } => write!(
+                f,
+                "one iteration takes only {:.1} µs: launch and timer overheads may distort it; use a larger --size",
+                per_iter_s * 1e6
+            ),
+            Warning::HighVariation { cv } => write!(
+                f,
+                "samples vary by {:.1}% (stddev/mean): stop other work on this node, fix the CPU frequency governor, or raise --time-budget",
+                cv * 100.0
+            ),
+            Warning::OutliersDetected { outliers, n } => write!(
+                f,
+                "{outliers} of {n} samples are statistical outliers (modified Z-score > {}): another process or frequency change interfered; rerun on an idle node",
+                stats::OUTLIER_Z
+            ),
+            Warning::FewSamples { n } => write!(
+                f,
+                "only {n} samples were taken: statistics are weak; raise --time-budget"
+            ),
+        }
+    }
+}
+
+/// Below this per-iteration time the [`Warning::FastExecutionTime`] is given.
+pub const FAST_ITERATION_S: f64 = 20e-6;
+/// Above this coefficient of variation the [`Warning::HighVariation`] is given.
+pub const HIGH_CV: f64 = 0.10;
+
+/// The samples and their summaries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measurement {
+    /// Host seconds per iteration, one value per sample.
+    pub host_samples: Vec<f64>,
+    /// Device seconds per iteration, where the backend measures them.
+    pub device_samples: Option<Vec<f64>>,
+    pub iters_per_sample: u64,
+    pub host: Summary,
+    pub device: Option<Summary>,
+    pub warnings: Vec<Warning>,
+    /// Total wall time of the timed window (samples only, not warm-up).
+    pub window_s: f64,
+}
+
+impl Measurement {
+    /// The summary rankings use: device time where measured, else host time.
+    pub fn primary(&self) -> &Summary {
+        self.device.as_ref().unwrap_or(&self.host)
+    }
+}
+
+/// Measures `prepared` under `cfg`.
+pub fn measure(prepared: &mut dyn Prepared, cfg: &MeasureConfig) -> Result<Measurement> {
+    // Warm-up: at least one iteration, until the warm-up time is spent.
+    let warm_start = Instant::now();
+    let mut last = prepared.run(1)?.host_s;
+    while warm_start.elapsed().as_secs_f64() < cfg.warmup_s {
+        last = prepared.run(1)?.host_s;
+    }
+    let per_iter = last.max(1e-9);
+    let iters = ((cfg.min_sample_s / per_iter).ceil() as u64).max(1);
+
+    let mut host = Vec::new();
+    let mut device: Vec<f64> = Vec::new();
+    let mut all_device = true;
+    let start = Instant::now();
+    loop {
+        let t = prepared.run(iters)?;
+        host.push(t.host_s / iters as f64);
+        match t.device_s {
+            Some(d) => device.push(d / iters as f64),
+            None => all_device = false,
+        }
+        let n = host.len();
+        let spent = start.elapsed().as_secs_f64();
+        if n >= cfg.max_samples || (n >= cfg.min_samples && spent >= cfg.budget_s) {
+            break;
+        }
+    }
+    let window_s = start.elapsed().as_secs_f64();
+    let host_summary = Summary::of(&host).ok_or_else(|| crate::error::Error::Backend {
+        backend: "measure".into(),
+        message: "a timing sample was not a finite number".into(),
+    })?;
+    let device_samples = (all_device && !device.is_empty()).then_some(device);
+    let device_summary = device_samples.as_deref().and_then(Summary::of);
+    let mut m = Measurement {
+        host_samples: host,
+        device_samples,
+        iters_per_sample: iters,
+        host: host_summary,
+        device: device_summary,
+        warnings: Vec::new(),
+        window_s,
+    };
+    m.warnings = warnings(m.primary(), cfg);
+    Ok(m)
+}
+
+/// The warnings a summary deserves.
+pub fn warnings(s: &Summary, cfg: &MeasureConfig) -> Vec<Warning> {
+    let mut w = Vec::new();
+    if s.median < FAST_ITERATION_S {
+        w.push(Warning::FastExecutionTime {
+            per_iter_s: s.median,
+        });
+    }
+    if s.cv() > HIGH_CV {
+        w.push(Warning::HighVariation { cv: s.cv() });
+    }
+    if s.outliers > 0 {
+        w.push(Warning::OutliersDetected {
+            outliers: s.outliers,
+            n: s.n,
+        });
+    }
+    if s.n < cfg.min_samples {
+        w.push(Warning::FewSamples { n: s.n });
+    }
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backends::Timing;
+    use crate::kernels::Buffers;
+
+    /// A fake backend whose iterations take a scripted time.
+    struct Scripted {
+        per_iter: Vec<f64>,
+        calls: usize,
+        iters_seen: Vec<u64>,
+    }
+
+    impl Prepared for Scripted {
+        fn run(&mut self, iters: u64) -> Result<Timing> {
+            let t = self.per_iter[self.calls.min(self.per_iter.len() - 1)];
+            self.calls += 1;
+            self.iters_seen.push(iters);
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            Ok(Timing {
+                host_s: t * iters as f64,
+                device_s: Some(t * iters as f64 * 0.5),
+            })
+        }
+        fn read_back(&mut self) -> Result<Buffers> {
+            Ok(Buffers::default())
+        }
+    }
+
+    #[test]
+    fn batches_short_iterations_and_meets_min_samples() {
+        let mut p = Scripted {
+            per_iter: vec![1e-5],
+            calls: 0,
+            iters_seen: vec![],
+        };
+        let cfg = MeasureConfig {
+            warmup_s: 0.0,
+            budget_s: 0.0,
+            min_samples: 7,
+            max_samples: 100,
+            min_sample_s: 1e-3,
+        };
+        let m = measure(&mut p, &cfg).unwrap();
+        assert_eq!(m.host.n, 7);
+        assert_eq!(m.iters_per_sample, 100);
+        assert!((m.host.median - 1e-5).abs() < 1e-15);
+        // Device time is the primary figure when present.
+        assert!((m.primary().median - 0.5e-5).abs() < 1e-15);
+        assert!(
+            m.warnings
+                .contains(&Warning::FastExecutionTime { per_iter_s: 0.5e-5 })
+        );
+    }
+
+    #[test]
+    fn outliers_and_variation_are_warned() {
+        let mut times = vec![1e-3; 20];
+        times[10] = 5e-3;
+        let mut p = Scripted {
+            per_iter: times,
+            calls: 0,
+            iters_seen: vec![],
+        };
+        let cfg = MeasureConfig {
+            warmup_s: 0.0,
+            budget_s: 0.0,
+            min_samples: 19,
+            max_samples: 19,
+            min_sample_s: 1e-3,
+        };
+        let m = measure(&mut p, &cfg).unwrap();
+        assert_eq!(m.host.outliers, 1);
+        assert!(
+            m.warnings
+                .iter()
+                .any(|w| matches!(w, Warning::OutliersDetected { outliers: 1, n: 19 }))
+        );
+        assert!(
+            m.warnings
+                .iter()
+                .any(|w| matches!(w, Warning::HighVariation { .. }))
+        );
+        assert!(
+            m.warnings[0].to_string().contains("--size")
+                || m.warnings[0].to_string().contains("vary")
+        );
+    }
+}

@@ -1,0 +1,139 @@
+//! The results table: one row per result, shared by the terminal view and
+//! the Markdown and CSV exporters so that all show the same columns.
+
+use crate::store::ResultRecord;
+
+/// Column headings of the results table.
+pub const HEADINGS: [&str; 11] = [
+    "kernel",
+    "size",
+    "backend",
+    "device",
+    "type",
+    "status",
+    "median",
+    "95% CI",
+    "throughput",
+    "unit",
+    "n",
+];
+
+/// A duration in seconds with a readable unit.
+pub fn format_seconds(s: f64) -> String {
+    let (v, unit) = if s >= 1.0 {
+        (s, "s")
+    } else if s >= 1e-3 {
+        (s * 1e3, "ms")
+    } else if s >= 1e-6 {
+        (s * 1e6, "µs")
+    } else {
+        (s * 1e9, "ns")
+    };
+    format!("{v:.3} {unit}")
+}
+
+/// A number with about four significant digits.
+pub fn format_value(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
+    format!("{v:.digits$}")
+}
+
+/// The cells of one result's row.
+pub fn row(r: &ResultRecord) -> Vec<String> {
+    let t = r.timing.as_ref().map(|t| &t.summary);
+    vec![
+        r.kernel.clone(),
+        r.size.clone(),
+        r.backend.clone(),
+        r.device_name.clone(),
+        r.device_type.clone(),
+        r.status.as_str().to_string(),
+        t.map(|s| format_seconds(s.median))
+            .unwrap_or_else(|| "-".into()),
+        t.map(|s| {
+            format!(
+                "{} .. {}",
+                format_seconds(s.ci95_low.max(0.0)),
+                format_seconds(s.ci95_high)
+            )
+        })
+        .unwrap_or_else(|| "-".into()),
+        // A throughput that failed verification is not a figure to quote.
+        match (r.status, r.throughput) {
+            (crate::store::Status::Ok, Some(v)) => format_value(v),
+            _ => "-".into(),
+        },
+        r.throughput_unit.clone(),
+        t.map(|s| s.n.to_string()).unwrap_or_else(|| "-".into()),
+    ]
+}
+
+/// An aligned plain-text table.
+pub fn render_text(headings: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headings.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            s.push_str(cell);
+            if i + 1 < widths.len() {
+                s.push_str(&" ".repeat(w - cell.chars().count()));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = line(headings.to_vec());
+    out.push('\n');
+    out.push_str(&line(
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|s| s.as_str())
+            .collect(),
+    ));
+    out.push('\n');
+    for row in rows {
+        out.push_str(&line(row.iter().map(|s| s.as_str()).collect()));
+        out.push('\n');
+    }
+    out
+}
+
+/// The results table as plain text.
+pub fn results_text(results: &[ResultRecord]) -> String {
+    let rows: Vec<Vec<String>> = results.iter().map(row).collect();
+    render_text(&HEADINGS, &rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_and_digits() {
+        assert_eq!(format_seconds(2.5), "2.500 s");
+        assert_eq!(format_seconds(0.0125), "12.500 ms");
+        assert_eq!(format_seconds(3e-6), "3.000 µs");
+        assert_eq!(format_value(1234.5678), "1235");
+        assert_eq!(format_value(12.345678), "12.35");
+        assert_eq!(format_value(0.012345), "0.01235");
+    }
+
+    #[test]
+    fn text_table_aligns_columns() {
+        let t = render_text(&["a", "bb"], &[vec!["xyz".into(), "1".into()]]);
+        assert_eq!(t, "a    bb\n---  --\nxyz  1\n");
+    }
+}

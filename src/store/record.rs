@@ -1,0 +1,184 @@
+//! The records hetbench stores: one [`RunRecord`] per `hetbench run`, one
+//! [`ResultRecord`] per kernel x size x precision x backend x device, and the
+//! [`RunFile`] that holds a run with its results as JSON.
+//!
+//! Units are normalised: times in seconds, energy in joules, power in watts,
+//! data in bytes. Throughput is in the kernel's manifest unit, which is
+//! stored beside it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::kernels::{Param, Verdict, Work};
+use crate::measure::{Summary, Warning};
+use crate::platform::Fingerprint;
+
+/// The JSON run-file schema this hetbench writes and reads.
+pub const RUN_FILE_SCHEMA: u32 = 1;
+
+/// The outcome of one measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Measured and verified.
+    Ok,
+    /// Measured, but the output did not match the reference: never ranked.
+    VerifyFailed,
+    /// The backend failed to prepare or run the kernel.
+    Error,
+    /// The measurement exceeded its time limit.
+    Timeout,
+    /// The backend process died.
+    Crashed,
+    /// Not attempted, with the reason in `message`.
+    Skipped,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Ok,
+        Status::VerifyFailed,
+        Status::Error,
+        Status::Timeout,
+        Status::Crashed,
+        Status::Skipped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::VerifyFailed => "verify_failed",
+            Status::Error => "error",
+            Status::Timeout => "timeout",
+            Status::Crashed => "crashed",
+            Status::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Whether the result counts as a failure of the run (exit code 3).
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Status::VerifyFailed | Status::Error | Status::Timeout | Status::Crashed
+        )
+    }
+}
+
+/// The state of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Finished,
+    Interrupted,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One `hetbench run`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run_id: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: RunStatus,
+    pub harness_version: String,
+    pub suite_version: String,
+    pub platform: Fingerprint,
+    /// The command line that started the run.
+    pub command: String,
+}
+
+/// Timing of a result: which clock ranks it and the summaries of both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimingRecord {
+    /// `device` where the backend measured device time, else `host`.
+    pub timer: String,
+    /// Seconds per iteration of the ranking clock.
+    pub summary: Summary,
+    /// Host wall seconds per iteration, always measured.
+    pub host: Summary,
+    pub iters_per_sample: u64,
+    /// Wall time of the timed window, seconds (energy meters cover it).
+    pub window_s: f64,
+}
+
+/// One measurement: a kernel at a size and precision on a device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultRecord {
+    pub run_id: String,
+    pub kernel: String,
+    pub kernel_version: String,
+    /// SHA-256 of the kernel's manifest and sources.
+    pub kernel_hash: String,
+    pub size: String,
+    pub size_params: BTreeMap<String, Param>,
+    pub precision: String,
+    pub seed: u64,
+    pub backend: String,
+    pub device: String,
+    pub device_name: String,
+    pub device_type: String,
+    pub status: Status,
+    pub timing: Option<TimingRecord>,
+    /// In `throughput_unit`, from the median of the ranking clock.
+    pub throughput: Option<f64>,
+    pub throughput_unit: String,
+    pub work: Option<Work>,
+    pub verification: Option<Verdict>,
+    /// Why a result is not `ok`, in words.
+    pub message: Option<String>,
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
+    /// Energy over the timed window; empty until energy meters are added.
+    #[serde(default)]
+    pub energy: Option<serde_json::Value>,
+    pub harness_version: String,
+    pub suite_version: String,
+    pub hostname: String,
+    pub platform_hash: String,
+    /// RFC 3339, UTC.
+    pub recorded_at: String,
+}
+
+impl ResultRecord {
+    /// The key that identifies a result within its run.
+    pub fn key(&self) -> (String, String, String, String, String) {
+        (
+            self.kernel.clone(),
+            self.size.clone(),
+            self.precision.clone(),
+            self.backend.clone(),
+            self.device.clone(),
+        )
+    }
+}
+
+/// A run and its results, as stored in `results/runs/<run-id>.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunFile {
+    pub schema_version: u32,
+    pub run: RunRecord,
+    pub results: Vec<ResultRecord>,
+}
+
+/// The current time as RFC 3339 UTC with milliseconds.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
