@@ -67,11 +67,11 @@ pub struct Sinks<'a> {
     pub runs_dir: &'a Path,
 }
 
+/// A backend opened for a run with the devices it will measure on.
+pub type OpenBackend = (Box<dyn Backend>, Vec<Device>);
+
 /// Opens the requested backends and lists the devices to measure on.
-pub fn open_backends(
-    opts: &RunOptions,
-    observer: &mut dyn Observer,
-) -> Result<Vec<(Box<dyn Backend>, Vec<Device>)>> {
+pub fn open_backends(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Vec<OpenBackend>> {
     let mut out = Vec::new();
     for &kind in &opts.backends {
         let opened = backends::open(kind, &opts.backend_options).and_then(|b| {

@@ -288,7 +288,17 @@ impl Database {
 
     /// The run `run_id`, if stored.
     pub fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
-        let row: Option<(String, String, Option<String>, String, String, String, String, String)> = self
+        type Row = (
+            String,
+            String,
+            Option<String>,
+            String,
+            String,
+            String,
+            String,
+            String,
+        );
+        let row: Option<Row> = self
             .conn
             .query_row(
                 "SELECT run_id, started_at, finished_at, status, harness_version, suite_version, platform_json, command FROM runs WHERE run_id = ?1",

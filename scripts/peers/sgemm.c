@@ -1,0 +1,32 @@
+/* OpenBLAS sgemm peer of hetbench's gemm: C = A*B, row-major f32, n x n.
+ * Build: cc -O3 -march=native sgemm.c -o sgemm -lopenblas
+ * Usage: sgemm N REPS  -> prints the median GFLOP/s (2 n^3 FLOP). */
+#include <stdio.h>
+#include <cblas.h>
+#include "common.h"
+
+char *openblas_get_corename(void);
+int openblas_get_num_threads(void);
+
+int main(int argc, char **argv) {
+    int n = argc > 1 ? atoi(argv[1]) : 2048;
+    int reps = argc > 2 ? atoi(argv[2]) : 20;
+    float *a = aligned_alloc(64, (size_t)n * n * sizeof(float));
+    float *b = aligned_alloc(64, (size_t)n * n * sizeof(float));
+    float *c = aligned_alloc(64, (size_t)n * n * sizeof(float));
+    for (long i = 0; i < (long)n * n; i++) {
+        a[i] = (float)((i * 7919) % 1000) / 500.0f - 1.0f;
+        b[i] = (float)((i * 104729) % 1000) / 500.0f - 1.0f;
+        c[i] = 0.0f;
+    }
+    double *t = malloc(reps * sizeof(double));
+    for (int r = -2; r < reps; r++) {
+        double t0 = now_s();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        if (r >= 0) t[r] = now_s() - t0;
+    }
+    printf("%.4f\n", 2.0 * n * n * (double)n / median(t, reps) / 1e9);
+    fprintf(stderr, "sgemm n=%d reps=%d openblas core=%s threads=%d c[0]=%g\n", n, reps,
+            openblas_get_corename(), openblas_get_num_threads(), c[0]);
+    return 0;
+}

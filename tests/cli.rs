@@ -1,0 +1,557 @@
+//! Integration tests: the real `hetbench` binary, every command and every
+//! bad input of the harness core. Runs use tiny sizes through
+//! `--kernels-dir` (the real manifests with their sizes shrunk), so they are
+//! fast and deterministic in what they assert.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// A scratch results directory with tiny-size manifests.
+struct Scratch {
+    dir: TempDir,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = TempDir::new().unwrap();
+        let tiny: [(&str, &str); 3] = [
+            (
+                "stream_triad",
+                "[sizes.small]\nn = 100003\n[sizes.medium]\nn = 200000\n[sizes.large]\nn = 300000\n",
+            ),
+            (
+                "gemm",
+                "[sizes.small]\nn = 64\n[sizes.medium]\nn = 96\n[sizes.large]\nn = 128\n",
+            ),
+            (
+                "nbody",
+                "[sizes.small]\nn = 257\nsoftening = 0.01\n[sizes.medium]\nn = 512\nsoftening = 0.01\n[sizes.large]\nn = 1024\nsoftening = 0.01\n",
+            ),
+        ];
+        for (name, sizes) in tiny {
+            let real = std::fs::read_to_string(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("kernels")
+                    .join(name)
+                    .join("kernel.toml"),
+            )
+            .unwrap();
+            let mut table: toml::Table = toml::from_str(&real).unwrap();
+            let sizes: toml::Table = toml::from_str(sizes).unwrap();
+            table.insert("sizes".into(), sizes["sizes"].clone());
+            let kdir = dir.path().join("kernels").join(name);
+            std::fs::create_dir_all(&kdir).unwrap();
+            std::fs::write(kdir.join("kernel.toml"), toml::to_string(&table).unwrap()).unwrap();
+        }
+        Scratch { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn db(&self) -> PathBuf {
+        self.path("results/hetbench.db")
+    }
+
+    /// `hetbench` with this scratch's results dir, database and manifests.
+    fn hb(&self) -> Command {
+        let mut c = Command::cargo_bin("hetbench").unwrap();
+        c.env_remove("HETBENCH_DB")
+            .env_remove("HETBENCH_RESULTS_DIR")
+            .env_remove("HETBENCH_KERNELS_DIR")
+            .env_remove("HETBENCH_REQUIRE_BACKENDS")
+            .arg("--results-dir")
+            .arg(self.path("results"))
+            .arg("--kernels-dir")
+            .arg(self.path("kernels"));
+        c
+    }
+
+    /// Runs the three kernels quickly on the CPU; returns the run file path.
+    fn quick_run(&self) -> PathBuf {
+        let out = self
+            .hb()
+            .args(["run", "--quick", "--backend", "cpu"])
+            .assert()
+            .success();
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        let json = stderr
+            .split('\'')
+            .find(|s| s.ends_with(".json"))
+            .unwrap_or_else(|| panic!("no run file named in: {stderr}"));
+        PathBuf::from(json)
+    }
+
+    fn results_json(&self, extra: &[&str]) -> Vec<Value> {
+        let out = self
+            .hb()
+            .arg("results")
+            .arg("--json")
+            .args(extra)
+            .assert()
+            .success();
+        serde_json::from_slice::<Value>(&out.get_output().stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
+mod run {
+    use super::*;
+
+    #[test]
+    fn quick_run_measures_verifies_and_stores_three_kernels() {
+        let s = Scratch::new();
+        let out = s
+            .hb()
+            .args(["run", "--quick", "--backend", "cpu"])
+            .assert()
+            .success();
+        let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+        for k in ["stream_triad", "gemm", "nbody"] {
+            let line = stdout
+                .lines()
+                .find(|l| l.starts_with(k))
+                .unwrap_or_else(|| panic!("{k} missing:\n{stdout}"));
+            assert!(line.contains(" ok "), "{line}");
+        }
+
+        let results = s.results_json(&[]);
+        assert_eq!(results.len(), 3);
+        for r in &results {
+            assert_eq!(r["status"], "ok");
+            assert_eq!(r["backend"], "cpu");
+            assert_eq!(r["device_type"], "cpu");
+            assert_eq!(r["size"], "small");
+            assert_eq!(r["kernel_hash"].as_str().unwrap().len(), 64);
+            assert!(r["throughput"].as_f64().unwrap() > 0.0);
+            assert_eq!(r["verification"]["passed"], true);
+            let t = &r["timing"]["summary"];
+            assert!(t["n"].as_u64().unwrap() >= 3);
+            assert!(t["min"].as_f64().unwrap() <= t["median"].as_f64().unwrap());
+            assert!(t["median"].as_f64().unwrap() <= t["max"].as_f64().unwrap());
+        }
+        // gemm at n = 64: 2 * 64^3 FLOP.
+        let gemm = results.iter().find(|r| r["kernel"] == "gemm").unwrap();
+        assert_eq!(gemm["work"]["flops"].as_f64().unwrap(), 2.0 * 64f64.powi(3));
+        let median = gemm["timing"]["summary"]["median"].as_f64().unwrap();
+        let expect = 2.0 * 64f64.powi(3) / median / 1e9;
+        assert!((gemm["throughput"].as_f64().unwrap() - expect).abs() < 1e-9 * expect);
+
+        // The run file holds the same results and a finished run.
+        let files: Vec<_> = std::fs::read_dir(s.path("results/runs")).unwrap().collect();
+        assert_eq!(files.len(), 1);
+        let file: Value =
+            serde_json::from_slice(&std::fs::read(files[0].as_ref().unwrap().path()).unwrap())
+                .unwrap();
+        assert_eq!(file["schema_version"], 1);
+        assert_eq!(file["run"]["status"], "finished");
+        assert_eq!(file["results"].as_array().unwrap().len(), 3);
+        assert_eq!(file["run"]["run_id"], results[0]["run_id"]);
+        assert!(
+            file["run"]["platform"]["cpu"]["logical_cpus"]
+                .as_u64()
+                .unwrap()
+                >= 1
+        );
+    }
+
+    #[test]
+    fn selection_by_kernel_and_size() {
+        let s = Scratch::new();
+        s.hb()
+            .args([
+                "run",
+                "--quick",
+                "-b",
+                "cpu",
+                "-k",
+                "gemm",
+                "--size",
+                "small,large",
+                "--seed",
+                "7",
+            ])
+            .assert()
+            .success();
+        let results = s.results_json(&[]);
+        let got: Vec<(String, String)> = results
+            .iter()
+            .map(|r| {
+                (
+                    r["kernel"].as_str().unwrap().into(),
+                    r["size"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("gemm".into(), "small".into()),
+                ("gemm".into(), "large".into())
+            ]
+        );
+        assert_eq!(results[0]["seed"], 7);
+        assert_eq!(results[1]["size_params"]["n"], 128);
+    }
+
+    #[test]
+    fn a_result_failing_verification_is_stored_as_such_and_exits_3() {
+        let s = Scratch::new();
+        let out = s
+            .hb()
+            .args([
+                "run",
+                "--quick",
+                "-b",
+                "cpu",
+                "-k",
+                "stream_triad,nbody",
+                "--inject-error",
+            ])
+            .assert()
+            .code(3)
+            .stderr(predicate::str::contains("2 result(s) failed"));
+        let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+        assert_eq!(stdout.matches("verify_failed").count(), 2, "{stdout}");
+        let results = s.results_json(&["--status", "verify_failed"]);
+        assert_eq!(results.len(), 2);
+        for r in &results {
+            assert_eq!(r["verification"]["passed"], false);
+            assert!(r["message"].as_str().unwrap().contains("beyond tolerance"));
+        }
+        assert!(s.results_json(&["--status", "ok"]).is_empty());
+    }
+
+    #[test]
+    fn unknown_names_list_the_valid_ones() {
+        let s = Scratch::new();
+        s.hb()
+            .args(["run", "--kernel", "gemmm"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "unknown kernel 'gemmm'; valid kernels: stream_triad, gemm, nbody",
+            ));
+        s.hb()
+            .args(["run", "--backend", "cuda"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "unknown backend 'cuda'; valid backends: cpu, wgpu, opencl, fpga-emu",
+            ));
+        s.hb()
+            .args(["run", "--size", "huge"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "unknown size 'huge'; valid sizes: small, medium, large",
+            ));
+        s.hb()
+            .args(["run", "--time-budget=-1"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--time-budget"));
+        // Nothing was stored by any of these.
+        assert!(!s.db().exists() || s.results_json(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_named_backend_that_is_unavailable_fails_the_run() {
+        let s = Scratch::new();
+        s.hb()
+            .args(["run", "--quick", "--backend", "fpga-emu"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("backend 'fpga-emu' is required"));
+        s.hb()
+            .env("HETBENCH_REQUIRE_BACKENDS", "cpu,fpga-emu")
+            .args(["run", "--quick", "-k", "gemm"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("fpga-emu"));
+    }
+
+    #[test]
+    fn malformed_manifest_names_file_and_line() {
+        let s = Scratch::new();
+        let path = s.path("kernels/gemm/kernel.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let broken = text.replacen("domain = \"ml\"", "domain = ml", 1);
+        let line = broken.lines().position(|l| l == "domain = ml").unwrap() + 1;
+        std::fs::write(&path, broken).unwrap();
+        s.hb()
+            .args(["run", "--quick"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!(
+                "{}:{line}:",
+                path.display()
+            )));
+
+        // Incomplete: a size missing.
+        let incomplete = text.replace("[sizes.large]", "[sizes.huge]");
+        std::fs::write(&path, incomplete).unwrap();
+        s.hb()
+            .arg("list")
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("sizes.large: missing"));
+    }
+}
+
+mod inspect {
+    use super::*;
+
+    #[test]
+    fn info_shows_platform_and_backends_with_reasons() {
+        let s = Scratch::new();
+        s.hb()
+            .arg("info")
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("cpu       available"))
+            .stdout(predicate::str::contains("[cpu]"))
+            .stdout(predicate::str::is_match("fpga-emu +unavailable: .+").unwrap());
+        let out = s.hb().args(["info", "--json"]).assert().success();
+        let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        assert_eq!(v["platform"]["hash"].as_str().unwrap().len(), 16);
+        let cpu = &v["backends"][0];
+        assert_eq!(cpu["backend"], "cpu");
+        assert_eq!(cpu["available"], true);
+        assert_eq!(cpu["devices"][0]["device_type"], "cpu");
+    }
+
+    #[test]
+    fn list_shows_kernels_domains_and_sizes() {
+        let s = Scratch::new();
+        s.hb()
+            .arg("list")
+            .assert()
+            .success()
+            .stdout(predicate::str::is_match("gemm +ml +1.0.0 +GFLOP/s +small\\(n=64\\)").unwrap())
+            .stdout(predicate::str::contains("stream_triad  micro"))
+            .stdout(predicate::str::contains("nbody         simulation"));
+        let out = Command::cargo_bin("hetbench")
+            .unwrap()
+            .args(["list", "--json"])
+            .assert()
+            .success();
+        let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        // Without --kernels-dir, the built-in sizes.
+        let gemm = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["name"] == "gemm")
+            .unwrap();
+        assert_eq!(gemm["sizes"]["large"]["n"], 2048);
+    }
+
+    #[test]
+    fn help_has_examples_on_every_command() {
+        for cmd in ["info", "list", "run", "results", "import", "export"] {
+            Command::cargo_bin("hetbench")
+                .unwrap()
+                .args([cmd, "--help"])
+                .assert()
+                .success()
+                .stdout(predicate::str::contains("Examples:"));
+        }
+    }
+}
+
+mod store {
+    use super::*;
+
+    #[test]
+    fn results_filters_and_exports() {
+        let s = Scratch::new();
+        s.quick_run();
+        let gemm = s.results_json(&["--kernel", "gemm"]);
+        assert_eq!(gemm.len(), 1);
+        assert_eq!(gemm[0]["kernel"], "gemm");
+        assert_eq!(s.results_json(&["--limit", "2"]).len(), 2);
+        s.hb()
+            .args(["results", "--status", "bogus"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("unknown status 'bogus'"));
+        s.hb()
+            .arg("results")
+            .assert()
+            .success()
+            .stdout(predicate::str::is_match("(?m)^nbody +small +cpu").unwrap());
+
+        let out = s
+            .hb()
+            .args(["export", "--format", "csv"])
+            .assert()
+            .success();
+        let csv = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert!(lines[0].starts_with("run_id,hostname,platform_hash,kernel,"));
+        assert_eq!(lines[1].split(',').nth(3), Some("stream_triad"));
+
+        let md = s.path("out.md");
+        s.hb()
+            .args(["export", "--format", "markdown", "--out"])
+            .arg(&md)
+            .assert()
+            .success();
+        let md = std::fs::read_to_string(md).unwrap();
+        assert!(md.starts_with("| kernel | size | backend |"), "{md}");
+        assert_eq!(md.lines().count(), 5);
+
+        let out = s
+            .hb()
+            .args(["export", "--format", "json", "-k", "nbody"])
+            .assert()
+            .success();
+        let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 1);
+        s.hb()
+            .args(["export", "--format", "xml"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "valid formats: json, csv, markdown",
+            ));
+    }
+
+    #[test]
+    fn import_is_idempotent_by_run_id() {
+        let s = Scratch::new();
+        let run_file = s.quick_run();
+        let other = s.path("other.db");
+        s.hb()
+            .arg("--db")
+            .arg(&other)
+            .arg("import")
+            .arg(&run_file)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(
+                "(new), 3 results imported, 0 already present",
+            ));
+        s.hb()
+            .arg("--db")
+            .arg(&other)
+            .arg("import")
+            .arg(&run_file)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(
+                "(already known), 0 results imported, 3 already present",
+            ));
+        let out = s
+            .hb()
+            .arg("--db")
+            .arg(&other)
+            .args(["results", "--json"])
+            .assert()
+            .success();
+        let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        assert_eq!(v.as_array().unwrap(), &s.results_json(&[]));
+    }
+
+    #[test]
+    fn corrupt_or_truncated_json_imports_nothing() {
+        let s = Scratch::new();
+        let run_file = s.quick_run();
+        let text = std::fs::read_to_string(&run_file).unwrap();
+        let truncated = s.path("truncated.json");
+        std::fs::write(&truncated, &text[..text.len() / 2]).unwrap();
+        let other = s.path("other.db");
+        // A good file followed by a truncated one: neither is imported.
+        s.hb()
+            .arg("--db")
+            .arg(&other)
+            .arg("import")
+            .arg(&run_file)
+            .arg(&truncated)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(truncated.display().to_string()))
+            .stderr(predicate::str::contains("not valid JSON"));
+        let out = s
+            .hb()
+            .arg("--db")
+            .arg(&other)
+            .args(["results", "--json"])
+            .assert()
+            .success();
+        assert_eq!(
+            String::from_utf8_lossy(&out.get_output().stdout).trim(),
+            "[]"
+        );
+
+        let mut v: Value = serde_json::from_str(&text).unwrap();
+        v["schema_version"] = 99.into();
+        let future = s.path("future.json");
+        std::fs::write(&future, v.to_string()).unwrap();
+        s.hb()
+            .arg("import")
+            .arg(&future)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "unknown run-file schema version 99",
+            ));
+
+        let mut v: Value = serde_json::from_str(&text).unwrap();
+        v["results"][1]["run_id"] = "someone-else".into();
+        let mixed = s.path("mixed.json");
+        std::fs::write(&mixed, v.to_string()).unwrap();
+        s.hb()
+            .arg("import")
+            .arg(&mixed)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("results[1].run_id"));
+        // The original database still holds its three results.
+        assert_eq!(s.results_json(&[]).len(), 3);
+    }
+
+    #[test]
+    fn newer_schema_and_foreign_files_are_refused_untouched() {
+        let s = Scratch::new();
+        s.quick_run();
+        {
+            let conn = rusqlite::Connection::open(s.db()).unwrap();
+            conn.execute("UPDATE schema_version SET version = 99", [])
+                .unwrap();
+        }
+        let before = std::fs::read(s.db()).unwrap();
+        s.hb()
+            .args(["run", "--quick", "-b", "cpu"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "has schema version 99, newer than the 1",
+            ));
+        s.hb().arg("results").assert().code(2);
+        assert_eq!(std::fs::read(s.db()).unwrap(), before);
+
+        let garbage = s.path("garbage.db");
+        std::fs::write(&garbage, vec![0x42u8; 8192]).unwrap();
+        s.hb()
+            .arg("--db")
+            .arg(&garbage)
+            .arg("results")
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "is not a hetbench results database",
+            ));
+        assert_eq!(std::fs::read(&garbage).unwrap(), vec![0x42u8; 8192]);
+    }
+}
