@@ -76,6 +76,11 @@ pub enum Error {
     #[error("{backend} backend: {message}")]
     Backend { backend: String, message: String },
 
+    /// A backend cannot run this kernel or size on this device (no shader,
+    /// a buffer over the device's limits): the result is `skipped`.
+    #[error("{backend} backend: {message}")]
+    Unsupported { backend: String, message: String },
+
     /// A backend that the user required (HETBENCH_REQUIRE_BACKENDS) is missing.
     #[error(
         "backend '{backend}' is required (HETBENCH_REQUIRE_BACKENDS) but unavailable: {reason}"

@@ -319,6 +319,7 @@ fn measure_one(
             host: m.host,
             iters_per_sample: m.iters_per_sample,
             window_s: m.window_s,
+            end_to_end: m.end_to_end,
         });
         r.throughput = Some(throughput);
         r.warnings = m.warnings;
@@ -326,5 +327,8 @@ fn measure_one(
         r.work = Some(work);
         Ok(r)
     };
-    attempt().unwrap_or_else(|e| base.record(Status::Error, Some(e.to_string())))
+    attempt().unwrap_or_else(|e| match e {
+        Error::Unsupported { .. } => base.record(Status::Skipped, Some(e.to_string())),
+        e => base.record(Status::Error, Some(e.to_string())),
+    })
 }

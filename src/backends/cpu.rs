@@ -39,6 +39,7 @@ impl CpuBackend {
                     crate::HARNESS_VERSION,
                     threads
                 ),
+                api: "native (rayon)".into(),
                 compute_units: threads as u32,
             },
         })

@@ -11,6 +11,8 @@
 //! code, device buffers) so that `run` only executes the kernel.
 
 pub mod cpu;
+pub mod opencl;
+pub mod wgpu;
 
 use serde::{Deserialize, Serialize};
 
@@ -57,7 +59,7 @@ impl BackendKind {
 }
 
 /// What a device really is, whatever API it is reached through: Mesa's
-/// lavapipe and PoCL are CPUs, never GPUs.
+/// lavapipe and PoCL are CPUs, never GPUs (see [`DeviceType::correct`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeviceType {
@@ -71,6 +73,22 @@ pub enum DeviceType {
 }
 
 impl DeviceType {
+    /// The type an API reports, corrected by the device's name: software
+    /// rasterisers and CPU OpenCL implementations are CPUs whatever the API
+    /// says about them.
+    pub fn correct(reported: DeviceType, name: &str, driver: &str) -> DeviceType {
+        let text = format!("{name} {driver}").to_ascii_lowercase();
+        if ["llvmpipe", "lavapipe", "softpipe", "swiftshader", "pocl"]
+            .iter()
+            .any(|w| text.contains(w))
+            && !matches!(reported, DeviceType::FpgaEmulated)
+        {
+            DeviceType::Cpu
+        } else {
+            reported
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             DeviceType::Cpu => "cpu",
@@ -94,6 +112,8 @@ pub struct Device {
     pub device_type: DeviceType,
     /// Driver or implementation and its version.
     pub driver: String,
+    /// The API the device is reached through (Vulkan, Metal, OpenCL 3.0, ...).
+    pub api: String,
     /// Compute units (cores, SMs, CUs) the backend will use.
     pub compute_units: u32,
 }
@@ -120,6 +140,12 @@ pub trait Prepared {
     fn run(&mut self, iters: u64) -> Result<Timing>;
     /// The outputs of the last run, on the host.
     fn read_back(&mut self) -> Result<Buffers>;
+    /// Host wall seconds of one complete invocation: upload of every input,
+    /// one iteration, read-back of every output. `None` where the device
+    /// works in host memory (the CPU backend), so the figure adds nothing.
+    fn end_to_end(&mut self) -> Result<Option<f64>> {
+        Ok(None)
+    }
 }
 
 /// A way of running kernels on devices.
@@ -150,7 +176,9 @@ pub fn open(
 ) -> std::result::Result<Box<dyn Backend>, Unavailable> {
     match kind {
         BackendKind::Cpu => Ok(Box::new(cpu::CpuBackend::new(options.cpu_threads)?)),
-        BackendKind::Wgpu | BackendKind::Opencl | BackendKind::FpgaEmu => Err(Unavailable {
+        BackendKind::Wgpu => Ok(Box::new(wgpu::WgpuBackend::new()?)),
+        BackendKind::Opencl => Ok(Box::new(opencl::OpenClBackend::new()?)),
+        BackendKind::FpgaEmu => Err(Unavailable {
             reason: format!(
                 "not built into hetbench {}: the {} backend is not implemented yet",
                 crate::HARNESS_VERSION,

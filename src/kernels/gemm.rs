@@ -17,14 +17,17 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::kernels::{
-    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Inputs, Kernel, SizeSpec, Tolerance,
-    Verdict, Work, sample_indices,
+    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
+    LaunchBuffer, Role, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
+    sample_indices,
 };
 
 pub const BUILTIN: BuiltinKernel = BuiltinKernel {
     name: "gemm",
     manifest: include_str!("../../kernels/gemm/kernel.toml"),
     sources: &[include_str!("gemm.rs")],
+    wgsl: Some(include_str!("../../kernels/gemm/gemm.wgsl")),
+    opencl: Some(include_str!("../../kernels/gemm/gemm.cl")),
     make: || Box::new(Gemm),
 };
 
@@ -78,6 +81,36 @@ impl Kernel for Gemm {
             b: inputs.buffers.f32("b")?.to_vec(),
             c: vec![0.0; n * n],
         }))
+    }
+
+    fn launch(&self, inputs: &Inputs) -> Result<Launch> {
+        let n = inputs.size.usize("n", MAX_N)?;
+        let tiles = groups_for(n, 64)?;
+        Ok(Launch {
+            buffers: vec![
+                LaunchBuffer {
+                    name: "a",
+                    role: Role::Input,
+                    len: n * n,
+                },
+                LaunchBuffer {
+                    name: "b",
+                    role: Role::Input,
+                    len: n * n,
+                },
+                LaunchBuffer {
+                    name: "c",
+                    role: Role::Output,
+                    len: n * n,
+                },
+            ],
+            params: vec![("n", Scalar::U32(param_u32(n, "n")?))],
+            dispatches: vec![Dispatch {
+                entry: "gemm",
+                groups: [tiles, tiles, 1],
+                group_size: [16, 16, 1],
+            }],
+        })
     }
 
     fn verify(&self, inputs: &Inputs, outputs: &Buffers, tol: Tolerance) -> Result<Verdict> {

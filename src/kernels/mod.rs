@@ -29,11 +29,117 @@ pub struct BuiltinKernel {
     pub name: &'static str,
     /// The manifest text, embedded with `include_str!`.
     pub manifest: &'static str,
-    /// Every source that defines the kernel's behaviour (its Rust file,
-    /// shaders): they enter the kernel's version hash, so that a changed
-    /// kernel never compares silently with its old results.
+    /// Every source that defines the kernel's behaviour (its Rust file):
+    /// they enter the kernel's version hash with the manifest and shaders,
+    /// so that a changed kernel never compares silently with its old results.
     pub sources: &'static [&'static str],
+    /// The WGSL compute shader (`kernels/<name>/<name>.wgsl`), if any.
+    pub wgsl: Option<&'static str>,
+    /// The OpenCL C source (`kernels/<name>/<name>.cl`), if any.
+    pub opencl: Option<&'static str>,
     pub make: fn() -> Box<dyn Kernel>,
+}
+
+/// How a GPU backend runs a kernel: data, not code, so that adding a kernel
+/// needs no backend code. The same description serves WGSL and OpenCL C:
+///
+/// - `buffers[i]` is WGSL `@group(0) @binding(i)` (a storage buffer,
+///   `read` for [`Role::Input`], `read_write` otherwise) and OpenCL kernel
+///   argument `i` (a `__global` pointer);
+/// - `params` follow: in WGSL one uniform struct at `@binding(buffers.len())`
+///   with the fields in this order (each 4 bytes), in OpenCL one scalar
+///   argument each, in this order, after the buffers;
+/// - every iteration runs `dispatches` in order; `groups` counts workgroups
+///   (OpenCL: global size = groups * group_size), and `group_size` must
+///   equal the shader's `@workgroup_size` / `reqd_work_group_size`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Launch {
+    pub buffers: Vec<LaunchBuffer>,
+    pub params: Vec<(&'static str, Scalar)>,
+    pub dispatches: Vec<Dispatch>,
+}
+
+/// What a launch buffer holds and whether it is read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Uploaded from the input buffer of the same name; read only.
+    Input,
+    /// Zero-initialised, written by the kernel, read back as an output.
+    Output,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaunchBuffer {
+    pub name: &'static str,
+    pub role: Role,
+    /// Length in f32 elements.
+    pub len: usize,
+}
+
+/// A scalar kernel parameter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar {
+    U32(u32),
+    F32(f32),
+}
+
+impl Scalar {
+    /// The 4 bytes of the value, little-endian, as a uniform field.
+    pub fn to_le_bytes(self) -> [u8; 4] {
+        match self {
+            Scalar::U32(v) => v.to_le_bytes(),
+            Scalar::F32(v) => v.to_le_bytes(),
+        }
+    }
+}
+
+/// One dispatch of an entry point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dispatch {
+    pub entry: &'static str,
+    pub groups: [u32; 3],
+    pub group_size: [u32; 3],
+}
+
+/// The shading language of a GPU backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShaderLanguage {
+    Wgsl,
+    OpenClC,
+}
+
+impl ShaderLanguage {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ShaderLanguage::Wgsl => "wgsl",
+            ShaderLanguage::OpenClC => "cl",
+        }
+    }
+}
+
+/// Largest number of workgroups a launch asks for in one dimension (the
+/// WebGPU default limit).
+pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
+
+/// `ceil(n / size)` workgroups, or an error when the grid would exceed
+/// [`MAX_GROUPS_PER_DIM`].
+pub fn groups_for(n: usize, size: u32) -> Result<u32> {
+    let groups = n.div_ceil(size as usize);
+    u32::try_from(groups)
+        .ok()
+        .filter(|&g| g <= MAX_GROUPS_PER_DIM)
+        .ok_or_else(|| Error::InvalidValue {
+            what: "launch grid".into(),
+            message: format!("{n} items need {groups} workgroups of {size}, over the limit of {MAX_GROUPS_PER_DIM}"),
+        })
+}
+
+/// `n` as a u32 kernel parameter, or an error naming the limit.
+pub fn param_u32(n: usize, what: &str) -> Result<u32> {
+    u32::try_from(n).map_err(|_| Error::InvalidValue {
+        what: what.into(),
+        message: format!("{n} does not fit the 32-bit index of GPU kernels"),
+    })
 }
 
 /// A buffer of kernel data.
@@ -237,6 +343,9 @@ pub trait Kernel: Send + Sync {
     /// The tuned CPU implementation, prepared for `inputs`.
     fn cpu(&self, inputs: &Inputs) -> Result<Box<dyn CpuInstance>>;
 
+    /// How GPU backends run this kernel on `inputs` (see [`Launch`]).
+    fn launch(&self, inputs: &Inputs) -> Result<Launch>;
+
     /// Verifies `outputs` against an f64 reference computed from `inputs`.
     /// Kernels whose full reference is too costly check a documented,
     /// seeded subset plus a whole-output invariant (see their README).
@@ -249,8 +358,20 @@ pub struct RegisteredKernel {
     /// Where the manifest was read from (`builtin:...` or a file path).
     pub manifest_source: String,
     pub kernel: Box<dyn Kernel>,
-    /// SHA-256 of the manifest and every source of the kernel, hex.
+    /// SHA-256 of the manifest, the shaders and every source of the kernel, hex.
     pub hash: String,
+    /// WGSL source and where it came from, if the kernel has one.
+    pub wgsl: Option<ShaderSource>,
+    /// OpenCL C source and where it came from, if the kernel has one.
+    pub opencl: Option<ShaderSource>,
+}
+
+/// A shader's text and its origin (`builtin:kernels/x/x.wgsl` or a path),
+/// which compile errors name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShaderSource {
+    pub origin: String,
+    pub text: String,
 }
 
 impl RegisteredKernel {
@@ -267,6 +388,27 @@ impl RegisteredKernel {
                 name: name.to_string(),
                 valid: self.manifest.size_names().join(", "),
             })
+    }
+
+    /// The shader for `language`, or why there is none.
+    pub fn shader(&self, language: ShaderLanguage) -> std::result::Result<&ShaderSource, String> {
+        match language {
+            ShaderLanguage::Wgsl => self.wgsl.as_ref(),
+            ShaderLanguage::OpenClC => self.opencl.as_ref(),
+        }
+        .ok_or_else(|| {
+            format!(
+                "kernel '{}' has no {} source (kernels/{}/{}.{})",
+                self.name(),
+                match language {
+                    ShaderLanguage::Wgsl => "WGSL",
+                    ShaderLanguage::OpenClC => "OpenCL C",
+                },
+                self.name(),
+                self.name(),
+                language.extension()
+            )
+        })
     }
 
     /// Short form of the version hash, as shown in tables.
@@ -319,16 +461,23 @@ impl Registry {
                     ),
                 });
             }
+            let wgsl = load_shader(dir, builtin.name, ShaderLanguage::Wgsl, builtin.wgsl)?;
+            let opencl = load_shader(dir, builtin.name, ShaderLanguage::OpenClC, builtin.opencl)?;
             let mut hasher = Sha256::new();
             hasher.update(text.as_bytes());
             for src in builtin.sources {
                 hasher.update(src.as_bytes());
+            }
+            for shader in [&wgsl, &opencl].into_iter().flatten() {
+                hasher.update(shader.text.as_bytes());
             }
             kernels.push(RegisteredKernel {
                 manifest,
                 manifest_source: source,
                 kernel: (builtin.make)(),
                 hash: hex::encode(hasher.finalize()),
+                wgsl,
+                opencl,
             });
         }
         if let Some(dir) = dir {
@@ -352,6 +501,34 @@ impl Registry {
                 valid: self.names().join(", "),
             })
     }
+}
+
+/// The shader of `name` in `language`: from `dir/<name>/<name>.<ext>` when
+/// `dir` is given and holds it, else the built-in one.
+fn load_shader(
+    dir: Option<&Path>,
+    name: &str,
+    language: ShaderLanguage,
+    builtin: Option<&'static str>,
+) -> Result<Option<ShaderSource>> {
+    let file = format!("{name}/{name}.{}", language.extension());
+    if let Some(dir) = dir {
+        let path = dir.join(&file);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                return Ok(Some(ShaderSource {
+                    origin: path.display().to_string(),
+                    text,
+                }));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    Ok(builtin.map(|text| ShaderSource {
+        origin: format!("builtin:kernels/{file}"),
+        text: text.to_string(),
+    }))
 }
 
 fn check_no_unregistered(dir: &Path) -> Result<()> {

@@ -20,8 +20,9 @@ use rayon::prelude::*;
 use crate::error::Result;
 use crate::kernels::par::mul_add;
 use crate::kernels::{
-    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Inputs, Kernel, SizeSpec, Tolerance,
-    Verdict, Work, sample_indices,
+    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
+    LaunchBuffer, Role, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
+    sample_indices,
 };
 use crate::multiversion;
 
@@ -29,6 +30,8 @@ pub const BUILTIN: BuiltinKernel = BuiltinKernel {
     name: "nbody",
     manifest: include_str!("../../kernels/nbody/kernel.toml"),
     sources: &[include_str!("nbody.rs")],
+    wgsl: Some(include_str!("../../kernels/nbody/nbody.wgsl")),
+    opencl: Some(include_str!("../../kernels/nbody/nbody.cl")),
     make: || Box::new(NBody),
 };
 
@@ -111,6 +114,32 @@ impl Kernel for NBody {
             ay: vec![0.0; n],
             az: vec![0.0; n],
         }))
+    }
+
+    fn launch(&self, inputs: &Inputs) -> Result<Launch> {
+        let n = inputs.size.usize("n", MAX_N)?;
+        let eps = inputs.size.f64("softening", 1e-6..=1.0)? as f32;
+        let buffer = |name, role| LaunchBuffer { name, role, len: n };
+        Ok(Launch {
+            buffers: vec![
+                buffer("x", Role::Input),
+                buffer("y", Role::Input),
+                buffer("z", Role::Input),
+                buffer("m", Role::Input),
+                buffer("ax", Role::Output),
+                buffer("ay", Role::Output),
+                buffer("az", Role::Output),
+            ],
+            params: vec![
+                ("n", Scalar::U32(param_u32(n, "n")?)),
+                ("eps2", Scalar::F32(eps * eps)),
+            ],
+            dispatches: vec![Dispatch {
+                entry: "nbody",
+                groups: [groups_for(n, 256)?, 1, 1],
+                group_size: [256, 1, 1],
+            }],
+        })
     }
 
     fn verify(&self, inputs: &Inputs, outputs: &Buffers, tol: Tolerance) -> Result<Verdict> {

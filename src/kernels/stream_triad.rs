@@ -7,8 +7,9 @@
 use crate::error::Result;
 use crate::kernels::par::{SharedMut, first_touch_copy, for_each_static_range};
 use crate::kernels::{
-    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Inputs, Kernel, SizeSpec, Tolerance,
-    Verdict, Work,
+    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
+    LaunchBuffer, MAX_GROUPS_PER_DIM, Role, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for,
+    param_u32,
 };
 use crate::multiversion;
 use rayon::prelude::*;
@@ -17,6 +18,8 @@ pub const BUILTIN: BuiltinKernel = BuiltinKernel {
     name: "stream_triad",
     manifest: include_str!("../../kernels/stream_triad/kernel.toml"),
     sources: &[include_str!("stream_triad.rs")],
+    wgsl: Some(include_str!("../../kernels/stream_triad/stream_triad.wgsl")),
+    opencl: Some(include_str!("../../kernels/stream_triad/stream_triad.cl")),
     make: || Box::new(StreamTriad),
 };
 
@@ -73,6 +76,40 @@ impl Kernel for StreamTriad {
             unsafe { view.range(r) }.fill(0.0);
         });
         Ok(Box::new(TriadCpu { a, b, c }))
+    }
+
+    fn launch(&self, inputs: &Inputs) -> Result<Launch> {
+        let n = inputs.size.usize("n", MAX_N)?;
+        // Grid-stride: as many workgroups as useful, at most the limit.
+        let groups = groups_for(n, 256).unwrap_or(MAX_GROUPS_PER_DIM);
+        Ok(Launch {
+            buffers: vec![
+                LaunchBuffer {
+                    name: "a",
+                    role: Role::Output,
+                    len: n,
+                },
+                LaunchBuffer {
+                    name: "b",
+                    role: Role::Input,
+                    len: n,
+                },
+                LaunchBuffer {
+                    name: "c",
+                    role: Role::Input,
+                    len: n,
+                },
+            ],
+            params: vec![
+                ("n", Scalar::U32(param_u32(n, "n")?)),
+                ("s", Scalar::F32(SCALAR)),
+            ],
+            dispatches: vec![Dispatch {
+                entry: "triad",
+                groups: [groups, 1, 1],
+                group_size: [256, 1, 1],
+            }],
+        })
     }
 
     fn verify(&self, inputs: &Inputs, outputs: &Buffers, tol: Tolerance) -> Result<Verdict> {

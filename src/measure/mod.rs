@@ -95,6 +95,10 @@ pub const FAST_ITERATION_S: f64 = 20e-6;
 /// Above this coefficient of variation the [`Warning::HighVariation`] is given.
 pub const HIGH_CV: f64 = 0.10;
 
+/// End-to-end samples taken after the timed window (fewer if they exceed
+/// the time budget).
+pub const END_TO_END_SAMPLES: usize = 5;
+
 /// The samples and their summaries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Measurement {
@@ -108,6 +112,9 @@ pub struct Measurement {
     pub warnings: Vec<Warning>,
     /// Total wall time of the timed window (samples only, not warm-up).
     pub window_s: f64,
+    /// End-to-end seconds (upload, one iteration, read-back), where the
+    /// backend has separate device memory.
+    pub end_to_end: Option<Summary>,
 }
 
 impl Measurement {
@@ -146,6 +153,19 @@ pub fn measure(prepared: &mut dyn Prepared, cfg: &MeasureConfig) -> Result<Measu
         }
     }
     let window_s = start.elapsed().as_secs_f64();
+
+    // End-to-end: a few invocations with transfers, outside the window.
+    let mut e2e = Vec::new();
+    let e2e_start = Instant::now();
+    while e2e.len() < END_TO_END_SAMPLES {
+        match prepared.end_to_end()? {
+            Some(t) => e2e.push(t),
+            None => break,
+        }
+        if e2e_start.elapsed().as_secs_f64() > cfg.budget_s {
+            break;
+        }
+    }
     let host_summary = Summary::of(&host).ok_or_else(|| crate::error::Error::Backend {
         backend: "measure".into(),
         message: "a timing sample was not a finite number".into(),
@@ -160,6 +180,7 @@ pub fn measure(prepared: &mut dyn Prepared, cfg: &MeasureConfig) -> Result<Measu
         device: device_summary,
         warnings: Vec::new(),
         window_s,
+        end_to_end: Summary::of(&e2e),
     };
     m.warnings = warnings(m.primary(), cfg);
     Ok(m)

@@ -117,6 +117,10 @@ pub struct TimingRecord {
     pub iters_per_sample: u64,
     /// Wall time of the timed window, seconds (energy meters cover it).
     pub window_s: f64,
+    /// Seconds of one invocation with upload and read-back, where the
+    /// device has memory of its own.
+    #[serde(default)]
+    pub end_to_end: Option<Summary>,
 }
 
 /// One measurement: a kernel at a size and precision on a device.

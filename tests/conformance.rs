@@ -1,0 +1,125 @@
+//! The conformance suite: every registered kernel on every backend and
+//! device present, at small sizes with ragged edges, verified against the
+//! CPU reference. Prints what it skipped and why; a backend named in
+//! HETBENCH_REQUIRE_BACKENDS that is missing fails the suite.
+
+use hetbench::backends::{self, BackendKind, BackendOptions};
+use hetbench::kernels::{Param, Registry, SizeSpec};
+
+/// Sizes that are not multiples of the GPU tiles, so edges are exercised.
+fn sizes(kernel: &str) -> Vec<SizeSpec> {
+    let spec = |params: Vec<(&str, Param)>| SizeSpec {
+        name: "conformance".into(),
+        params: params
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        source: "tests/conformance.rs".into(),
+    };
+    match kernel {
+        "stream_triad" => vec![spec(vec![("n", Param::Int(100_003))])],
+        "gemm" => vec![
+            spec(vec![("n", Param::Int(67))]),
+            spec(vec![("n", Param::Int(128))]),
+        ],
+        "nbody" => vec![spec(vec![
+            ("n", Param::Int(300)),
+            ("softening", Param::Float(0.01)),
+        ])],
+        other => panic!("add conformance sizes for kernel '{other}' in tests/conformance.rs"),
+    }
+}
+
+fn required() -> Vec<BackendKind> {
+    std::env::var("HETBENCH_REQUIRE_BACKENDS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| BackendKind::parse(s.trim()).expect("HETBENCH_REQUIRE_BACKENDS names backends"))
+        .collect()
+}
+
+#[test]
+fn every_kernel_on_every_available_backend_and_device() {
+    let registry = Registry::builtin().unwrap();
+    let required = required();
+    let mut ran = 0;
+    for kind in BackendKind::ALL {
+        let backend = match backends::open(kind, &BackendOptions::default()) {
+            Ok(b) => b,
+            Err(u) => {
+                assert!(
+                    !required.contains(&kind),
+                    "backend {} is required but unavailable: {}",
+                    kind.as_str(),
+                    u.reason
+                );
+                println!("skipped backend {}: {}", kind.as_str(), u.reason);
+                continue;
+            }
+        };
+        let devices = backend.devices().unwrap_or_else(|u| {
+            assert!(!required.contains(&kind), "{}: {}", kind.as_str(), u.reason);
+            println!("skipped backend {}: {}", kind.as_str(), u.reason);
+            Vec::new()
+        });
+        for device in &devices {
+            for kernel in &registry.kernels {
+                for size in sizes(kernel.name()) {
+                    let label = format!(
+                        "{} n={:?} on {} {} ({}, {})",
+                        kernel.name(),
+                        size.params["n"],
+                        kind.as_str(),
+                        device.id,
+                        device.name,
+                        device.device_type.as_str()
+                    );
+                    let inputs = kernel.kernel.generate(&size, 11).unwrap();
+                    let mut prepared = match backend.prepare(kernel, device, &inputs) {
+                        Ok(p) => p,
+                        Err(e @ hetbench::error::Error::Unsupported { .. }) => {
+                            println!("skipped {label}: {e}");
+                            continue;
+                        }
+                        Err(e) => panic!("{label}: prepare failed: {e}"),
+                    };
+                    let t = prepared.run(2).unwrap_or_else(|e| panic!("{label}: {e}"));
+                    assert!(t.host_s > 0.0, "{label}: no host time");
+                    if let Some(d) = t.device_s {
+                        assert!(d > 0.0 && d.is_finite(), "{label}: device time {d}");
+                    }
+                    let outputs = prepared
+                        .read_back()
+                        .unwrap_or_else(|e| panic!("{label}: {e}"));
+                    let verdict = kernel
+                        .kernel
+                        .verify(&inputs, &outputs, kernel.manifest.tolerance)
+                        .unwrap();
+                    assert!(verdict.passed, "{label}: {}", verdict.detail);
+                    if kind != BackendKind::Cpu {
+                        let e2e = prepared
+                            .end_to_end()
+                            .unwrap_or_else(|e| panic!("{label}: {e}"));
+                        assert!(e2e.is_some_and(|s| s > 0.0), "{label}: no end-to-end time");
+                        // The end-to-end run must leave correct outputs too.
+                        let again = prepared.read_back().unwrap();
+                        assert_eq!(
+                            again, outputs,
+                            "{label}: end-to-end run changed the outputs"
+                        );
+                    }
+                    println!(
+                        "ok {label}: worst error {:.3} of tolerance",
+                        verdict.worst_ratio
+                    );
+                    ran += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        ran >= 4,
+        "the CPU backend alone runs 4 kernel sizes; ran {ran}"
+    );
+}
