@@ -34,6 +34,10 @@ struct Cli {
     )]
     results_dir: PathBuf,
 
+    /// Configuration file (TOML; see `hetbench info` for what it sets)
+    #[arg(long, global = true, env = "HETBENCH_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
     /// Read kernel manifests from DIR/<kernel>/kernel.toml instead of the built-in ones
     #[arg(long, global = true, env = "HETBENCH_KERNELS_DIR", value_name = "DIR")]
     kernels_dir: Option<PathBuf>,
@@ -128,6 +132,15 @@ struct RunArgs {
     /// Minimum samples per measurement (default 10, 3 with --quick)
     #[arg(long)]
     min_samples: Option<usize>,
+    /// Seconds of idle power baseline before the first measurement (default 5, 1 with --quick; 0: none)
+    #[arg(long, value_name = "SECONDS")]
+    idle_seconds: Option<f64>,
+    /// Lengthen each timed window to ten update intervals of the slowest energy meter
+    #[arg(long)]
+    energy_window: bool,
+    /// Measure no energy
+    #[arg(long)]
+    no_energy: bool,
     /// Self-test of verification: corrupt one output value of every result,
     /// which must then be stored as verify_failed.
     #[arg(long, hide = true)]
@@ -188,15 +201,20 @@ impl FilterArgs {
 
 pub fn main() -> Result<ExitCode> {
     let cli = Cli::parse();
+    let config = match &cli.config {
+        Some(path) => hetbench::config::Config::load(path)
+            .with_context(|| format!("could not load configuration '{}'", path.display()))?,
+        None => hetbench::config::Config::default(),
+    };
     let db_path = cli
         .db
         .clone()
         .unwrap_or_else(|| cli.results_dir.join("hetbench.db"));
     let registry = || -> Result<Registry> { Ok(Registry::load(cli.kernels_dir.as_deref())?) };
     match &cli.command {
-        Command::Info { json } => info(*json),
+        Command::Info { json } => info(*json, &config),
         Command::List { json } => list(&registry()?, *json),
-        Command::Run(args) => run(&cli, args, &registry()?, &db_path),
+        Command::Run(args) => run(&cli, args, &registry()?, &db_path, &config),
         Command::Results { filter, json } => {
             let db = open_db(&db_path)?;
             let results = db.results(&filter.to_filter()?)?;
@@ -241,8 +259,16 @@ fn write_stdout(bytes: &[u8]) -> Result<()> {
         .context("could not write to standard output")
 }
 
-fn info(as_json: bool) -> Result<ExitCode> {
+fn info(as_json: bool, config: &hetbench::config::Config) -> Result<ExitCode> {
     let fp = hetbench::platform::fingerprint();
+    let discovery = hetbench::power::discover(&config.power);
+    let meters: Vec<&hetbench::power::MeterInfo> =
+        discovery.meters.iter().map(|m| m.info()).collect();
+    let missing: Vec<serde_json::Value> = discovery
+        .missing
+        .iter()
+        .map(|(kind, reason)| serde_json::json!({ "meter": kind, "reason": reason }))
+        .collect();
     let opts = BackendOptions::default();
     let backends: Vec<serde_json::Value> = BackendKind::ALL
         .iter()
@@ -258,7 +284,10 @@ fn info(as_json: bool) -> Result<ExitCode> {
         )
         .collect();
     if as_json {
-        let v = serde_json::json!({ "platform": fp, "backends": backends });
+        let v = serde_json::json!({
+            "platform": fp, "backends": backends,
+            "energy_meters": meters, "energy_meters_missing": missing,
+        });
         write_stdout(format!("{}\n", serde_json::to_string_pretty(&v)?).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -294,10 +323,11 @@ fn info(as_json: bool) -> Result<ExitCode> {
             s.push_str(&format!("  {name:<9} available\n"));
             for d in b["devices"].as_array().into_iter().flatten() {
                 s.push_str(&format!(
-                    "    {:<8} {} [{}] driver: {}\n",
+                    "    {:<8} {} [{}] api: {}, driver: {}\n",
                     d["id"].as_str().unwrap_or_default(),
                     d["name"].as_str().unwrap_or_default(),
                     d["device_type"].as_str().unwrap_or_default(),
+                    d["api"].as_str().unwrap_or_default(),
                     d["driver"].as_str().unwrap_or_default()
                 ));
             }
@@ -307,6 +337,20 @@ fn info(as_json: bool) -> Result<ExitCode> {
                 b["reason"].as_str().unwrap_or_default()
             ));
         }
+    }
+    s.push_str("\nenergy meters\n");
+    for m in &meters {
+        s.push_str(&format!(
+            "  {:<16} {} ({}, every {} s): {}\n",
+            m.name,
+            m.scope.as_str(),
+            m.method.as_str(),
+            m.update_interval_s,
+            m.covers
+        ));
+    }
+    for (kind, reason) in &discovery.missing {
+        s.push_str(&format!("  {kind:<16} unavailable: {reason}\n"));
     }
     write_stdout(s.as_bytes())?;
     Ok(ExitCode::SUCCESS)
@@ -410,7 +454,13 @@ fn required_backends() -> Result<Vec<BackendKind>> {
     }
 }
 
-fn run(cli: &Cli, args: &RunArgs, registry: &Registry, db_path: &Path) -> Result<ExitCode> {
+fn run(
+    cli: &Cli,
+    args: &RunArgs,
+    registry: &Registry,
+    db_path: &Path,
+    config: &hetbench::config::Config,
+) -> Result<ExitCode> {
     let kernel_names: Vec<String> = registry.names().iter().map(|s| s.to_string()).collect();
     let kernels = expand(&args.kernel, &kernel_names, "kernel")?;
     let size_names: Vec<String> = hetbench::kernels::manifest::SIZE_NAMES
@@ -478,6 +528,16 @@ fn run(cli: &Cli, args: &RunArgs, registry: &Registry, db_path: &Path) -> Result
         .into());
     }
 
+    let idle_seconds = args
+        .idle_seconds
+        .unwrap_or(if args.quick { 1.0 } else { 5.0 });
+    if !(idle_seconds.is_finite() && (0.0..=600.0).contains(&idle_seconds)) {
+        return Err(Error::InvalidValue {
+            what: "--idle-seconds".into(),
+            message: format!("{idle_seconds} is not within 0..=600 seconds"),
+        }
+        .into());
+    }
     let opts = RunOptions {
         kernels,
         sizes,
@@ -491,6 +551,9 @@ fn run(cli: &Cli, args: &RunArgs, registry: &Registry, db_path: &Path) -> Result
         required,
         inject_error: args.inject_error,
         command: std::env::args().collect::<Vec<_>>().join(" "),
+        power: (!args.no_energy).then(|| config.power.clone()),
+        idle_seconds,
+        energy_window: args.energy_window,
     };
     let db = open_db(db_path)?;
     let runs_dir = cli.results_dir.join("runs");
@@ -550,6 +613,22 @@ impl Observer for Progress {
         self.bar
             .suspend(|| eprintln!("note: backend {} skipped: {reason}", kind.as_str()));
     }
+    fn meters(&mut self, found: &[&hetbench::power::MeterInfo], _missing: &[(String, String)]) {
+        let text = if found.is_empty() {
+            "note: no energy meter is usable: results carry no energy (see `hetbench info`)"
+                .to_string()
+        } else {
+            let names: Vec<String> = found
+                .iter()
+                .map(|m| format!("{} ({}, {})", m.name, m.scope.as_str(), m.method.as_str()))
+                .collect();
+            format!("energy meters: {}", names.join(", "))
+        };
+        self.bar.suspend(|| eprintln!("{text}"));
+    }
+    fn energy_note(&mut self, note: &str) {
+        self.bar.suspend(|| eprintln!("energy: {note}"));
+    }
     fn planned(&mut self, total: usize) {
         self.bar.set_length(total as u64);
     }
@@ -561,6 +640,11 @@ impl Observer for Progress {
             let label = format!("{} {} on {} {}", r.kernel, r.size, r.backend, r.device);
             for w in &r.warnings {
                 eprintln!("warning: {label}: {w}");
+            }
+            for e in &r.energy {
+                for f in &e.flags {
+                    eprintln!("warning: {label}: energy from {}: {f}", e.meter);
+                }
             }
             if r.status != Status::Ok {
                 eprintln!(

@@ -9,10 +9,12 @@
 //! codes.
 
 pub mod backends;
+pub mod config;
 pub mod error;
 pub mod kernels;
 pub mod measure;
 pub mod platform;
+pub mod power;
 pub mod report;
 pub mod rng;
 pub mod runner;

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::kernels::{Buffer, Inputs, RegisteredKernel, Registry, SizeSpec};
 use crate::measure::{self, MeasureConfig};
 use crate::platform::{self, Fingerprint};
+use crate::power::{self, EnergyMeter, IdleReading, PowerConfig};
 use crate::store::record::{RUN_FILE_SCHEMA, TimingRecord, now_rfc3339};
 use crate::store::{Database, ResultRecord, RunFile, RunRecord, RunStatus, Status, json};
 
@@ -33,6 +34,13 @@ pub struct RunOptions {
     pub inject_error: bool,
     /// The command line, stored with the run.
     pub command: String,
+    /// Energy meters' settings; `None` measures no energy.
+    pub power: Option<PowerConfig>,
+    /// Seconds of idle baseline before the first measurement (0: none).
+    pub idle_seconds: f64,
+    /// Lengthen each timed window to ten update intervals of the slowest
+    /// meter, instead of only flagging short windows.
+    pub energy_window: bool,
 }
 
 /// Hears about a run's progress; the binary draws the progress bar and
@@ -42,6 +50,10 @@ pub trait Observer {
     fn planned(&mut self, _total: usize) {}
     fn started(&mut self, _label: &str) {}
     fn finished(&mut self, _record: &ResultRecord) {}
+    /// Energy meters found, and those missing with the reason.
+    fn meters(&mut self, _found: &[&power::MeterInfo], _missing: &[(String, String)]) {}
+    /// A note about energy measurement (idle baseline, a failed meter).
+    fn energy_note(&mut self, _note: &str) {}
 }
 
 /// What a run did.
@@ -122,6 +134,24 @@ pub fn run(
     }
     let fingerprint = platform::fingerprint();
     let backends = open_backends(opts, observer)?;
+    let meters = match &opts.power {
+        Some(cfg) => {
+            let d = power::discover(cfg);
+            let found: Vec<&power::MeterInfo> = d.meters.iter().map(|m| m.info()).collect();
+            observer.meters(&found, &d.missing);
+            d.meters
+        }
+        None => Vec::new(),
+    };
+    let mut measure_cfg = opts.measure;
+    if opts.energy_window {
+        let slowest = meters
+            .iter()
+            .map(|m| m.info().update_interval_s)
+            .fold(0.0, f64::max);
+        measure_cfg.min_window_s = 10.0 * slowest;
+    }
+    let idle = idle_baseline(&meters, opts.idle_seconds, observer);
 
     let mut run = RunRecord {
         run_id: uuid::Uuid::new_v4().to_string(),
@@ -132,6 +162,7 @@ pub fn run(
         suite_version: crate::SUITE_VERSION.into(),
         platform: fingerprint.clone(),
         command: opts.command.clone(),
+        idle,
     };
     let json_path = json::run_file_path(sinks.runs_dir, &run.run_id);
     let mut file = RunFile {
@@ -181,7 +212,13 @@ pub fn run(
                                 });
                                 match inputs {
                                     Ok(inputs) => {
-                                        measure_one(&base, backend.as_ref(), inputs, opts)
+                                        let ctx = MeasureContext {
+                                            cfg: &measure_cfg,
+                                            meters: &meters,
+                                            idle: &run.idle,
+                                            inject_error: opts.inject_error,
+                                        };
+                                        measure_one(&base, backend.as_ref(), inputs, &ctx, observer)
                                     }
                                     Err(e) => base.record(
                                         Status::Error,
@@ -210,6 +247,44 @@ pub fn run(
         results: file.results,
         json_path,
     })
+}
+
+/// Each meter's average power over `seconds` of idling, before any work.
+fn idle_baseline(
+    meters: &[Box<dyn EnergyMeter>],
+    seconds: f64,
+    observer: &mut dyn Observer,
+) -> Vec<IdleReading> {
+    if meters.is_empty() || seconds <= 0.0 {
+        return Vec::new();
+    }
+    observer.energy_note(&format!("measuring idle power for {seconds} s"));
+    let windows: Vec<_> = meters.iter().map(|m| m.open()).collect();
+    std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
+    let mut idle = Vec::new();
+    for (meter, window) in meters.iter().zip(windows) {
+        let info = meter.info();
+        match window.and_then(|w| w.close()) {
+            Ok(raw) if raw.seconds > 0.0 => idle.push(IdleReading {
+                meter: info.name.clone(),
+                scope: info.scope,
+                method: info.method,
+                avg_w: raw.joules / raw.seconds,
+                seconds: raw.seconds,
+            }),
+            Ok(_) => {}
+            Err(e) => observer.energy_note(&format!("idle baseline of {}: {e}", info.name)),
+        }
+    }
+    idle
+}
+
+/// What every measurement of a run shares.
+struct MeasureContext<'a> {
+    cfg: &'a MeasureConfig,
+    meters: &'a [Box<dyn EnergyMeter>],
+    idle: &'a [IdleReading],
+    inject_error: bool,
 }
 
 /// The reason to skip `size` when it cannot fit in the host's free memory.
@@ -263,7 +338,7 @@ impl Base<'_> {
             verification: None,
             message,
             warnings: Vec::new(),
-            energy: None,
+            energy: Vec::new(),
             harness_version: crate::HARNESS_VERSION.into(),
             suite_version: crate::SUITE_VERSION.into(),
             hostname: self.fingerprint.hostname.clone(),
@@ -277,14 +352,15 @@ fn measure_one(
     base: &Base,
     backend: &dyn Backend,
     inputs: &Inputs,
-    opts: &RunOptions,
+    ctx: &MeasureContext,
+    observer: &mut dyn Observer,
 ) -> ResultRecord {
-    let attempt = || -> Result<ResultRecord> {
+    let mut attempt = || -> Result<ResultRecord> {
         let mut prepared = backend.prepare(base.kernel, base.device, inputs)?;
-        let m = measure::measure(prepared.as_mut(), &opts.measure)?;
+        let m = measure::measure(prepared.as_mut(), ctx.cfg, ctx.meters)?;
         let mut outputs = prepared.read_back()?;
         drop(prepared);
-        if opts.inject_error
+        if ctx.inject_error
             && let Some((_, Buffer::F32(v))) = outputs.entries.first_mut()
             && let Some(x) = v.last_mut()
         {
@@ -323,6 +399,32 @@ fn measure_one(
         });
         r.throughput = Some(throughput);
         r.warnings = m.warnings;
+        for (meter, raw) in ctx.meters.iter().zip(m.energy) {
+            let info = meter.info();
+            match raw {
+                Ok(raw) => {
+                    let idle = ctx
+                        .idle
+                        .iter()
+                        .find(|i| i.meter == info.name)
+                        .map(|i| i.avg_w);
+                    // A throughput that failed verification gets no perf/W either.
+                    let perf = verdict.passed.then_some(throughput);
+                    r.energy.push(power::reading(
+                        info,
+                        raw,
+                        idle,
+                        perf,
+                        &manifest.throughput.unit,
+                    ));
+                }
+                Err(e) => observer.energy_note(&format!(
+                    "{}: meter {} failed: {e}",
+                    base.kernel.name(),
+                    info.name
+                )),
+            }
+        }
         r.verification = Some(verdict);
         r.work = Some(work);
         Ok(r)

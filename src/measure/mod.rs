@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backends::Prepared;
 use crate::error::Result;
+use crate::power::{EnergyMeter, RawEnergy};
 pub use stats::Summary;
 
 /// How long and how often to measure.
@@ -28,6 +29,9 @@ pub struct MeasureConfig {
     pub max_samples: usize,
     /// A sample batches iterations until it lasts at least this long.
     pub min_sample_s: f64,
+    /// The timed window lasts at least this long (`--energy-window`: ten
+    /// update intervals of the slowest energy meter); 0 for no minimum.
+    pub min_window_s: f64,
 }
 
 impl MeasureConfig {
@@ -38,6 +42,7 @@ impl MeasureConfig {
         min_samples: 10,
         max_samples: 1000,
         min_sample_s: 0.001,
+        min_window_s: 0.0,
     };
 
     /// `--quick`: a smoke run, a tenth of the default.
@@ -47,6 +52,7 @@ impl MeasureConfig {
         min_samples: 3,
         max_samples: 100,
         min_sample_s: 0.001,
+        min_window_s: 0.0,
     };
 }
 
@@ -115,6 +121,9 @@ pub struct Measurement {
     /// End-to-end seconds (upload, one iteration, read-back), where the
     /// backend has separate device memory.
     pub end_to_end: Option<Summary>,
+    /// Each meter's energy over exactly the timed window, in the order of
+    /// the meters given, or why the meter failed.
+    pub energy: Vec<std::result::Result<RawEnergy, String>>,
 }
 
 impl Measurement {
@@ -124,8 +133,13 @@ impl Measurement {
     }
 }
 
-/// Measures `prepared` under `cfg`.
-pub fn measure(prepared: &mut dyn Prepared, cfg: &MeasureConfig) -> Result<Measurement> {
+/// Measures `prepared` under `cfg`, with every meter open over exactly the
+/// timed window (warm-up and end-to-end runs excluded).
+pub fn measure(
+    prepared: &mut dyn Prepared,
+    cfg: &MeasureConfig,
+    meters: &[Box<dyn EnergyMeter>],
+) -> Result<Measurement> {
     // Warm-up: at least one iteration, until the warm-up time is spent.
     let warm_start = Instant::now();
     let mut last = prepared.run(1)?.host_s;
@@ -138,6 +152,7 @@ pub fn measure(prepared: &mut dyn Prepared, cfg: &MeasureConfig) -> Result<Measu
     let mut host = Vec::new();
     let mut device: Vec<f64> = Vec::new();
     let mut all_device = true;
+    let windows: Vec<_> = meters.iter().map(|m| m.open()).collect();
     let start = Instant::now();
     loop {
         let t = prepared.run(iters)?;
@@ -148,11 +163,17 @@ pub fn measure(prepared: &mut dyn Prepared, cfg: &MeasureConfig) -> Result<Measu
         }
         let n = host.len();
         let spent = start.elapsed().as_secs_f64();
-        if n >= cfg.max_samples || (n >= cfg.min_samples && spent >= cfg.budget_s) {
+        if n >= cfg.max_samples
+            || (n >= cfg.min_samples && spent >= cfg.budget_s.max(cfg.min_window_s))
+        {
             break;
         }
     }
     let window_s = start.elapsed().as_secs_f64();
+    let energy = windows
+        .into_iter()
+        .map(|w| w.and_then(|w| w.close()))
+        .collect();
 
     // End-to-end: a few invocations with transfers, outside the window.
     let mut e2e = Vec::new();
@@ -181,6 +202,7 @@ pub fn measure(prepared: &mut dyn Prepared, cfg: &MeasureConfig) -> Result<Measu
         warnings: Vec::new(),
         window_s,
         end_to_end: Summary::of(&e2e),
+        energy,
     };
     m.warnings = warnings(m.primary(), cfg);
     Ok(m)
@@ -251,8 +273,9 @@ mod tests {
             min_samples: 7,
             max_samples: 100,
             min_sample_s: 1e-3,
+            min_window_s: 0.0,
         };
-        let m = measure(&mut p, &cfg).unwrap();
+        let m = measure(&mut p, &cfg, &[]).unwrap();
         assert_eq!(m.host.n, 7);
         assert_eq!(m.iters_per_sample, 100);
         assert!((m.host.median - 1e-5).abs() < 1e-15);
@@ -279,8 +302,9 @@ mod tests {
             min_samples: 19,
             max_samples: 19,
             min_sample_s: 1e-3,
+            min_window_s: 0.0,
         };
-        let m = measure(&mut p, &cfg).unwrap();
+        let m = measure(&mut p, &cfg, &[]).unwrap();
         assert_eq!(m.host.outliers, 1);
         assert!(
             m.warnings

@@ -58,7 +58,7 @@ impl Exporter for JsonExporter {
 pub struct CsvExporter;
 
 /// Columns of the CSV export (values in seconds, bytes, FLOP).
-pub const CSV_COLUMNS: [&str; 26] = [
+pub const CSV_COLUMNS: [&str; 34] = [
     "run_id",
     "hostname",
     "platform_hash",
@@ -85,6 +85,14 @@ pub const CSV_COLUMNS: [&str; 26] = [
     "throughput_unit",
     "verify_max_rel_error",
     "message",
+    "energy_meter",
+    "energy_scope",
+    "energy_method",
+    "energy_j",
+    "avg_w",
+    "idle_w",
+    "active_w",
+    "perf_per_w",
 ];
 
 fn csv_field(s: &str) -> String {
@@ -103,6 +111,7 @@ impl Exporter for CsvExporter {
         for r in results {
             let t = r.timing.as_ref();
             let s = t.map(|t| &t.summary);
+            let e = r.primary_energy();
             let cells = [
                 r.run_id.clone(),
                 r.hostname.clone(),
@@ -130,6 +139,14 @@ impl Exporter for CsvExporter {
                 r.throughput_unit.clone(),
                 opt(r.verification.as_ref().map(|v| v.max_rel_error)),
                 r.message.clone().unwrap_or_default(),
+                e.map(|e| e.meter.clone()).unwrap_or_default(),
+                e.map(|e| e.scope.as_str().to_string()).unwrap_or_default(),
+                e.map(|e| e.method.as_str().to_string()).unwrap_or_default(),
+                opt(e.map(|e| e.energy_j)),
+                opt(e.map(|e| e.avg_w)),
+                opt(e.and_then(|e| e.idle_w)),
+                opt(e.and_then(|e| e.active_w)),
+                opt(e.and_then(|e| e.perf_per_w)),
             ];
             out.push_str(
                 &cells

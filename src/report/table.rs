@@ -4,7 +4,7 @@
 use crate::store::ResultRecord;
 
 /// Column headings of the results table.
-pub const HEADINGS: [&str; 11] = [
+pub const HEADINGS: [&str; 12] = [
     "kernel",
     "size",
     "backend",
@@ -16,7 +16,33 @@ pub const HEADINGS: [&str; 11] = [
     "throughput",
     "unit",
     "n",
+    "perf/W",
 ];
+
+/// The primary perf/W of a result with its unit and, unless measured, its
+/// method in capitals (ESTIMATED, MODELED), so that no reader mistakes it.
+pub fn perf_per_w(r: &ResultRecord) -> String {
+    match r.primary_energy() {
+        Some(e) if r.status == crate::store::Status::Ok => match e.perf_per_w {
+            Some(v) if e.method.is_measured() => {
+                format!(
+                    "{} {} ({})",
+                    format_value(v),
+                    e.perf_per_w_unit,
+                    e.scope.as_str()
+                )
+            }
+            Some(v) => format!(
+                "{} {} ({})",
+                format_value(v),
+                e.perf_per_w_unit,
+                e.method.as_str().to_uppercase()
+            ),
+            None => "-".into(),
+        },
+        _ => "-".into(),
+    }
+}
 
 /// A duration in seconds with a readable unit.
 pub fn format_seconds(s: f64) -> String {
@@ -68,6 +94,7 @@ pub fn row(r: &ResultRecord) -> Vec<String> {
         },
         r.throughput_unit.clone(),
         t.map(|s| s.n.to_string()).unwrap_or_else(|| "-".into()),
+        perf_per_w(r),
     ]
 }
 

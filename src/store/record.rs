@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::kernels::{Param, Verdict, Work};
 use crate::measure::{Summary, Warning};
 use crate::platform::Fingerprint;
+use crate::power::{EnergyReading, IdleReading};
 
 /// The JSON run-file schema this hetbench writes and reads.
 pub const RUN_FILE_SCHEMA: u32 = 1;
@@ -103,6 +104,9 @@ pub struct RunRecord {
     pub platform: Fingerprint,
     /// The command line that started the run.
     pub command: String,
+    /// Each meter's idle power, measured before the first measurement.
+    #[serde(default)]
+    pub idle: Vec<IdleReading>,
 }
 
 /// Timing of a result: which clock ranks it and the summaries of both.
@@ -150,9 +154,9 @@ pub struct ResultRecord {
     pub message: Option<String>,
     #[serde(default)]
     pub warnings: Vec<Warning>,
-    /// Energy over the timed window; empty until energy meters are added.
+    /// Every energy meter's reading over the timed window.
     #[serde(default)]
-    pub energy: Option<serde_json::Value>,
+    pub energy: Vec<EnergyReading>,
     pub harness_version: String,
     pub suite_version: String,
     pub hostname: String,
@@ -162,6 +166,11 @@ pub struct ResultRecord {
 }
 
 impl ResultRecord {
+    /// The energy reading that speaks for this result's device.
+    pub fn primary_energy(&self) -> Option<&EnergyReading> {
+        crate::power::primary(&self.energy, &self.device_type)
+    }
+
     /// The key that identifies a result within its run.
     pub fn key(&self) -> (String, String, String, String, String) {
         (

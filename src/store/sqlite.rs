@@ -18,7 +18,8 @@ use crate::store::record::{ResultRecord, RunFile, RunRecord, RunStatus};
 
 /// Migrations, in order: `MIGRATIONS[i]` takes the schema from version `i`
 /// to `i + 1`. Never edit one that has shipped; append a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE runs (
     run_id          TEXT PRIMARY KEY,
     started_at      TEXT NOT NULL,
@@ -71,7 +72,21 @@ CREATE TABLE results (
 );
 CREATE INDEX results_by_kernel ON results (kernel, size, backend);
 CREATE INDEX results_by_platform ON results (platform_hash);
-"#];
+"#,
+    // 2: energy. The run's idle baseline; each result's primary energy
+    // reading (the full list stays in record_json).
+    r#"
+ALTER TABLE runs ADD COLUMN idle_json TEXT;
+ALTER TABLE results ADD COLUMN energy_scope TEXT;
+ALTER TABLE results ADD COLUMN energy_method TEXT;
+ALTER TABLE results ADD COLUMN energy_j REAL;
+ALTER TABLE results ADD COLUMN avg_w REAL;
+ALTER TABLE results ADD COLUMN idle_w REAL;
+ALTER TABLE results ADD COLUMN active_w REAL;
+ALTER TABLE results ADD COLUMN perf_per_w REAL;
+ALTER TABLE results ADD COLUMN perf_per_w_unit TEXT;
+"#,
+];
 
 /// The schema version this hetbench writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -288,56 +303,61 @@ impl Database {
 
     /// The run `run_id`, if stored.
     pub fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
-        type Row = (
-            String,
-            String,
-            Option<String>,
-            String,
-            String,
-            String,
-            String,
-            String,
-        );
-        let row: Option<Row> = self
+        /// Columns as stored; JSON and status still to parse.
+        struct Row {
+            run: RunRecord,
+            status: String,
+            platform: String,
+            idle: Option<String>,
+        }
+        let row = self
             .conn
             .query_row(
-                "SELECT run_id, started_at, finished_at, status, harness_version, suite_version, platform_json, command FROM runs WHERE run_id = ?1",
+                "SELECT run_id, started_at, finished_at, status, harness_version, suite_version, platform_json, command, idle_json FROM runs WHERE run_id = ?1",
                 [run_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)),
+                |r| {
+                    Ok(Row {
+                        run: RunRecord {
+                            run_id: r.get(0)?,
+                            started_at: r.get(1)?,
+                            finished_at: r.get(2)?,
+                            status: RunStatus::Running,
+                            harness_version: r.get(4)?,
+                            suite_version: r.get(5)?,
+                            platform: crate::platform::Fingerprint::default(),
+                            command: r.get(7)?,
+                            idle: Vec::new(),
+                        },
+                        status: r.get(3)?,
+                        platform: r.get(6)?,
+                        idle: r.get(8)?,
+                    })
+                },
             )
             .optional()
             .map_err(|e| self.err(e))?;
-        let Some((
-            run_id,
-            started_at,
-            finished_at,
+        let Some(Row {
+            mut run,
             status,
-            harness_version,
-            suite_version,
             platform,
-            command,
-        )) = row
+            idle,
+        }) = row
         else {
             return Ok(None);
         };
         let corrupt = |m: String| Error::NotADatabase {
             path: self.path.display().to_string(),
-            message: m,
+            message: format!("run {}: {m}", run.run_id),
         };
-        let status: RunStatus =
-            serde_json::from_value(serde_json::Value::String(status.clone()))
-                .map_err(|_| corrupt(format!("run {run_id} has unknown status '{status}'")))?;
-        Ok(Some(RunRecord {
-            platform: serde_json::from_str(&platform)
-                .map_err(|e| corrupt(format!("run {run_id}: platform does not parse: {e}")))?,
-            run_id,
-            started_at,
-            finished_at,
-            status,
-            harness_version,
-            suite_version,
-            command,
-        }))
+        run.status = serde_json::from_value(serde_json::Value::String(status.clone()))
+            .map_err(|_| corrupt(format!("unknown status '{status}'")))?;
+        run.platform = serde_json::from_str(&platform)
+            .map_err(|e| corrupt(format!("platform does not parse: {e}")))?;
+        if let Some(idle) = idle {
+            run.idle = serde_json::from_str(&idle)
+                .map_err(|e| corrupt(format!("idle readings do not parse: {e}")))?;
+        }
+        Ok(Some(run))
     }
 
     /// Number of stored results.
@@ -359,9 +379,11 @@ fn db_err(path: &Path, source: rusqlite::Error) -> Error {
 fn insert_run(conn: &Connection, run: &RunRecord) -> rusqlite::Result<bool> {
     let platform = serde_json::to_string(&run.platform)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let idle = serde_json::to_string(&run.idle)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     let n = conn.execute(
-        "INSERT OR IGNORE INTO runs (run_id, started_at, finished_at, status, harness_version, suite_version, hostname, platform_hash, platform_json, command)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT OR IGNORE INTO runs (run_id, started_at, finished_at, status, harness_version, suite_version, hostname, platform_hash, platform_json, command, idle_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             run.run_id,
             run.started_at,
@@ -372,7 +394,8 @@ fn insert_run(conn: &Connection, run: &RunRecord) -> rusqlite::Result<bool> {
             run.platform.hostname,
             run.platform.hash,
             platform,
-            run.command
+            run.command,
+            idle
         ],
     )?;
     Ok(n == 1)
@@ -382,11 +405,14 @@ fn insert_result(conn: &Connection, r: &ResultRecord) -> rusqlite::Result<bool> 
     let json = serde_json::to_string(r)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     let s = r.timing.as_ref().map(|t| &t.summary);
+    let e = r.primary_energy();
     let n = conn.execute(
         "INSERT OR IGNORE INTO results (run_id, kernel, kernel_version, kernel_hash, size, precision, seed, backend, device, device_name, device_type, status,
             timer, n, median_s, mean_s, stddev_s, min_s, max_s, ci95_low_s, ci95_high_s, outliers,
-            throughput, throughput_unit, flops, bytes, items, verify_error, message, hostname, platform_hash, recorded_at, record_json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)",
+            throughput, throughput_unit, flops, bytes, items, verify_error, message, hostname, platform_hash, recorded_at, record_json,
+            energy_scope, energy_method, energy_j, avg_w, idle_w, active_w, perf_per_w, perf_per_w_unit)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33,
+            ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41)",
         params![
             r.run_id,
             r.kernel,
@@ -420,8 +446,54 @@ fn insert_result(conn: &Connection, r: &ResultRecord) -> rusqlite::Result<bool> 
             r.hostname,
             r.platform_hash,
             r.recorded_at,
-            json
+            json,
+            e.map(|e| e.scope.as_str()),
+            e.map(|e| e.method.as_str()),
+            e.map(|e| e.energy_j),
+            e.map(|e| e.avg_w),
+            e.and_then(|e| e.idle_w),
+            e.and_then(|e| e.active_w),
+            e.and_then(|e| e.perf_per_w),
+            e.map(|e| e.perf_per_w_unit.clone())
         ],
     )?;
     Ok(n == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_is_migrated_and_keeps_its_rows() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);")
+                .unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute(
+                "INSERT INTO runs VALUES ('r1', 't0', NULL, 'finished', '0.1.0', '0.1', 'h', 'p', '{}', 'cmd')",
+                [],
+            )
+            .unwrap();
+        }
+        let db = Database::open(&path).unwrap();
+        let version: i64 = db
+            .conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(SCHEMA_VERSION, 2);
+        let (command, idle): (String, Option<String>) = db
+            .conn
+            .query_row(
+                "SELECT command, idle_json FROM runs WHERE run_id = 'r1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((command.as_str(), idle), ("cmd", None));
+    }
 }
