@@ -201,11 +201,15 @@ impl FilterArgs {
 
 pub fn main() -> Result<ExitCode> {
     let cli = Cli::parse();
-    let config = match &cli.config {
+    let mut config = match &cli.config {
         Some(path) => hetbench::config::Config::load(path)
             .with_context(|| format!("could not load configuration '{}'", path.display()))?,
         None => hetbench::config::Config::default(),
     };
+    // Where the host's sysfs is, in a container; tests point it at a fake tree.
+    if let Some(root) = std::env::var_os("HETBENCH_SYSFS_ROOT") {
+        config.power.sysfs_root = root.into();
+    }
     let db_path = cli
         .db
         .clone()

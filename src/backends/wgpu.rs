@@ -1,27 +1,1118 @@
-//! The wgpu backend (WGSL compute shaders on Vulkan, Metal, DX12, GL).
+//! The wgpu backend: the kernels' WGSL compute shaders on every adapter wgpu
+//! finds (Vulkan, Metal, DX12, GL), Mesa's lavapipe included.
+//!
+//! # Devices
+//!
+//! [`WgpuBackend::new`] enumerates every adapter of the native APIs (or of the
+//! APIs named in `WGPU_BACKEND`), so that a node with several GPUs lists them
+//! all as `wgpu0`, `wgpu1`, ... A GL adapter that duplicates a device already
+//! reached through a better API (same name) is dropped. The device type goes
+//! through [`DeviceType::correct`]: lavapipe/llvmpipe is a CPU, whatever the
+//! API says. The logical device of an adapter is created once, on first use,
+//! with the adapter's own limits (so that large buffers work) and
+//! `TIMESTAMP_QUERY` where the adapter has it, and then shared by every
+//! kernel prepared on it: creating a device is expensive.
+//!
+//! # Why everything is built in `prepare`
+//!
+//! The timed loop must measure the kernel, not the driver. Shader
+//! compilation, pipeline creation, buffer allocation and upload, the bind
+//! group, the read-back (staging) buffers and the timestamp query set are all
+//! built in [`Backend::prepare`], which also waits for the uploads to land.
+//! [`Prepared::run`] only encodes `iters` iterations of the dispatches into
+//! one compute pass, submits it and waits. wgpu puts a barrier between
+//! dispatches that write the same storage buffer, so iterations run one after
+//! the other, as separate kernel launches would.
+//!
+//! # Device time
+//!
+//! Where the adapter has `TIMESTAMP_QUERY`, the pass writes a timestamp at
+//! its beginning and at its end; the two are resolved into a buffer and
+//! copied to a mappable one in the same submission, and read after the host
+//! clock has stopped, so the read-back is not in `host_s`. Ticks become
+//! seconds through `Queue::get_timestamp_period`. Without the feature (or
+//! when the timestamps are not increasing, which some drivers do for very
+//! short passes), `device_s` is `None` and host wall time is all there is.
+//!
+//! # Shaders and errors
+//!
+//! The WGSL is first parsed and validated by the naga that wgpu re-exports,
+//! so that a broken shader is reported with its origin (file), line and
+//! column. The module is then created without runtime bounds checks: our
+//! shaders guard every index themselves, and verification of every result
+//! guards correctness. wgpu errors are caught with error scopes and returned
+//! as [`Error::Backend`]; a kernel with no WGSL source, a buffer over the
+//! device's limits, a launch over its dispatch limits or an out-of-memory
+//! allocation is [`Error::Unsupported`], so the result is recorded as skipped.
 
-use crate::backends::{Backend, BackendKind, Device, Prepared, Unavailable};
-use crate::error::Result;
-use crate::kernels::{Inputs, RegisteredKernel};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-pub struct WgpuBackend;
+use crate::backends::{Backend, BackendKind, Device, DeviceType, Prepared, Timing, Unavailable};
+use crate::error::{Error, Result};
+use crate::kernels::{
+    Buffer, Buffers, Inputs, Launch, RegisteredKernel, Role, ShaderLanguage, ShaderSource,
+};
+
+const BACKEND: &str = "wgpu";
+
+fn backend_error(message: impl Into<String>) -> Error {
+    Error::Backend {
+        backend: BACKEND.into(),
+        message: message.into(),
+    }
+}
+
+fn unsupported(message: impl Into<String>) -> Error {
+    Error::Unsupported {
+        backend: BACKEND.into(),
+        message: message.into(),
+    }
+}
+
+/// One adapter and, once created, its logical device.
+struct AdapterSlot {
+    device: Device,
+    adapter: ::wgpu::Adapter,
+    opened: Mutex<Option<Opened>>,
+}
+
+/// A logical device and its queue, shared by every kernel prepared on it.
+#[derive(Clone)]
+struct Opened {
+    device: ::wgpu::Device,
+    queue: ::wgpu::Queue,
+    /// Errors no error scope caught (they would otherwise panic).
+    uncaptured: Arc<Mutex<Vec<String>>>,
+}
+
+pub struct WgpuBackend {
+    slots: Vec<AdapterSlot>,
+}
+
+/// The APIs enumerated: `WGPU_BACKEND` (e.g. `vulkan,gl`) where set, else
+/// every native one.
+fn backends() -> ::wgpu::Backends {
+    ::wgpu::Backends::from_env().unwrap_or(
+        ::wgpu::Backends::VULKAN
+            | ::wgpu::Backends::METAL
+            | ::wgpu::Backends::DX12
+            | ::wgpu::Backends::GL,
+    )
+}
+
+fn api_name(backend: ::wgpu::Backend) -> &'static str {
+    match backend {
+        ::wgpu::Backend::Vulkan => "Vulkan",
+        ::wgpu::Backend::Metal => "Metal",
+        ::wgpu::Backend::Dx12 => "DX12",
+        ::wgpu::Backend::Gl => "GL",
+        ::wgpu::Backend::BrowserWebGpu => "WebGPU",
+        ::wgpu::Backend::Noop => "noop",
+    }
+}
+
+fn device_type(reported: ::wgpu::DeviceType) -> DeviceType {
+    match reported {
+        ::wgpu::DeviceType::DiscreteGpu => DeviceType::DiscreteGpu,
+        ::wgpu::DeviceType::IntegratedGpu => DeviceType::IntegratedGpu,
+        ::wgpu::DeviceType::VirtualGpu => DeviceType::VirtualGpu,
+        ::wgpu::DeviceType::Cpu => DeviceType::Cpu,
+        ::wgpu::DeviceType::Other => DeviceType::Other,
+    }
+}
+
+/// Whether `gl`'s adapter is a device some non-GL adapter already reaches:
+/// GL names often extend the Vulkan one (`.../PCIe/SSE2`).
+fn duplicates(gl: &::wgpu::AdapterInfo, other: &::wgpu::AdapterInfo) -> bool {
+    let (a, b) = (gl.name.trim(), other.name.trim());
+    !a.is_empty() && !b.is_empty() && (a.starts_with(b) || b.starts_with(a))
+}
 
 impl WgpuBackend {
     pub fn new() -> std::result::Result<Self, Unavailable> {
-        Err(Unavailable {
-            reason: "the wgpu backend is not implemented yet".into(),
-        })
+        let mut desc = ::wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        desc.backends = backends();
+        let instance = ::wgpu::Instance::new(desc);
+        let adapters = pollster::block_on(instance.enumerate_adapters(backends()));
+        let infos: Vec<::wgpu::AdapterInfo> = adapters.iter().map(|a| a.get_info()).collect();
+        let mut slots = Vec::new();
+        for (i, adapter) in adapters.into_iter().enumerate() {
+            let info = &infos[i];
+            if info.backend == ::wgpu::Backend::Gl
+                && infos
+                    .iter()
+                    .any(|o| o.backend != ::wgpu::Backend::Gl && duplicates(info, o))
+            {
+                continue;
+            }
+            let driver = format!("{} {}", info.driver.trim(), info.driver_info.trim())
+                .trim()
+                .to_string();
+            let driver = if driver.is_empty() {
+                "unknown driver".to_string()
+            } else {
+                driver
+            };
+            let device_type =
+                DeviceType::correct(device_type(info.device_type), &info.name, &driver);
+            let compute_units = if device_type == DeviceType::Cpu {
+                // lavapipe runs LP_NUM_THREADS threads, by default one per CPU.
+                std::env::var("LP_NUM_THREADS")
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or_else(|| {
+                        std::thread::available_parallelism()
+                            .map(|n| n.get() as u32)
+                            .unwrap_or(1)
+                    })
+            } else {
+                // wgpu does not report compute units.
+                0
+            };
+            slots.push(AdapterSlot {
+                device: Device {
+                    backend: BackendKind::Wgpu,
+                    id: format!("wgpu{}", slots.len()),
+                    name: info.name.clone(),
+                    device_type,
+                    driver,
+                    api: api_name(info.backend).to_string(),
+                    compute_units,
+                },
+                adapter,
+                opened: Mutex::new(None),
+            });
+        }
+        if slots.is_empty() {
+            return Err(Unavailable {
+                reason: format!(
+                    "no Vulkan/Metal/DX12/GL adapter found (APIs tried: {:?}): install a GPU \
+                     driver or Mesa's lavapipe (Debian: mesa-vulkan-drivers)",
+                    backends()
+                ),
+            });
+        }
+        Ok(WgpuBackend { slots })
     }
+
+    /// The logical device of `slot`, created on first use.
+    fn open(slot: &AdapterSlot) -> Result<Opened> {
+        let mut opened = slot
+            .opened
+            .lock()
+            .map_err(|_| backend_error("device cache lock poisoned"))?;
+        if let Some(o) = opened.as_ref() {
+            return Ok(o.clone());
+        }
+        let features = slot.adapter.features() & ::wgpu::Features::TIMESTAMP_QUERY;
+        let desc = ::wgpu::DeviceDescriptor {
+            label: Some("hetbench"),
+            required_features: features,
+            required_limits: slot.adapter.limits(),
+            ..Default::default()
+        };
+        let (device, queue) =
+            pollster::block_on(slot.adapter.request_device(&desc)).map_err(|e| {
+                backend_error(format!(
+                    "could not open {} ({}): {e}",
+                    slot.device.id, slot.device.name
+                ))
+            })?;
+        let uncaptured = Arc::new(Mutex::new(Vec::new()));
+        let sink = uncaptured.clone();
+        device.on_uncaptured_error(Arc::new(move |e: ::wgpu::Error| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(e.to_string());
+            }
+        }));
+        let o = Opened {
+            device,
+            queue,
+            uncaptured,
+        };
+        *opened = Some(o.clone());
+        Ok(o)
+    }
+}
+
+/// Error scopes for every filter, popped together.
+struct Scopes<'a> {
+    opened: &'a Opened,
+    guards: Vec<::wgpu::ErrorScopeGuard>,
+}
+
+/// What an error scope caught.
+enum Caught {
+    OutOfMemory(String),
+    Other(String),
+}
+
+impl<'a> Scopes<'a> {
+    fn push(opened: &'a Opened) -> Self {
+        let guards = [
+            ::wgpu::ErrorFilter::Validation,
+            ::wgpu::ErrorFilter::OutOfMemory,
+            ::wgpu::ErrorFilter::Internal,
+        ]
+        .into_iter()
+        .map(|f| opened.device.push_error_scope(f))
+        .collect();
+        Scopes { opened, guards }
+    }
+
+    /// The first error caught, if any (uncaptured ones included).
+    fn pop(mut self) -> Option<Caught> {
+        let mut first = None;
+        while let Some(guard) = self.guards.pop() {
+            if let Some(e) = pollster::block_on(guard.pop()) {
+                let caught = match e {
+                    ::wgpu::Error::OutOfMemory { .. } => Caught::OutOfMemory(e.to_string()),
+                    ::wgpu::Error::Validation { description, .. }
+                    | ::wgpu::Error::Internal { description, .. } => Caught::Other(description),
+                };
+                first.get_or_insert(caught);
+            }
+        }
+        if first.is_none()
+            && let Ok(mut v) = self.opened.uncaptured.lock()
+            && !v.is_empty()
+        {
+            first = Some(Caught::Other(v.join("\n")));
+            v.clear();
+        }
+        first
+    }
+
+    /// `Ok` if nothing was caught, else an error saying `what` failed.
+    fn check(self, what: impl FnOnce() -> String) -> Result<()> {
+        match self.pop() {
+            None => Ok(()),
+            Some(Caught::OutOfMemory(m)) => Err(unsupported(format!("{}: {m}", what()))),
+            Some(Caught::Other(m)) => Err(backend_error(format!("{}: {m}", what()))),
+        }
+    }
+}
+
+/// Parses and validates `shader` with naga, so that errors name the file,
+/// line and column.
+fn validate_wgsl(shader: &ShaderSource) -> Result<::wgpu::naga::Module> {
+    use ::wgpu::naga;
+    let module = naga::front::wgsl::parse_str(&shader.text).map_err(|e| {
+        backend_error(format!(
+            "WGSL compile error in {}:\n{}",
+            shader.origin,
+            e.emit_to_string_with_path(&shader.text, &shader.origin)
+                .trim_end()
+        ))
+    })?;
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::all(),
+    )
+    .validate(&module)
+    .map_err(|e| {
+        backend_error(format!(
+            "WGSL validation error in {}:\n{}",
+            shader.origin,
+            e.emit_to_string_with_path(&shader.text, &shader.origin)
+                .trim_end()
+        ))
+    })?;
+    Ok(module)
+}
+
+/// Checks the launch's entry points against the shader: each must exist, be
+/// a compute entry point and have the launch's workgroup size.
+fn check_entries(module: &::wgpu::naga::Module, launch: &Launch, origin: &str) -> Result<()> {
+    for d in &launch.dispatches {
+        let ep = module
+            .entry_points
+            .iter()
+            .find(|ep| ep.name == d.entry)
+            .ok_or_else(|| {
+                let names: Vec<&str> = module
+                    .entry_points
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect();
+                backend_error(format!(
+                    "{origin}: no entry point '{}' (the shader has: {})",
+                    d.entry,
+                    names.join(", ")
+                ))
+            })?;
+        if ep.stage != ::wgpu::naga::ShaderStage::Compute {
+            return Err(backend_error(format!(
+                "{origin}: entry point '{}' is not a @compute shader",
+                d.entry
+            )));
+        }
+        if ep.workgroup_size != d.group_size {
+            return Err(backend_error(format!(
+                "{origin}: entry point '{}' has @workgroup_size{:?} but the launch expects {:?}",
+                d.entry, ep.workgroup_size, d.group_size
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a launch over the device's limits, naming the limit.
+fn check_limits(launch: &Launch, limits: &::wgpu::Limits) -> Result<()> {
+    let storage_limit = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size);
+    let limit_name = if limits.max_storage_buffer_binding_size <= limits.max_buffer_size {
+        "max_storage_buffer_binding_size"
+    } else {
+        "max_buffer_size"
+    };
+    for b in &launch.buffers {
+        let bytes = (b.len as u64).saturating_mul(4);
+        if bytes > storage_limit {
+            return Err(unsupported(format!(
+                "buffer '{}' needs {bytes} bytes, over the device's {limit_name} of {storage_limit} bytes",
+                b.name
+            )));
+        }
+    }
+    let count = launch.buffers.len() as u32;
+    if count > limits.max_storage_buffers_per_shader_stage {
+        return Err(unsupported(format!(
+            "the launch binds {count} storage buffers, over the device's \
+             max_storage_buffers_per_shader_stage of {}",
+            limits.max_storage_buffers_per_shader_stage
+        )));
+    }
+    let uniform = uniform_bytes(launch).len() as u64;
+    if uniform > limits.max_uniform_buffer_binding_size {
+        return Err(unsupported(format!(
+            "the parameters need {uniform} bytes, over the device's \
+             max_uniform_buffer_binding_size of {}",
+            limits.max_uniform_buffer_binding_size
+        )));
+    }
+    if count + 1 > limits.max_bindings_per_bind_group {
+        return Err(unsupported(format!(
+            "the launch needs {} bindings, over the device's max_bindings_per_bind_group of {}",
+            count + 1,
+            limits.max_bindings_per_bind_group
+        )));
+    }
+    for d in &launch.dispatches {
+        if let Some(&g) = d
+            .groups
+            .iter()
+            .find(|&&g| g > limits.max_compute_workgroups_per_dimension)
+        {
+            return Err(unsupported(format!(
+                "dispatch '{}' needs {g} workgroups in one dimension, over the device's \
+                 max_compute_workgroups_per_dimension of {}",
+                d.entry, limits.max_compute_workgroups_per_dimension
+            )));
+        }
+        let [x, y, z] = d.group_size;
+        let per_dim = [
+            (
+                x,
+                limits.max_compute_workgroup_size_x,
+                "max_compute_workgroup_size_x",
+            ),
+            (
+                y,
+                limits.max_compute_workgroup_size_y,
+                "max_compute_workgroup_size_y",
+            ),
+            (
+                z,
+                limits.max_compute_workgroup_size_z,
+                "max_compute_workgroup_size_z",
+            ),
+        ];
+        for (size, limit, name) in per_dim {
+            if size > limit {
+                return Err(unsupported(format!(
+                    "dispatch '{}' has workgroups of {size} in one dimension, over the device's {name} of {limit}",
+                    d.entry
+                )));
+            }
+        }
+        let invocations = u64::from(x) * u64::from(y) * u64::from(z);
+        if invocations > u64::from(limits.max_compute_invocations_per_workgroup) {
+            return Err(unsupported(format!(
+                "dispatch '{}' has workgroups of {invocations} invocations, over the device's \
+                 max_compute_invocations_per_workgroup of {}",
+                d.entry, limits.max_compute_invocations_per_workgroup
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The uniform struct: 4 bytes per parameter in order, padded to a multiple
+/// of 16 bytes (at least 16).
+fn uniform_bytes(launch: &Launch) -> Vec<u8> {
+    let mut bytes: Vec<u8> = launch
+        .params
+        .iter()
+        .flat_map(|(_, v)| v.to_le_bytes())
+        .collect();
+    let padded = bytes.len().div_ceil(16).max(1) * 16;
+    bytes.resize(padded, 0);
+    bytes
+}
+
+/// Bytes of a buffer of `len` f32 elements; wgpu needs a non-zero binding.
+fn buffer_size(len: usize) -> u64 {
+    (len as u64 * 4).max(4)
 }
 
 impl Backend for WgpuBackend {
     fn kind(&self) -> BackendKind {
         BackendKind::Wgpu
     }
+
     fn devices(&self) -> std::result::Result<Vec<Device>, Unavailable> {
-        Ok(Vec::new())
+        Ok(self.slots.iter().map(|s| s.device.clone()).collect())
     }
-    fn prepare(&self, _: &RegisteredKernel, _: &Device, _: &Inputs) -> Result<Box<dyn Prepared>> {
-        unreachable!("no devices")
+
+    fn prepare(
+        &self,
+        kernel: &RegisteredKernel,
+        device: &Device,
+        inputs: &Inputs,
+    ) -> Result<Box<dyn Prepared>> {
+        let slot = self
+            .slots
+            .iter()
+            .find(|s| s.device.id == device.id)
+            .ok_or_else(|| {
+                backend_error(format!(
+                    "no device '{}' (devices: {})",
+                    device.id,
+                    self.slots
+                        .iter()
+                        .map(|s| s.device.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+        let shader = kernel.shader(ShaderLanguage::Wgsl).map_err(unsupported)?;
+        let launch = kernel.kernel.launch(inputs)?;
+        let module = validate_wgsl(shader)?;
+        check_entries(&module, &launch, &shader.origin)?;
+        let opened = Self::open(slot)?;
+        check_limits(&launch, &opened.device.limits())?;
+        WgpuPrepared::build(opened, kernel.name(), shader, launch, inputs)
+            .map(|p| Box::new(p) as Box<dyn Prepared>)
+    }
+}
+
+/// One launch buffer on the device.
+struct DeviceBuffer {
+    name: &'static str,
+    role: Role,
+    buffer: ::wgpu::Buffer,
+    size: u64,
+    /// Mappable copy target, for outputs.
+    staging: Option<::wgpu::Buffer>,
+    /// The host data, for inputs (re-uploaded by `end_to_end`).
+    host: Option<Vec<f32>>,
+}
+
+/// Timestamp queries at the beginning and end of the pass.
+struct Timestamps {
+    query_set: ::wgpu::QuerySet,
+    resolve: ::wgpu::Buffer,
+    readback: ::wgpu::Buffer,
+    /// Nanoseconds per tick.
+    period_ns: f64,
+}
+
+struct WgpuPrepared {
+    opened: Opened,
+    label: String,
+    pipelines: Vec<(::wgpu::ComputePipeline, [u32; 3])>,
+    bind_group: ::wgpu::BindGroup,
+    buffers: Vec<DeviceBuffer>,
+    timestamps: Option<Timestamps>,
+}
+
+impl WgpuPrepared {
+    fn build(
+        opened: Opened,
+        kernel: &str,
+        shader: &ShaderSource,
+        launch: Launch,
+        inputs: &Inputs,
+    ) -> Result<Self> {
+        use ::wgpu::util::DeviceExt;
+        let device = &opened.device;
+
+        // The shader: naga has validated it already; the scope catches what
+        // the device itself refuses (capabilities, backend compilation).
+        let scopes = Scopes::push(&opened);
+        // SAFETY: our shaders guard every index they use (they are written
+        // for ragged sizes), and every result is verified against a
+        // reference; without runtime checks the loops compile as written.
+        let module = unsafe {
+            device.create_shader_module_trusted(
+                ::wgpu::ShaderModuleDescriptor {
+                    label: Some(&shader.origin),
+                    source: ::wgpu::ShaderSource::Wgsl(shader.text.as_str().into()),
+                },
+                ::wgpu::ShaderRuntimeChecks::unchecked(),
+            )
+        };
+        scopes.check(|| format!("WGSL compile error in {}", shader.origin))?;
+
+        // Layout from the launch: inputs read-only storage, outputs
+        // read-write storage, then the uniform parameters.
+        let mut entries: Vec<::wgpu::BindGroupLayoutEntry> = launch
+            .buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| ::wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: ::wgpu::ShaderStages::COMPUTE,
+                ty: ::wgpu::BindingType::Buffer {
+                    ty: ::wgpu::BufferBindingType::Storage {
+                        read_only: b.role == Role::Input,
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        entries.push(::wgpu::BindGroupLayoutEntry {
+            binding: launch.buffers.len() as u32,
+            visibility: ::wgpu::ShaderStages::COMPUTE,
+            ty: ::wgpu::BindingType::Buffer {
+                ty: ::wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        });
+
+        let scopes = Scopes::push(&opened);
+        let bgl = device.create_bind_group_layout(&::wgpu::BindGroupLayoutDescriptor {
+            label: Some(kernel),
+            entries: &entries,
+        });
+        let layout = device.create_pipeline_layout(&::wgpu::PipelineLayoutDescriptor {
+            label: Some(kernel),
+            bind_group_layouts: &[Some(&bgl)],
+            immediate_size: 0,
+        });
+        let pipelines: Vec<_> = launch
+            .dispatches
+            .iter()
+            .map(|d| {
+                let pipeline = device.create_compute_pipeline(&::wgpu::ComputePipelineDescriptor {
+                    label: Some(d.entry),
+                    layout: Some(&layout),
+                    module: &module,
+                    entry_point: Some(d.entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                });
+                (pipeline, d.groups)
+            })
+            .collect();
+        scopes.check(|| {
+            format!(
+                "{}: could not create the compute pipelines ({}) with bindings 0..{} as the \
+                 launch describes (inputs read-only storage, outputs read-write storage, \
+                 parameters uniform at binding {})",
+                shader.origin,
+                launch
+                    .dispatches
+                    .iter()
+                    .map(|d| d.entry)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                launch.buffers.len(),
+                launch.buffers.len()
+            )
+        })?;
+
+        // Buffers: inputs uploaded, outputs zeroed (wgpu zero-initialises).
+        let scopes = Scopes::push(&opened);
+        let usage = ::wgpu::BufferUsages::STORAGE
+            | ::wgpu::BufferUsages::COPY_DST
+            | ::wgpu::BufferUsages::COPY_SRC;
+        let mut buffers = Vec::with_capacity(launch.buffers.len());
+        for b in &launch.buffers {
+            let size = buffer_size(b.len);
+            let (buffer, staging, host) = match b.role {
+                Role::Input => {
+                    let data = inputs.buffers.f32(b.name)?;
+                    if data.len() != b.len {
+                        return Err(backend_error(format!(
+                            "input '{}' has {} elements, the launch expects {}",
+                            b.name,
+                            data.len(),
+                            b.len
+                        )));
+                    }
+                    let buffer = if data.is_empty() {
+                        device.create_buffer(&::wgpu::BufferDescriptor {
+                            label: Some(b.name),
+                            size,
+                            usage,
+                            mapped_at_creation: false,
+                        })
+                    } else {
+                        device.create_buffer_init(&::wgpu::util::BufferInitDescriptor {
+                            label: Some(b.name),
+                            contents: bytemuck::cast_slice(data),
+                            usage,
+                        })
+                    };
+                    (buffer, None, Some(data.to_vec()))
+                }
+                Role::Output => {
+                    let buffer = device.create_buffer(&::wgpu::BufferDescriptor {
+                        label: Some(b.name),
+                        size,
+                        usage,
+                        mapped_at_creation: false,
+                    });
+                    let staging = device.create_buffer(&::wgpu::BufferDescriptor {
+                        label: Some(b.name),
+                        size,
+                        usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
+                        mapped_at_creation: false,
+                    });
+                    (buffer, Some(staging), None)
+                }
+            };
+            buffers.push(DeviceBuffer {
+                name: b.name,
+                role: b.role,
+                buffer,
+                size: b.len as u64 * 4,
+                staging,
+                host,
+            });
+        }
+        let uniform = device.create_buffer_init(&::wgpu::util::BufferInitDescriptor {
+            label: Some("params"),
+            contents: &uniform_bytes(&launch),
+            usage: ::wgpu::BufferUsages::UNIFORM,
+        });
+        let mut group_entries: Vec<::wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| ::wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.buffer.as_entire_binding(),
+            })
+            .collect();
+        group_entries.push(::wgpu::BindGroupEntry {
+            binding: buffers.len() as u32,
+            resource: uniform.as_entire_binding(),
+        });
+        let bind_group = device.create_bind_group(&::wgpu::BindGroupDescriptor {
+            label: Some(kernel),
+            layout: &bgl,
+            entries: &group_entries,
+        });
+
+        let timestamps = if device
+            .features()
+            .contains(::wgpu::Features::TIMESTAMP_QUERY)
+        {
+            let bytes = 2 * u64::from(::wgpu::QUERY_SIZE);
+            Some(Timestamps {
+                query_set: device.create_query_set(&::wgpu::QuerySetDescriptor {
+                    label: Some("pass timestamps"),
+                    ty: ::wgpu::QueryType::Timestamp,
+                    count: 2,
+                }),
+                resolve: device.create_buffer(&::wgpu::BufferDescriptor {
+                    label: Some("timestamp resolve"),
+                    size: bytes,
+                    usage: ::wgpu::BufferUsages::QUERY_RESOLVE | ::wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                }),
+                readback: device.create_buffer(&::wgpu::BufferDescriptor {
+                    label: Some("timestamp readback"),
+                    size: bytes,
+                    usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                }),
+                period_ns: f64::from(opened.queue.get_timestamp_period()),
+            })
+        } else {
+            None
+        };
+        // Flush the uploads now, so the first timed run does not carry them.
+        opened.queue.submit([]);
+        wait(device)?;
+        scopes.check(|| format!("{kernel}: could not create the device buffers"))?;
+
+        Ok(WgpuPrepared {
+            opened,
+            label: kernel.to_string(),
+            pipelines,
+            bind_group,
+            buffers,
+            timestamps,
+        })
+    }
+
+    /// Records `iters` iterations of every dispatch into one compute pass.
+    fn encode(&self, encoder: &mut ::wgpu::CommandEncoder, iters: u64, timed: bool) {
+        let timestamp_writes = self.timestamps.as_ref().filter(|_| timed).map(|t| {
+            ::wgpu::ComputePassTimestampWrites {
+                query_set: &t.query_set,
+                beginning_of_pass_write_index: Some(0),
+                end_of_pass_write_index: Some(1),
+            }
+        });
+        let mut pass = encoder.begin_compute_pass(&::wgpu::ComputePassDescriptor {
+            label: Some(&self.label),
+            timestamp_writes,
+        });
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        if let [(pipeline, [x, y, z])] = self.pipelines.as_slice() {
+            pass.set_pipeline(pipeline);
+            for _ in 0..iters {
+                pass.dispatch_workgroups(*x, *y, *z);
+            }
+        } else {
+            for _ in 0..iters {
+                for (pipeline, [x, y, z]) in &self.pipelines {
+                    pass.set_pipeline(pipeline);
+                    pass.dispatch_workgroups(*x, *y, *z);
+                }
+            }
+        }
+    }
+
+    /// Records copies of every output into its staging buffer.
+    fn encode_read_back(&self, encoder: &mut ::wgpu::CommandEncoder) {
+        for b in &self.buffers {
+            if let Some(staging) = &b.staging
+                && b.size > 0
+            {
+                encoder.copy_buffer_to_buffer(&b.buffer, 0, staging, 0, b.size);
+            }
+        }
+    }
+
+    /// Maps every staging buffer and copies the outputs to the host.
+    fn map_outputs(&self) -> Result<Buffers> {
+        let mut pending = Vec::new();
+        for b in &self.buffers {
+            if let Some(staging) = &b.staging
+                && b.size > 0
+            {
+                let (tx, rx) = mpsc::channel();
+                staging.map_async(::wgpu::MapMode::Read, 0..b.size, move |r| {
+                    let _ = tx.send(r);
+                });
+                pending.push(rx);
+            }
+        }
+        wait(&self.opened.device)?;
+        for rx in pending {
+            match rx.try_recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(backend_error(format!("could not map an output: {e}"))),
+                Err(_) => return Err(backend_error("an output was not mapped after the wait")),
+            }
+        }
+        let mut out = Buffers::default();
+        for b in &self.buffers {
+            if b.role != Role::Output {
+                continue;
+            }
+            let values = match &b.staging {
+                Some(staging) if b.size > 0 => {
+                    let values = {
+                        let view = staging.get_mapped_range(0..b.size).map_err(|e| {
+                            backend_error(format!("could not read output '{}': {e}", b.name))
+                        })?;
+                        bytemuck::pod_collect_to_vec::<u8, f32>(&view)
+                    };
+                    staging.unmap();
+                    values
+                }
+                _ => Vec::new(),
+            };
+            out.push(b.name, Buffer::F32(values));
+        }
+        Ok(out)
+    }
+
+    /// The pass's device seconds from the mapped timestamps, if increasing.
+    fn read_timestamps(&self, t: &Timestamps) -> Result<Option<f64>> {
+        let (tx, rx) = mpsc::channel();
+        t.readback.map_async(::wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        wait(&self.opened.device)?;
+        match rx.try_recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(backend_error(format!("could not map timestamps: {e}"))),
+            Err(_) => return Err(backend_error("timestamps were not mapped after the wait")),
+        }
+        let ticks = {
+            let view = t
+                .readback
+                .get_mapped_range(..)
+                .map_err(|e| backend_error(format!("could not read timestamps: {e}")))?;
+            bytemuck::pod_collect_to_vec::<u8, u64>(&view)
+        };
+        t.readback.unmap();
+        Ok(match ticks.as_slice() {
+            [start, end, ..] if end > start => {
+                Some((end - start) as f64 * t.period_ns * 1e-9).filter(|s| *s > 0.0)
+            }
+            _ => None,
+        })
+    }
+}
+
+/// Blocks until every submission on `device` has completed.
+fn wait(device: &::wgpu::Device) -> Result<()> {
+    device
+        .poll(::wgpu::PollType::wait_indefinitely())
+        .map(|_| ())
+        .map_err(|e| backend_error(format!("waiting for the device failed: {e}")))
+}
+
+impl Prepared for WgpuPrepared {
+    fn run(&mut self, iters: u64) -> Result<Timing> {
+        let opened = self.opened.clone();
+        let scopes = Scopes::push(&opened);
+        let start = Instant::now();
+        let mut encoder = opened
+            .device
+            .create_command_encoder(&::wgpu::CommandEncoderDescriptor {
+                label: Some(&self.label),
+            });
+        self.encode(&mut encoder, iters, true);
+        if let Some(t) = &self.timestamps {
+            encoder.resolve_query_set(&t.query_set, 0..2, &t.resolve, 0);
+            encoder.copy_buffer_to_buffer(&t.resolve, 0, &t.readback, 0, t.resolve.size());
+        }
+        let index = opened.queue.submit([encoder.finish()]);
+        opened
+            .device
+            .poll(::wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: None,
+            })
+            .map_err(|e| backend_error(format!("waiting for the kernel failed: {e}")))?;
+        let host_s = start.elapsed().as_secs_f64();
+        scopes.check(|| format!("running {}", self.label))?;
+        let device_s = match &self.timestamps {
+            Some(t) => self.read_timestamps(t)?,
+            None => None,
+        };
+        Ok(Timing { host_s, device_s })
+    }
+
+    fn read_back(&mut self) -> Result<Buffers> {
+        let opened = self.opened.clone();
+        let scopes = Scopes::push(&opened);
+        let mut encoder = opened
+            .device
+            .create_command_encoder(&::wgpu::CommandEncoderDescriptor {
+                label: Some("read back"),
+            });
+        self.encode_read_back(&mut encoder);
+        opened.queue.submit([encoder.finish()]);
+        let out = self.map_outputs();
+        scopes.check(|| format!("reading back the outputs of {}", self.label))?;
+        out
+    }
+
+    fn end_to_end(&mut self) -> Result<Option<f64>> {
+        let opened = self.opened.clone();
+        let scopes = Scopes::push(&opened);
+        let start = Instant::now();
+        for b in &self.buffers {
+            if let Some(host) = &b.host
+                && !host.is_empty()
+            {
+                opened
+                    .queue
+                    .write_buffer(&b.buffer, 0, bytemuck::cast_slice(host));
+            }
+        }
+        let mut encoder = opened
+            .device
+            .create_command_encoder(&::wgpu::CommandEncoderDescriptor {
+                label: Some(&self.label),
+            });
+        self.encode(&mut encoder, 1, false);
+        self.encode_read_back(&mut encoder);
+        opened.queue.submit([encoder.finish()]);
+        let outputs = self.map_outputs();
+        let seconds = start.elapsed().as_secs_f64();
+        scopes.check(|| format!("end-to-end run of {}", self.label))?;
+        drop(outputs?);
+        Ok(Some(seconds))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::{Dispatch, LaunchBuffer, Param, Registry, Scalar, SizeSpec};
+
+    fn backend_or_skip() -> Option<WgpuBackend> {
+        match WgpuBackend::new() {
+            Ok(b) => Some(b),
+            Err(u) => {
+                println!("skipped: {}", u.reason);
+                None
+            }
+        }
+    }
+
+    fn triad_inputs(kernel: &RegisteredKernel, n: i64) -> Inputs {
+        let size = SizeSpec {
+            name: "test".into(),
+            params: [("n".to_string(), Param::Int(n))].into_iter().collect(),
+            source: "test".into(),
+        };
+        kernel.kernel.generate(&size, 1).unwrap()
+    }
+
+    #[test]
+    fn syntax_error_names_origin_and_line_without_a_device() {
+        let shader = ShaderSource {
+            origin: "test/broken.wgsl".into(),
+            text: "// line 1\n@compute @workgroup_size(1)\nfn main( {\n}\n".into(),
+        };
+        let err = validate_wgsl(&shader).unwrap_err().to_string();
+        assert!(err.contains("test/broken.wgsl:3:"), "{err}");
+    }
+
+    #[test]
+    fn validation_error_names_origin_and_line() {
+        let shader = ShaderSource {
+            origin: "test/bad_type.wgsl".into(),
+            text: "@compute @workgroup_size(1)\nfn main() {\n  let x: u32 = 1.5;\n}\n".into(),
+        };
+        let err = validate_wgsl(&shader).unwrap_err().to_string();
+        assert!(err.contains("test/bad_type.wgsl:3:"), "{err}");
+    }
+
+    #[test]
+    fn builtin_shaders_validate() {
+        let reg = Registry::builtin().unwrap();
+        for k in &reg.kernels {
+            validate_wgsl(k.shader(ShaderLanguage::Wgsl).unwrap()).unwrap();
+        }
+    }
+
+    #[test]
+    fn oversized_buffer_is_unsupported_and_names_the_limit() {
+        let launch = Launch {
+            buffers: vec![LaunchBuffer {
+                name: "big",
+                role: Role::Output,
+                len: 1 << 30,
+            }],
+            params: vec![("n", Scalar::U32(1))],
+            dispatches: vec![Dispatch {
+                entry: "main",
+                groups: [1, 1, 1],
+                group_size: [1, 1, 1],
+            }],
+        };
+        let limits = ::wgpu::Limits::default();
+        let err = check_limits(&launch, &limits).unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+        assert!(
+            err.to_string().contains("max_storage_buffer_binding_size"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn uniform_is_padded_to_16_bytes() {
+        let launch = Launch {
+            buffers: Vec::new(),
+            params: vec![("n", Scalar::U32(7)), ("s", Scalar::F32(2.0))],
+            dispatches: Vec::new(),
+        };
+        let bytes = uniform_bytes(&launch);
+        assert_eq!(bytes.len(), 16);
+        assert_eq!(&bytes[..4], &7u32.to_le_bytes());
+        assert_eq!(&bytes[4..8], &2.0f32.to_le_bytes());
+    }
+
+    #[test]
+    fn software_adapters_are_cpus() {
+        let Some(backend) = backend_or_skip() else {
+            return;
+        };
+        let devices = backend.devices().unwrap();
+        assert!(!devices.is_empty());
+        for (i, d) in devices.iter().enumerate() {
+            assert_eq!(d.id, format!("wgpu{i}"));
+            let text = format!("{} {}", d.name, d.driver).to_ascii_lowercase();
+            if text.contains("llvmpipe") || text.contains("lavapipe") {
+                assert_eq!(d.device_type, DeviceType::Cpu, "{d:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn broken_shader_fails_prepare_with_origin_and_line() {
+        let Some(backend) = backend_or_skip() else {
+            return;
+        };
+        let mut reg = Registry::builtin().unwrap();
+        let mut kernel = reg.kernels.remove(0);
+        let inputs = triad_inputs(&kernel, 1000);
+        kernel.wgsl = Some(ShaderSource {
+            origin: "test/triad_broken.wgsl".into(),
+            text: "struct Params { n: u32, s: f32 }\n\nfn triad( {\n".into(),
+        });
+        let device = backend.devices().unwrap().remove(0);
+        let err = backend
+            .prepare(&kernel, &device, &inputs)
+            .err()
+            .expect("a broken shader must not prepare")
+            .to_string();
+        assert!(err.contains("test/triad_broken.wgsl:3:"), "{err}");
+    }
+
+    #[test]
+    fn triad_runs_and_times_on_every_device() {
+        let Some(backend) = backend_or_skip() else {
+            return;
+        };
+        let reg = Registry::builtin().unwrap();
+        let kernel = reg.get("stream_triad").unwrap();
+        let inputs = triad_inputs(kernel, 4099);
+        for device in backend.devices().unwrap() {
+            let mut p = backend.prepare(kernel, &device, &inputs).unwrap();
+            let t = p.run(3).unwrap();
+            assert!(t.host_s > 0.0);
+            if let Some(d) = t.device_s {
+                assert!(d > 0.0 && d.is_finite(), "{d}");
+            }
+            let out = p.read_back().unwrap();
+            let verdict = kernel
+                .kernel
+                .verify(&inputs, &out, kernel.manifest.tolerance)
+                .unwrap();
+            assert!(verdict.passed, "{}: {}", device.id, verdict.detail);
+            assert!(p.end_to_end().unwrap().is_some_and(|s| s > 0.0));
+            assert_eq!(p.read_back().unwrap(), out);
+        }
     }
 }

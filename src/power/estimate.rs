@@ -15,6 +15,12 @@ use super::{EnergyMeter, MeterInfo, Method, PowerConfig, PowerSource, SampledMet
 /// Fraction of TDP drawn by an idle package in the model.
 pub const IDLE_FRACTION: f64 = 0.3;
 
+/// Watts per logical CPU assumed when the CPU model has no TDP entry (a
+/// typical server figure: 64 cores, 128 threads at 280 W is 2.2 W per
+/// thread; small and virtual machines run hotter per thread). The reading
+/// says so in `covers`.
+pub const GUESS_W_PER_CPU: f64 = 5.0;
+
 const TABLE: &str = include_str!("cpu_tdp.toml");
 
 /// The shipped table merged with the configured entries.
@@ -97,13 +103,21 @@ pub fn discover(cfg: &PowerConfig) -> Result<Box<dyn EnergyMeter>, String> {
     let (source, tdp) = match cfg.cpu_tdp_w {
         Some(w) if w.is_finite() && w > 0.0 => ("config cpu_tdp_w".to_string(), w),
         Some(w) => return Err(format!("cpu_tdp_w = {w} is not a positive number")),
-        None => {
-            let table = tdp_table(cfg)?;
-            let (key, w) = lookup_tdp(&table, &brand).ok_or_else(|| {
-                format!("no TDP known for CPU '{brand}': set [power] cpu_tdp_w in the config file to estimate its power")
-            })?;
-            (format!("TDP table entry '{key}'"), w)
-        }
+        None => match lookup_tdp(&tdp_table(cfg)?, &brand) {
+            Some((key, w)) => (format!("TDP table entry '{key}'"), w),
+            None => {
+                let cpus = std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1);
+                let sockets = sockets(&cfg.sysfs_root) as f64;
+                (
+                    format!(
+                        "no TDP known for '{brand}': guessed {GUESS_W_PER_CPU} W per logical CPU; set [power] cpu_tdp_w"
+                    ),
+                    GUESS_W_PER_CPU * cpus as f64 / sockets,
+                )
+            }
+        },
     };
     let sockets = sockets(&cfg.sysfs_root);
     let source_meter = Utilisation {

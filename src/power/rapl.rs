@@ -25,14 +25,17 @@ struct Zones {
     zones: Vec<(PathBuf, f64)>,
 }
 
+/// A read error in words, with the fix for the root-only counter.
+fn describe_read_error(path: &Path, e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        format!("{}: permission denied; {PERMISSION_ADVICE}", path.display())
+    } else {
+        format!("{}: {e}", path.display())
+    }
+}
+
 fn read_u64(path: &Path) -> Result<u64, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::PermissionDenied {
-            format!("{}: permission denied; {PERMISSION_ADVICE}", path.display())
-        } else {
-            format!("{}: {e}", path.display())
-        }
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|e| describe_read_error(path, &e))?;
     text.trim()
         .parse()
         .map_err(|e| format!("{}: '{}' is not a number: {e}", path.display(), text.trim()))
@@ -248,5 +251,16 @@ mod tests {
         std::fs::write(&energy, "garbage").unwrap();
         let err = discover(&cfg).err().unwrap();
         assert!(err.contains("is not a number"), "{err}");
+    }
+
+    #[test]
+    fn permission_denied_explains_the_root_only_counter() {
+        // Root reads any file, so the kernel's EACCES is produced directly.
+        let e = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let msg = describe_read_error(Path::new("/sys/class/powercap/intel-rapl:0/energy_uj"), &e);
+        assert!(msg.starts_with("/sys/class/powercap/intel-rapl:0/energy_uj: permission denied"));
+        assert!(msg.contains("Linux 5.10"));
+        assert!(msg.contains("run hetbench as root"));
+        assert!(msg.contains("udev rule"));
     }
 }
