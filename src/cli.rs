@@ -11,9 +11,11 @@ use hetbench::error::{EXIT_RESULTS_FAILED, Error};
 use hetbench::kernels::Registry;
 use hetbench::measure::MeasureConfig;
 use hetbench::report::{export::Format, table};
-use hetbench::runner::{self, Observer, RunOptions, Sinks};
+use hetbench::runner::{self, Observer, RunOptions, RunPlan, Sinks};
 use hetbench::store::{Database, ResultFilter, ResultRecord, Status, json};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 const ABOUT: &str = "Measure how fast and how energy-efficiently portable physics kernels run on every compute device of a node, and keep the results in a comparable database.";
 
@@ -87,6 +89,9 @@ enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Internal: run one measurement described as JSON on stdin (used by `run`)
+    #[command(hide = true)]
+    Worker,
     /// Export stored results as JSON, CSV or Markdown
     #[command(
         after_help = "Examples:\n  hetbench export --format csv --out results.csv\n  hetbench export --format markdown --kernel gemm"
@@ -141,6 +146,18 @@ struct RunArgs {
     /// Measure no energy
     #[arg(long)]
     no_energy: bool,
+    /// Seconds one measurement may take (preparation and verification included) before it is killed and stored as `timeout`
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    timeout: f64,
+    /// Run measurements in this process rather than one child process each (faster; a crash or hang then ends the run)
+    #[arg(long)]
+    no_isolation: bool,
+    /// Finish the interrupted run RUN_ID with its original settings (other selection flags are ignored)
+    #[arg(long, value_name = "RUN_ID")]
+    resume: Option<String>,
+    /// Self-test of isolation: make KERNEL's worker crash or hang (KERNEL=crash|hang).
+    #[arg(long, hide = true, value_name = "KERNEL=FAULT")]
+    inject_fault: Vec<String>,
     /// Self-test of verification: corrupt one output value of every result,
     /// which must then be stored as verify_failed.
     #[arg(long, hide = true)]
@@ -232,6 +249,7 @@ pub fn main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { files } => import(&db_path, files),
+        Command::Worker => worker(),
         Command::Export {
             format,
             out,
@@ -542,29 +560,92 @@ fn run(
         }
         .into());
     }
-    let opts = RunOptions {
-        kernels,
-        sizes,
-        backends,
-        devices: args.device.clone(),
-        seed: args.seed,
-        measure,
-        backend_options: BackendOptions {
-            cpu_threads: args.threads,
-        },
-        required,
-        inject_error: args.inject_error,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
-        power: (!args.no_energy).then(|| config.power.clone()),
-        idle_seconds,
-        energy_window: args.energy_window,
-    };
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        return Err(Error::InvalidValue {
+            what: "--timeout".into(),
+            message: format!("{} is not a positive number of seconds", args.timeout),
+        }
+        .into());
+    }
+    let mut inject_fault = Vec::new();
+    for f in &args.inject_fault {
+        let fault = match f.split_once('=') {
+            Some((k, "crash")) => (k.to_string(), runner::FaultKind::Crash),
+            Some((k, "hang")) => (k.to_string(), runner::FaultKind::Hang),
+            _ => {
+                return Err(Error::InvalidValue {
+                    what: "--inject-fault".into(),
+                    message: format!("'{f}' is not KERNEL=crash or KERNEL=hang"),
+                }
+                .into());
+            }
+        };
+        inject_fault.push(fault);
+    }
     let db = open_db(db_path)?;
+    let (plan, resume) = match &args.resume {
+        Some(run_id) => {
+            let (run, results, plan) = runner::load_for_resume(&db, run_id)?;
+            (plan, Some((run, results)))
+        }
+        None => (
+            RunPlan {
+                kernels,
+                sizes,
+                backends,
+                devices: args.device.clone(),
+                seed: args.seed,
+                measure,
+                backend_options: BackendOptions {
+                    cpu_threads: args.threads,
+                },
+                power: (!args.no_energy).then(|| config.power.clone()),
+                idle_seconds,
+                energy_window: args.energy_window,
+                timeout_s: args.timeout,
+                inject_error: args.inject_error,
+                inject_fault,
+                kernels_dir: cli.kernels_dir.clone(),
+            },
+            None,
+        ),
+    };
+    // A resumed run reads its manifests from where the original did.
+    let resumed_registry;
+    let registry = match (&resume, &plan.kernels_dir) {
+        (Some(_), dir) => {
+            resumed_registry = Registry::load(dir.as_deref())?;
+            &resumed_registry
+        }
+        (None, _) => registry,
+    };
+    let interrupt = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, interrupt.clone())
+            .context("could not install the SIGINT/SIGTERM handler")?;
+    }
+    let isolation = if args.no_isolation {
+        runner::Isolation::InProcess
+    } else {
+        runner::Isolation::Process {
+            program: std::env::current_exe()
+                .context("could not find this executable for its workers")?,
+            args: vec!["worker".into()],
+        }
+    };
+    let opts = RunOptions {
+        plan,
+        required,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        isolation,
+        interrupt: interrupt.clone(),
+    };
     let runs_dir = cli.results_dir.join("runs");
     let mut progress = Progress::new();
     let outcome = runner::run(
         registry,
         &opts,
+        resume,
         Sinks {
             db: &db,
             runs_dir: &runs_dir,
@@ -581,6 +662,14 @@ fn run(
         db.path().display(),
         outcome.json_path.display()
     );
+    if outcome.run.status == hetbench::store::RunStatus::Interrupted {
+        let done = outcome.results.len();
+        eprintln!(
+            "interrupted: {done} result(s) stored; finish the run with: hetbench run --resume {}",
+            outcome.run.run_id
+        );
+        return Ok(ExitCode::from(130));
+    }
     let failures = outcome.failures();
     if failures > 0 {
         eprintln!(
@@ -633,8 +722,14 @@ impl Observer for Progress {
     fn energy_note(&mut self, note: &str) {
         self.bar.suspend(|| eprintln!("energy: {note}"));
     }
-    fn planned(&mut self, total: usize) {
+    fn planned(&mut self, total: usize, already_done: usize) {
         self.bar.set_length(total as u64);
+        self.bar.set_position(already_done as u64);
+        if already_done > 0 {
+            self.bar.suspend(|| {
+                eprintln!("resuming: {already_done} of {total} measurements already stored")
+            });
+        }
     }
     fn started(&mut self, label: &str) {
         self.bar.set_message(label.to_string());
@@ -660,6 +755,17 @@ impl Observer for Progress {
         });
         self.bar.inc(1);
     }
+}
+
+/// The hidden worker: one job as JSON on stdin, its record as JSON on stdout.
+fn worker() -> Result<ExitCode> {
+    let mut input = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
+        .context("could not read the job from standard input")?;
+    let job: runner::Job = serde_json::from_str(&input).context("the job does not parse")?;
+    let record = runner::work(&job)?;
+    write_stdout(&serde_json::to_vec(&record)?)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn import(db_path: &Path, files: &[PathBuf]) -> Result<ExitCode> {

@@ -87,6 +87,18 @@ pub enum Error {
     )]
     RequiredBackendMissing { backend: String, reason: String },
 
+    /// No stored result fits what a report needs.
+    #[error("{0}")]
+    NoResults(String),
+
+    /// Results of different suite versions would be combined into one figure.
+    #[error("{0}")]
+    MixedSuites(String),
+
+    /// A plot could not be drawn.
+    #[error("plot: {0}")]
+    Plot(String),
+
     /// JSON (de)serialisation outside a run file.
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),
@@ -102,7 +114,9 @@ impl Error {
             | Error::RunFile { .. }
             | Error::SchemaTooNew { .. }
             | Error::NotADatabase { .. }
-            | Error::InvalidValue { .. } => EXIT_BAD_INPUT,
+            | Error::InvalidValue { .. }
+            | Error::NoResults(_)
+            | Error::MixedSuites(_) => EXIT_BAD_INPUT,
             _ => EXIT_FAILURE,
         }
     }

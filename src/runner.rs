@@ -1,25 +1,53 @@
 //! One `hetbench run`: kernels x sizes x precisions x backends x devices.
 //!
-//! For each combination: generate inputs (seeded, once per kernel and size),
-//! prepare on the backend (not timed), measure, read back, verify against the
-//! CPU reference, and store one [`ResultRecord`] at once: in the database
-//! (its own transaction) and in the run's JSON file (rewritten atomically).
-//! A failure of one combination is recorded as such and the run goes on.
+//! The run is planned ([`RunPlan`], stored with the run so that `--resume`
+//! can finish it), the platform fingerprint and the idle power are taken
+//! before the first measurement, and then each combination becomes a
+//! [`Job`]. By default each job runs in a child process (the same binary's
+//! hidden `worker` command): drivers crash and hang, and a five-hour campaign
+//! must not be lost to one bad kernel. A child that dies is recorded as
+//! `crashed` with its signal and last words, one that overruns `--timeout`
+//! is killed and recorded as `timeout`, and the run goes on.
+//!
+//! Every result is stored at once: in the database (its own transaction) and
+//! in the run's JSON file (rewritten atomically). SIGINT and SIGTERM stop
+//! the run between or during jobs; the run is marked `interrupted` and
+//! `hetbench run --resume RUN_ID` measures what is missing.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
 
 use crate::backends::{self, Backend, BackendKind, BackendOptions, Device};
 use crate::error::{Error, Result};
-use crate::kernels::{Buffer, Inputs, RegisteredKernel, Registry, SizeSpec};
+use crate::kernels::{Buffer, RegisteredKernel, Registry, SizeSpec};
 use crate::measure::{self, MeasureConfig};
 use crate::platform::{self, Fingerprint};
 use crate::power::{self, EnergyMeter, IdleReading, PowerConfig};
 use crate::store::record::{RUN_FILE_SCHEMA, TimingRecord, now_rfc3339};
-use crate::store::{Database, ResultRecord, RunFile, RunRecord, RunStatus, Status, json};
+use crate::store::{
+    Database, ResultFilter, ResultRecord, RunFile, RunRecord, RunStatus, Status, json,
+};
 
-/// What to run and how.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
+/// A deliberate failure of the worker, to test isolation (hidden option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultKind {
+    /// Abort the worker process (SIGABRT) during the measurement.
+    Crash,
+    /// Never finish the measurement.
+    Hang,
+}
+
+/// Everything that defines what a run measures and how; stored with the
+/// run, so that an interrupted run resumes with the same settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunPlan {
     pub kernels: Vec<String>,
     pub sizes: Vec<String>,
     pub backends: Vec<BackendKind>,
@@ -28,12 +56,6 @@ pub struct RunOptions {
     pub seed: u64,
     pub measure: MeasureConfig,
     pub backend_options: BackendOptions,
-    /// Backends whose absence is an error (HETBENCH_REQUIRE_BACKENDS).
-    pub required: Vec<BackendKind>,
-    /// Self-test of verification: perturb one output value before verifying.
-    pub inject_error: bool,
-    /// The command line, stored with the run.
-    pub command: String,
     /// Energy meters' settings; `None` measures no energy.
     pub power: Option<PowerConfig>,
     /// Seconds of idle baseline before the first measurement (0: none).
@@ -41,13 +63,48 @@ pub struct RunOptions {
     /// Lengthen each timed window to ten update intervals of the slowest
     /// meter, instead of only flagging short windows.
     pub energy_window: bool,
+    /// Seconds one measurement may take, preparation and verification
+    /// included, before it is killed (isolated runs only).
+    pub timeout_s: f64,
+    /// Self-test of verification: perturb one output value before verifying.
+    #[serde(default)]
+    pub inject_error: bool,
+    /// Self-test of isolation: (kernel, fault).
+    #[serde(default)]
+    pub inject_fault: Vec<(String, FaultKind)>,
+    /// Where manifests and shaders were read from, if not built in.
+    pub kernels_dir: Option<PathBuf>,
+}
+
+/// How jobs are executed.
+#[derive(Debug, Clone)]
+pub enum Isolation {
+    /// In this process: fastest, but a crash or hang takes the run with it.
+    InProcess,
+    /// In a child process: `program args...` reading a [`Job`] as JSON on
+    /// stdin and writing a [`ResultRecord`] as JSON on stdout.
+    Process { program: PathBuf, args: Vec<String> },
+}
+
+/// A run to start or resume.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub plan: RunPlan,
+    /// Backends whose absence is an error (HETBENCH_REQUIRE_BACKENDS and
+    /// those named on the command line).
+    pub required: Vec<BackendKind>,
+    /// The command line, stored with the run.
+    pub command: String,
+    pub isolation: Isolation,
+    /// Set by SIGINT/SIGTERM: stop as soon as possible.
+    pub interrupt: Arc<AtomicBool>,
 }
 
 /// Hears about a run's progress; the binary draws the progress bar and
 /// prints warnings from these calls.
 pub trait Observer {
     fn backend_unavailable(&mut self, _kind: BackendKind, _reason: &str) {}
-    fn planned(&mut self, _total: usize) {}
+    fn planned(&mut self, _total: usize, _already_done: usize) {}
     fn started(&mut self, _label: &str) {}
     fn finished(&mut self, _record: &ResultRecord) {}
     /// Energy meters found, and those missing with the reason.
@@ -60,6 +117,7 @@ pub trait Observer {
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
     pub run: RunRecord,
+    /// Every result of the run, those of earlier sessions included.
     pub results: Vec<ResultRecord>,
     pub json_path: PathBuf,
 }
@@ -82,19 +140,23 @@ pub struct Sinks<'a> {
 /// A backend opened for a run with the devices it will measure on.
 pub type OpenBackend = (Box<dyn Backend>, Vec<Device>);
 
-/// Opens the requested backends and lists the devices to measure on.
-pub fn open_backends(opts: &RunOptions, observer: &mut dyn Observer) -> Result<Vec<OpenBackend>> {
+/// Opens the planned backends and lists the devices to measure on.
+pub fn open_backends(
+    plan: &RunPlan,
+    required: &[BackendKind],
+    observer: &mut dyn Observer,
+) -> Result<Vec<OpenBackend>> {
     let mut out = Vec::new();
-    for &kind in &opts.backends {
-        let opened = backends::open(kind, &opts.backend_options).and_then(|b| {
+    for &kind in &plan.backends {
+        let opened = backends::open(kind, &plan.backend_options).and_then(|b| {
             let devices: Vec<Device> = b
                 .devices()?
                 .into_iter()
-                .filter(|d| opts.devices.is_empty() || opts.devices.contains(&d.id))
+                .filter(|d| plan.devices.is_empty() || plan.devices.contains(&d.id))
                 .collect();
             if devices.is_empty() {
                 Err(backends::Unavailable {
-                    reason: format!("no device matches --device {}", opts.devices.join(",")),
+                    reason: format!("no device matches --device {}", plan.devices.join(",")),
                 })
             } else {
                 Ok((b, devices))
@@ -102,7 +164,7 @@ pub fn open_backends(opts: &RunOptions, observer: &mut dyn Observer) -> Result<V
         });
         match opened {
             Ok(pair) => out.push(pair),
-            Err(u) if opts.required.contains(&kind) => {
+            Err(u) if required.contains(&kind) => {
                 return Err(Error::RequiredBackendMissing {
                     backend: kind.as_str().into(),
                     reason: u.reason,
@@ -114,27 +176,66 @@ pub fn open_backends(opts: &RunOptions, observer: &mut dyn Observer) -> Result<V
     Ok(out)
 }
 
-/// Runs the plan and stores every result as it is measured.
+/// One measurement, self-contained so that a child process can run it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    pub run_id: String,
+    pub hostname: String,
+    pub platform_hash: String,
+    pub kernel: String,
+    pub size: String,
+    pub precision: String,
+    pub backend: BackendKind,
+    pub device: String,
+    pub seed: u64,
+    pub measure: MeasureConfig,
+    pub backend_options: BackendOptions,
+    pub power: Option<PowerConfig>,
+    pub idle: Vec<IdleReading>,
+    pub inject_error: bool,
+    pub fault: Option<FaultKind>,
+    pub kernels_dir: Option<PathBuf>,
+}
+
+/// Starts a run, or resumes the interrupted run `resume`, and stores every
+/// result as it is measured.
 pub fn run(
     registry: &Registry,
     opts: &RunOptions,
+    resume: Option<(RunRecord, Vec<ResultRecord>)>,
     sinks: Sinks,
     observer: &mut dyn Observer,
 ) -> Result<RunOutcome> {
+    let plan = &opts.plan;
     // Resolve names first: bad input fails before anything is stored.
-    let kernels: Vec<&RegisteredKernel> = opts
+    let kernels: Vec<&RegisteredKernel> = plan
         .kernels
         .iter()
         .map(|k| registry.get(k))
         .collect::<Result<_>>()?;
     for k in &kernels {
-        for s in &opts.sizes {
+        for s in &plan.sizes {
             k.size(s)?;
         }
     }
     let fingerprint = platform::fingerprint();
-    let backends = open_backends(opts, observer)?;
-    let meters = match &opts.power {
+    if let Some((run, _)) = &resume
+        && run.platform.hash != fingerprint.hash
+    {
+        return Err(Error::InvalidValue {
+            what: "--resume".into(),
+            message: format!(
+                "run {} was measured on platform {} ({}), this node is {} ({}): resume it there",
+                run.run_id,
+                run.platform.hash,
+                run.platform.hostname,
+                fingerprint.hash,
+                fingerprint.hostname
+            ),
+        });
+    }
+    let backends = open_backends(plan, &opts.required, observer)?;
+    let meters = match &plan.power {
         Some(cfg) => {
             let d = power::discover(cfg);
             let found: Vec<&power::MeterInfo> = d.meters.iter().map(|m| m.info()).collect();
@@ -143,110 +244,198 @@ pub fn run(
         }
         None => Vec::new(),
     };
-    let mut measure_cfg = opts.measure;
-    if opts.energy_window {
+    let mut measure_cfg = plan.measure;
+    if plan.energy_window {
         let slowest = meters
             .iter()
             .map(|m| m.info().update_interval_s)
             .fold(0.0, f64::max);
         measure_cfg.min_window_s = 10.0 * slowest;
     }
-    let idle = idle_baseline(&meters, opts.idle_seconds, observer);
 
-    let mut run = RunRecord {
-        run_id: uuid::Uuid::new_v4().to_string(),
-        started_at: now_rfc3339(),
-        finished_at: None,
-        status: RunStatus::Running,
-        harness_version: crate::HARNESS_VERSION.into(),
-        suite_version: crate::SUITE_VERSION.into(),
-        platform: fingerprint.clone(),
-        command: opts.command.clone(),
-        idle,
+    let (mut run, mut results) = match resume {
+        Some((mut run, results)) => {
+            run.status = RunStatus::Running;
+            run.finished_at = None;
+            (run, results)
+        }
+        None => {
+            let idle = idle_baseline(&meters, plan.idle_seconds, observer);
+            let run = RunRecord {
+                run_id: uuid::Uuid::new_v4().to_string(),
+                started_at: now_rfc3339(),
+                finished_at: None,
+                status: RunStatus::Running,
+                harness_version: crate::HARNESS_VERSION.into(),
+                suite_version: crate::SUITE_VERSION.into(),
+                platform: fingerprint.clone(),
+                command: opts.command.clone(),
+                idle,
+                plan: Some(plan.clone()),
+            };
+            sinks.db.insert_run(&run)?;
+            (run, Vec::new())
+        }
     };
+    sinks.db.update_run(&run)?;
     let json_path = json::run_file_path(sinks.runs_dir, &run.run_id);
     let mut file = RunFile {
         schema_version: RUN_FILE_SCHEMA,
         run: run.clone(),
-        results: Vec::new(),
+        results: results.clone(),
     };
-    sinks.db.insert_run(&run)?;
     json::write_atomic(&json_path, &file)?;
 
-    let devices: usize = backends.iter().map(|(_, d)| d.len()).sum();
-    let total: usize = kernels
-        .iter()
-        .map(|k| k.manifest.precisions.len() * opts.sizes.len() * devices)
-        .sum();
-    observer.planned(total);
-
+    // The plan, in order; jobs already measured (on resume) are skipped.
+    let mut todo = Vec::new();
     for kernel in &kernels {
-        for size_name in &opts.sizes {
+        for size_name in &plan.sizes {
             let size = kernel.size(size_name)?;
-            // Generated once, shared by every precision, backend and device.
-            let mut inputs: Option<Result<Inputs>> = None;
             for precision in &kernel.manifest.precisions {
                 for (backend, devs) in &backends {
                     for device in devs {
-                        observer.started(&format!(
-                            "{} {} {} {}",
-                            kernel.name(),
-                            size_name,
-                            backend.kind().as_str(),
-                            device.id
-                        ));
-                        let base = Base {
-                            kernel,
-                            size: &size,
-                            precision: precision.as_str(),
+                        todo.push((
+                            *kernel,
+                            size.clone(),
+                            precision.as_str(),
+                            backend.as_ref(),
                             device,
-                            seed: opts.seed,
-                            run: &run,
-                            fingerprint: &fingerprint,
-                        };
-                        let record = match memory_check(kernel, &size) {
-                            Some(reason) => base.record(Status::Skipped, Some(reason)),
-                            None => {
-                                let inputs = inputs.get_or_insert_with(|| {
-                                    kernel.kernel.generate(&size, opts.seed)
-                                });
-                                match inputs {
-                                    Ok(inputs) => {
-                                        let ctx = MeasureContext {
-                                            cfg: &measure_cfg,
-                                            meters: &meters,
-                                            idle: &run.idle,
-                                            inject_error: opts.inject_error,
-                                        };
-                                        measure_one(&base, backend.as_ref(), inputs, &ctx, observer)
-                                    }
-                                    Err(e) => base.record(
-                                        Status::Error,
-                                        Some(format!("input generation failed: {e}")),
-                                    ),
-                                }
-                            }
-                        };
-                        sinks.db.insert_result(&record)?;
-                        file.results.push(record.clone());
-                        json::write_atomic(&json_path, &file)?;
-                        observer.finished(&record);
+                        ));
                     }
                 }
             }
         }
     }
+    let total = todo.len();
+    todo.retain(|(k, s, p, _, d)| {
+        !results.iter().any(|r| {
+            r.kernel == k.name()
+                && r.size == s.name
+                && r.precision == *p
+                && r.backend == d.backend.as_str()
+                && r.device == d.id
+        })
+    });
+    observer.planned(total, total - todo.len());
 
-    run.status = RunStatus::Finished;
+    let mut interrupted = false;
+    for (kernel, size, precision, backend, device) in todo {
+        if opts.interrupt.load(Ordering::SeqCst) {
+            interrupted = true;
+            break;
+        }
+        observer.started(&format!(
+            "{} {} {} {}",
+            kernel.name(),
+            size.name,
+            device.backend.as_str(),
+            device.id
+        ));
+        let base = Base {
+            kernel,
+            size: &size,
+            precision,
+            device,
+            seed: plan.seed,
+            run: &run,
+        };
+        let record = match memory_check(kernel, &size) {
+            Err(e) => base.record(Status::Error, Some(e.to_string())),
+            Ok(Some(reason)) => base.record(Status::Skipped, Some(reason)),
+            Ok(None) => {
+                let job = Job {
+                    run_id: run.run_id.clone(),
+                    hostname: run.platform.hostname.clone(),
+                    platform_hash: run.platform.hash.clone(),
+                    kernel: kernel.name().to_string(),
+                    size: size.name.clone(),
+                    precision: precision.to_string(),
+                    backend: device.backend,
+                    device: device.id.clone(),
+                    seed: plan.seed,
+                    measure: measure_cfg,
+                    backend_options: plan.backend_options.clone(),
+                    power: plan.power.clone(),
+                    idle: run.idle.clone(),
+                    inject_error: plan.inject_error,
+                    fault: plan
+                        .inject_fault
+                        .iter()
+                        .find(|(k, _)| k == kernel.name())
+                        .map(|(_, f)| *f),
+                    kernels_dir: plan.kernels_dir.clone(),
+                };
+                match &opts.isolation {
+                    Isolation::InProcess => {
+                        let mut notes = Vec::new();
+                        let r = measure_job(&job, &base, backend, &meters, &mut notes);
+                        for n in notes {
+                            observer.energy_note(&n);
+                        }
+                        r
+                    }
+                    Isolation::Process { program, args } => {
+                        match run_child(program, args, &job, plan.timeout_s, &opts.interrupt) {
+                            ChildOutcome::Record(r) => *r,
+                            ChildOutcome::Failed(status, message) => {
+                                base.record(status, Some(message))
+                            }
+                            ChildOutcome::Interrupted => {
+                                interrupted = true;
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        sinks.db.insert_result(&record)?;
+        file.results.push(record.clone());
+        json::write_atomic(&json_path, &file)?;
+        observer.finished(&record);
+        results.push(record);
+    }
+
+    run.status = if interrupted || opts.interrupt.load(Ordering::SeqCst) {
+        RunStatus::Interrupted
+    } else {
+        RunStatus::Finished
+    };
     run.finished_at = Some(now_rfc3339());
     sinks.db.update_run(&run)?;
     file.run = run.clone();
     json::write_atomic(&json_path, &file)?;
     Ok(RunOutcome {
         run,
-        results: file.results,
+        results,
         json_path,
     })
+}
+
+/// The run `run_id` and its results, ready for [`run`] to resume.
+pub fn load_for_resume(
+    db: &Database,
+    run_id: &str,
+) -> Result<(RunRecord, Vec<ResultRecord>, RunPlan)> {
+    let run = db.run(run_id)?.ok_or_else(|| Error::InvalidValue {
+        what: "--resume".into(),
+        message: format!("no run '{run_id}' in '{}'", db.path().display()),
+    })?;
+    if run.status == RunStatus::Finished {
+        return Err(Error::InvalidValue {
+            what: "--resume".into(),
+            message: format!("run {run_id} finished; there is nothing to resume"),
+        });
+    }
+    let plan = run.plan.clone().ok_or_else(|| Error::InvalidValue {
+        what: "--resume".into(),
+        message: format!("run {run_id} was stored without its plan and cannot be resumed"),
+    })?;
+    let results = db.results(&ResultFilter {
+        run_id: Some(run_id.to_string()),
+        ..Default::default()
+    })?;
+    Ok((run, results, plan))
 }
 
 /// Each meter's average power over `seconds` of idling, before any work.
@@ -260,7 +449,7 @@ fn idle_baseline(
     }
     observer.energy_note(&format!("measuring idle power for {seconds} s"));
     let windows: Vec<_> = meters.iter().map(|m| m.open()).collect();
-    std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
+    std::thread::sleep(Duration::from_secs_f64(seconds));
     let mut idle = Vec::new();
     for (meter, window) in meters.iter().zip(windows) {
         let info = meter.info();
@@ -279,28 +468,20 @@ fn idle_baseline(
     idle
 }
 
-/// What every measurement of a run shares.
-struct MeasureContext<'a> {
-    cfg: &'a MeasureConfig,
-    meters: &'a [Box<dyn EnergyMeter>],
-    idle: &'a [IdleReading],
-    inject_error: bool,
-}
-
-/// The reason to skip `size` when it cannot fit in the host's free memory.
-fn memory_check(kernel: &RegisteredKernel, size: &SizeSpec) -> Option<String> {
-    let need = match kernel.kernel.memory_bytes(size) {
-        Ok(n) => n,
-        Err(e) => return Some(e.to_string()),
+/// The reason to skip `size` when it cannot fit in the host's free memory;
+/// an error when the size's parameters are unusable.
+fn memory_check(kernel: &RegisteredKernel, size: &SizeSpec) -> Result<Option<String>> {
+    let need = kernel.kernel.memory_bytes(size)?;
+    let Some(available) = platform::available_memory() else {
+        return Ok(None);
     };
-    let available = platform::available_memory()?;
-    (need > available).then(|| {
+    Ok((need > available).then(|| {
         format!(
             "needs {:.2} GiB of host memory, {:.2} GiB available",
             need as f64 / (1u64 << 30) as f64,
             available as f64 / (1u64 << 30) as f64
         )
-    })
+    }))
 }
 
 /// The fields every record of one combination shares.
@@ -311,7 +492,6 @@ struct Base<'a> {
     device: &'a Device,
     seed: u64,
     run: &'a RunRecord,
-    fingerprint: &'a Fingerprint,
 }
 
 impl Base<'_> {
@@ -341,26 +521,36 @@ impl Base<'_> {
             energy: Vec::new(),
             harness_version: crate::HARNESS_VERSION.into(),
             suite_version: crate::SUITE_VERSION.into(),
-            hostname: self.fingerprint.hostname.clone(),
-            platform_hash: self.fingerprint.hash.clone(),
+            hostname: self.run.platform.hostname.clone(),
+            platform_hash: self.run.platform.hash.clone(),
             recorded_at: now_rfc3339(),
         }
     }
 }
 
-fn measure_one(
+/// Runs one job in this process. Never fails: failures become records.
+/// Notes about energy meters go to `notes`.
+fn measure_job(
+    job: &Job,
     base: &Base,
     backend: &dyn Backend,
-    inputs: &Inputs,
-    ctx: &MeasureContext,
-    observer: &mut dyn Observer,
+    meters: &[Box<dyn EnergyMeter>],
+    notes: &mut Vec<String>,
 ) -> ResultRecord {
     let mut attempt = || -> Result<ResultRecord> {
-        let mut prepared = backend.prepare(base.kernel, base.device, inputs)?;
-        let m = measure::measure(prepared.as_mut(), ctx.cfg, ctx.meters)?;
+        let inputs = base.kernel.kernel.generate(base.size, job.seed)?;
+        let mut prepared = backend.prepare(base.kernel, base.device, &inputs)?;
+        match job.fault {
+            Some(FaultKind::Crash) => std::process::abort(),
+            Some(FaultKind::Hang) => loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            },
+            None => {}
+        }
+        let m = measure::measure(prepared.as_mut(), &job.measure, meters)?;
         let mut outputs = prepared.read_back()?;
         drop(prepared);
-        if ctx.inject_error
+        if job.inject_error
             && let Some((_, Buffer::F32(v))) = outputs.entries.first_mut()
             && let Some(x) = v.last_mut()
         {
@@ -370,7 +560,7 @@ fn measure_one(
         let verdict = base
             .kernel
             .kernel
-            .verify(inputs, &outputs, manifest.tolerance)?;
+            .verify(&inputs, &outputs, manifest.tolerance)?;
         let work = base.kernel.kernel.work(base.size)?;
         let primary = *m.primary();
         let throughput =
@@ -399,11 +589,11 @@ fn measure_one(
         });
         r.throughput = Some(throughput);
         r.warnings = m.warnings;
-        for (meter, raw) in ctx.meters.iter().zip(m.energy) {
+        for (meter, raw) in meters.iter().zip(m.energy) {
             let info = meter.info();
             match raw {
                 Ok(raw) => {
-                    let idle = ctx
+                    let idle = job
                         .idle
                         .iter()
                         .find(|i| i.meter == info.name)
@@ -418,7 +608,7 @@ fn measure_one(
                         &manifest.throughput.unit,
                     ));
                 }
-                Err(e) => observer.energy_note(&format!(
+                Err(e) => notes.push(format!(
                     "{}: meter {} failed: {e}",
                     base.kernel.name(),
                     info.name
@@ -433,4 +623,232 @@ fn measure_one(
         Error::Unsupported { .. } => base.record(Status::Skipped, Some(e.to_string())),
         e => base.record(Status::Error, Some(e.to_string())),
     })
+}
+
+/// The worker side of process isolation: runs `job` in this process.
+pub fn work(job: &Job) -> Result<ResultRecord> {
+    let registry = Registry::load(job.kernels_dir.as_deref())?;
+    let kernel = registry.get(&job.kernel)?;
+    let size = kernel.size(&job.size)?;
+    let backend =
+        backends::open(job.backend, &job.backend_options).map_err(|u| Error::Backend {
+            backend: job.backend.as_str().into(),
+            message: u.reason,
+        })?;
+    let device = backend
+        .devices()
+        .map_err(|u| Error::Backend {
+            backend: job.backend.as_str().into(),
+            message: u.reason,
+        })?
+        .into_iter()
+        .find(|d| d.id == job.device)
+        .ok_or_else(|| Error::Backend {
+            backend: job.backend.as_str().into(),
+            message: format!("device '{}' is gone", job.device),
+        })?;
+    let meters = job
+        .power
+        .as_ref()
+        .map(|cfg| power::discover(cfg).meters)
+        .unwrap_or_default();
+    let platform = Fingerprint {
+        hostname: job.hostname.clone(),
+        hash: job.platform_hash.clone(),
+        ..Default::default()
+    };
+    let run = RunRecord {
+        run_id: job.run_id.clone(),
+        started_at: String::new(),
+        finished_at: None,
+        status: RunStatus::Running,
+        harness_version: crate::HARNESS_VERSION.into(),
+        suite_version: crate::SUITE_VERSION.into(),
+        platform,
+        command: String::new(),
+        idle: Vec::new(),
+        plan: None,
+    };
+    let base = Base {
+        kernel,
+        size: &size,
+        precision: &job.precision,
+        device: &device,
+        seed: job.seed,
+        run: &run,
+    };
+    let mut notes = Vec::new();
+    let mut record = measure_job(job, &base, backend.as_ref(), &meters, &mut notes);
+    if !notes.is_empty() {
+        // Meter failures travel in the record, as warnings cannot.
+        let text = notes.join("; ");
+        record.message = Some(match record.message.take() {
+            Some(m) => format!("{m}; {text}"),
+            None => text,
+        });
+    }
+    Ok(record)
+}
+
+enum ChildOutcome {
+    Record(Box<ResultRecord>),
+    /// Status (crashed, timeout, error) and what happened.
+    Failed(Status, String),
+    Interrupted,
+}
+
+/// The last `n` non-empty lines of `text`.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => "",
+    };
+    if name.is_empty() {
+        format!("signal {signal}")
+    } else {
+        format!("{name} (signal {signal})")
+    }
+}
+
+/// Runs `job` in a child process with a time limit.
+fn run_child(
+    program: &Path,
+    args: &[String],
+    job: &Job,
+    timeout_s: f64,
+    interrupt: &AtomicBool,
+) -> ChildOutcome {
+    let failed = |m: String| ChildOutcome::Failed(Status::Error, m);
+    let input = match serde_json::to_vec(job) {
+        Ok(v) => v,
+        Err(e) => return failed(format!("could not encode the job: {e}")),
+    };
+    let mut child = match Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            return failed(format!(
+                "could not start worker '{}': {e}",
+                program.display()
+            ));
+        }
+    };
+    // Feed the job and drain both pipes on threads: a full pipe must never
+    // block the child, and the parent must keep watching the clock.
+    let stdin = child.stdin.take();
+    let writer = std::thread::spawn(move || {
+        if let Some(mut s) = stdin {
+            let _ = s.write_all(&input);
+        }
+    });
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = String::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_string(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let start = Instant::now();
+    let limit = Duration::from_secs_f64(timeout_s.max(0.001));
+    let (status, timed_out, interrupted) = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break (Some(status), false, false),
+            Ok(None) if interrupt.load(Ordering::SeqCst) => {
+                let _ = child.kill();
+                break (child.wait().ok(), false, true);
+            }
+            Ok(None) if start.elapsed() > limit => {
+                let _ = child.kill();
+                break (child.wait().ok(), true, false);
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => {
+                let _ = child.kill();
+                return failed(format!("could not wait for the worker: {e}"));
+            }
+        }
+    };
+    let _ = writer.join();
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    if interrupted || interrupt.load(Ordering::SeqCst) {
+        return ChildOutcome::Interrupted;
+    }
+    let last = last_lines(&stderr, 3);
+    let said = if last.is_empty() {
+        String::new()
+    } else {
+        format!("; last output: {last}")
+    };
+    if timed_out {
+        return ChildOutcome::Failed(
+            Status::Timeout,
+            format!("killed after exceeding the time limit of {timeout_s} s (--timeout){said}"),
+        );
+    }
+    match status {
+        Some(s) if s.success() => match serde_json::from_str::<ResultRecord>(&stdout) {
+            Ok(r) => ChildOutcome::Record(Box::new(r)),
+            Err(e) => failed(format!("the worker's result does not parse: {e}{said}")),
+        },
+        Some(s) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::process::ExitStatusExt;
+                if let Some(sig) = s.signal() {
+                    return ChildOutcome::Failed(
+                        Status::Crashed,
+                        format!("the worker died of {}{said}", signal_name(sig)),
+                    );
+                }
+            }
+            ChildOutcome::Failed(Status::Crashed, format!("the worker exited with {s}{said}"))
+        }
+        None => ChildOutcome::Failed(Status::Crashed, format!("the worker vanished{said}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_lines_and_signal_names() {
+        assert_eq!(last_lines("a\n\nb\nc\nd\n", 2), "c | d");
+        assert_eq!(signal_name(11), "SIGSEGV (signal 11)");
+        assert_eq!(signal_name(64), "signal 64");
+    }
 }

@@ -163,7 +163,7 @@ pub trait Backend {
 }
 
 /// Options that shape the backends.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BackendOptions {
     /// CPU worker threads; `None` uses every logical CPU.
     pub cpu_threads: Option<usize>,

@@ -398,13 +398,16 @@ impl RegisteredKernel {
         }
         .ok_or_else(|| {
             format!(
-                "kernel '{}' has no {} source (kernels/{}/{}.{})",
+                "kernel '{}' has no {} source ({} has no {}.{})",
                 self.name(),
                 match language {
                     ShaderLanguage::Wgsl => "WGSL",
                     ShaderLanguage::OpenClC => "OpenCL C",
                 },
-                self.name(),
+                Path::new(&self.manifest_source)
+                    .parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| format!("kernels/{}", self.name())),
                 self.name(),
                 language.extension()
             )
@@ -503,8 +506,10 @@ impl Registry {
     }
 }
 
-/// The shader of `name` in `language`: from `dir/<name>/<name>.<ext>` when
-/// `dir` is given and holds it, else the built-in one.
+/// The shader of `name` in `language`. When `dir` holds the kernel's
+/// folder, that folder is the whole kernel: its shader or none (a missing
+/// file then means no shader, reported as such by the backends). Otherwise
+/// the built-in shader.
 fn load_shader(
     dir: Option<&Path>,
     name: &str,
@@ -512,18 +517,16 @@ fn load_shader(
     builtin: Option<&'static str>,
 ) -> Result<Option<ShaderSource>> {
     let file = format!("{name}/{name}.{}", language.extension());
-    if let Some(dir) = dir {
+    if let Some(dir) = dir.filter(|d| d.join(name).join("kernel.toml").is_file()) {
         let path = dir.join(&file);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                return Ok(Some(ShaderSource {
-                    origin: path.display().to_string(),
-                    text,
-                }));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(path, e)),
-        }
+        return match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(ShaderSource {
+                origin: path.display().to_string(),
+                text,
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(path, e)),
+        };
     }
     Ok(builtin.map(|text| ShaderSource {
         origin: format!("builtin:kernels/{file}"),

@@ -18,7 +18,7 @@ use crate::power::{EnergyMeter, RawEnergy};
 pub use stats::Summary;
 
 /// How long and how often to measure.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MeasureConfig {
     /// Warm-up time before sampling (at least one iteration is always run).
     pub warmup_s: f64,

@@ -107,6 +107,9 @@ pub struct RunRecord {
     /// Each meter's idle power, measured before the first measurement.
     #[serde(default)]
     pub idle: Vec<IdleReading>,
+    /// What the run measures and how, for `--resume`.
+    #[serde(default)]
+    pub plan: Option<crate::runner::RunPlan>,
 }
 
 /// Timing of a result: which clock ranks it and the summaries of both.

@@ -86,6 +86,10 @@ ALTER TABLE results ADD COLUMN active_w REAL;
 ALTER TABLE results ADD COLUMN perf_per_w REAL;
 ALTER TABLE results ADD COLUMN perf_per_w_unit TEXT;
 "#,
+    // 3: the run's plan, so that an interrupted run can be resumed.
+    r#"
+ALTER TABLE runs ADD COLUMN plan_json TEXT;
+"#,
 ];
 
 /// The schema version this hetbench writes.
@@ -124,6 +128,8 @@ impl Database {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         let conn = Connection::open(path).map_err(|e| db_err(path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(|e| db_err(path, e))?;
         let mut db = Database {
             conn,
             path: path.to_path_buf(),
@@ -187,20 +193,30 @@ impl Database {
         self.conn
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")
             .map_err(|e| self.err(e))?;
-        self.conn
-            .busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(|e| self.err(e))?;
         if version < SCHEMA_VERSION {
-            let tx = self.conn.transaction().map_err(|e| db_err(&self.path, e))?;
-            if version == 0 {
-                tx.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (0);")
-                    .map_err(|e| db_err(&self.path, e))?;
-            }
-            for m in &MIGRATIONS[version as usize..] {
+            // Another process may be migrating the same file: take the write
+            // lock first, then read the version again under it.
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| db_err(&self.path, e))?;
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+                 INSERT INTO schema_version SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version);",
+            )
+            .map_err(|e| db_err(&self.path, e))?;
+            let version: i64 = tx
+                .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+                .map_err(|e| db_err(&self.path, e))?;
+            // Newer than us after all: leave it untouched (the check above
+            // refuses it on the next open).
+            for m in MIGRATIONS.get(version.max(0) as usize..).unwrap_or(&[]) {
                 tx.execute_batch(m).map_err(|e| db_err(&self.path, e))?;
             }
-            tx.execute("UPDATE schema_version SET version = ?1", [SCHEMA_VERSION])
-                .map_err(|e| db_err(&self.path, e))?;
+            if version < SCHEMA_VERSION {
+                tx.execute("UPDATE schema_version SET version = ?1", [SCHEMA_VERSION])
+                    .map_err(|e| db_err(&self.path, e))?;
+            }
             tx.commit().map_err(|e| db_err(&self.path, e))?;
         }
         Ok(())
@@ -309,11 +325,12 @@ impl Database {
             status: String,
             platform: String,
             idle: Option<String>,
+            plan: Option<String>,
         }
         let row = self
             .conn
             .query_row(
-                "SELECT run_id, started_at, finished_at, status, harness_version, suite_version, platform_json, command, idle_json FROM runs WHERE run_id = ?1",
+                "SELECT run_id, started_at, finished_at, status, harness_version, suite_version, platform_json, command, idle_json, plan_json FROM runs WHERE run_id = ?1",
                 [run_id],
                 |r| {
                     Ok(Row {
@@ -327,10 +344,12 @@ impl Database {
                             platform: crate::platform::Fingerprint::default(),
                             command: r.get(7)?,
                             idle: Vec::new(),
+                            plan: None,
                         },
                         status: r.get(3)?,
                         platform: r.get(6)?,
                         idle: r.get(8)?,
+                        plan: r.get(9)?,
                     })
                 },
             )
@@ -341,6 +360,7 @@ impl Database {
             status,
             platform,
             idle,
+            plan,
         }) = row
         else {
             return Ok(None);
@@ -356,6 +376,12 @@ impl Database {
         if let Some(idle) = idle {
             run.idle = serde_json::from_str(&idle)
                 .map_err(|e| corrupt(format!("idle readings do not parse: {e}")))?;
+        }
+        if let Some(plan) = plan {
+            run.plan = Some(
+                serde_json::from_str(&plan)
+                    .map_err(|e| corrupt(format!("plan does not parse: {e}")))?,
+            );
         }
         Ok(Some(run))
     }
@@ -381,9 +407,16 @@ fn insert_run(conn: &Connection, run: &RunRecord) -> rusqlite::Result<bool> {
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     let idle = serde_json::to_string(&run.idle)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let plan = match &run.plan {
+        Some(p) => Some(
+            serde_json::to_string(p)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+        ),
+        None => None,
+    };
     let n = conn.execute(
-        "INSERT OR IGNORE INTO runs (run_id, started_at, finished_at, status, harness_version, suite_version, hostname, platform_hash, platform_json, command, idle_json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT OR IGNORE INTO runs (run_id, started_at, finished_at, status, harness_version, suite_version, hostname, platform_hash, platform_json, command, idle_json, plan_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             run.run_id,
             run.started_at,
@@ -395,7 +428,8 @@ fn insert_run(conn: &Connection, run: &RunRecord) -> rusqlite::Result<bool> {
             run.platform.hash,
             platform,
             run.command,
-            idle
+            idle,
+            plan
         ],
     )?;
     Ok(n == 1)
@@ -485,7 +519,7 @@ mod tests {
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 2);
+        assert_eq!(SCHEMA_VERSION, 3);
         let (command, idle): (String, Option<String>) = db
             .conn
             .query_row(
