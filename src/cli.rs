@@ -14,6 +14,8 @@ use hetbench::report::{export::Format, table};
 use hetbench::runner::{self, Observer, RunOptions, RunPlan, Sinks};
 use hetbench::store::{Database, ResultFilter, ResultRecord, Status, json};
 use indicatif::{ProgressBar, ProgressStyle};
+
+mod report;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -106,6 +108,59 @@ enum Command {
         #[command(flatten)]
         filter: FilterArgs,
     },
+    /// Score each device against the reference node, per domain and overall (HEPscore-style)
+    #[command(
+        after_help = "Examples:\n  hetbench score\n  hetbench score --size medium --include-estimated\n  hetbench score --reference results/reference --weight gemm=2 --json"
+    )]
+    Score {
+        #[command(flatten)]
+        args: report::ScoreArgs,
+        /// Print JSON instead of tables
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare every device with a baseline: ratio, 95% CI and significance (Welch's t-test)
+    #[command(
+        after_help = "Examples:\n  hetbench compare --baseline node01\n  hetbench compare --baseline node01/cpu:cpu0 --kernel gemm\n  hetbench compare --baseline b5229495a54b --json"
+    )]
+    Compare {
+        /// Host name, platform hash (6+ digits), device id or name, backend:device or host/backend:device
+        #[arg(long, value_name = "PLATFORM_OR_DEVICE")]
+        baseline: String,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Only results of this suite version
+        #[arg(long, value_name = "VERSION")]
+        suite: Option<String>,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draw SVG plots: perf/W, throughput against power (Pareto front), rooflines, scores
+    #[command(
+        after_help = "Examples:\n  hetbench plot --out plots\n  hetbench plot --out plots --size medium --include-estimated"
+    )]
+    Plot {
+        /// Directory to write the SVG files into
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[command(flatten)]
+        args: report::ScoreArgs,
+    },
+    /// Write a self-contained HTML report (plots, tables, fingerprints, provenance)
+    #[command(
+        after_help = "Examples:\n  hetbench report --out report\n  hetbench report --out report --baseline node01 --size medium"
+    )]
+    Report {
+        /// Directory to write report.html into
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Compare every device with this one (see `hetbench compare --help`)
+        #[arg(long, value_name = "PLATFORM_OR_DEVICE")]
+        baseline: Option<String>,
+        #[command(flatten)]
+        args: report::ScoreArgs,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -116,7 +171,7 @@ struct RunArgs {
     /// Backends to use (comma list or repeated; `all` = every available one)
     #[arg(short, long, value_delimiter = ',', default_value = "all")]
     backend: Vec<String>,
-    /// Sizes: small, medium, large or all. Default: small with --quick, else medium
+    /// Sizes: small, medium, large or all (tiny: for smoke tests). Default: small with --quick, else medium
     #[arg(short, long, value_delimiter = ',')]
     size: Vec<String>,
     /// Device ids to use (see `hetbench info`), e.g. cpu0
@@ -266,6 +321,19 @@ pub fn main() -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Score { args, json } => report::score(&db_path, &registry()?, args, *json),
+        Command::Compare {
+            baseline,
+            filter,
+            suite,
+            json,
+        } => report::compare(&db_path, filter, baseline, suite.as_deref(), *json),
+        Command::Plot { out, args } => report::plot(&db_path, &registry()?, args, out),
+        Command::Report {
+            out,
+            baseline,
+            args,
+        } => report::report(&db_path, &registry()?, args, baseline.as_deref(), out),
     }
 }
 
@@ -436,13 +504,18 @@ fn list(registry: &Registry, as_json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Expands `all` and checks names against `valid`.
-fn expand(names: &[String], valid: &[String], what: &'static str) -> Result<Vec<String>> {
+/// Expands `all` (to `all`) and checks names against `valid`.
+fn expand(
+    names: &[String],
+    valid: &[String],
+    all: &[String],
+    what: &'static str,
+) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for n in names {
         let n = n.trim();
         if n == "all" {
-            for v in valid {
+            for v in all {
                 if !out.contains(v) {
                     out.push(v.clone());
                 }
@@ -484,7 +557,7 @@ fn run(
     config: &hetbench::config::Config,
 ) -> Result<ExitCode> {
     let kernel_names: Vec<String> = registry.names().iter().map(|s| s.to_string()).collect();
-    let kernels = expand(&args.kernel, &kernel_names, "kernel")?;
+    let kernels = expand(&args.kernel, &kernel_names, &kernel_names, "kernel")?;
     let size_names: Vec<String> = hetbench::kernels::manifest::SIZE_NAMES
         .iter()
         .map(|s| s.to_string())
@@ -497,6 +570,8 @@ fn run(
             &args.size
         },
         &size_names,
+        // `all` is the benchmark sizes; `tiny` is for tests, by name only.
+        &size_names[1..],
         "size",
     )?;
     let backend_names: Vec<String> = BackendKind::ALL
@@ -504,10 +579,11 @@ fn run(
         .map(|b| b.as_str().to_string())
         .collect();
     let explicit_backends = !args.backend.iter().any(|b| b == "all");
-    let backends: Vec<BackendKind> = expand(&args.backend, &backend_names, "backend")?
-        .iter()
-        .map(|b| BackendKind::parse(b))
-        .collect::<hetbench::error::Result<_>>()?;
+    let backends: Vec<BackendKind> =
+        expand(&args.backend, &backend_names, &backend_names, "backend")?
+            .iter()
+            .map(|b| BackendKind::parse(b))
+            .collect::<hetbench::error::Result<_>>()?;
     let mut required = required_backends()?;
     if explicit_backends {
         // A backend named on the command line must come up.

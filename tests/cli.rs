@@ -10,15 +10,20 @@ use predicates::prelude::*;
 use serde_json::Value;
 use tempfile::TempDir;
 
+/// The kernels of the harness core, which tests count on.
+const CORE: &str = "stream_triad,gemm,nbody";
+
 /// A scratch results directory with tiny-size manifests.
 struct Scratch {
     dir: TempDir,
 }
 
 impl Scratch {
+    /// Copies every kernel folder; the core kernels get the sizes below,
+    /// every other kernel its own `tiny` size for small, medium and large.
     fn new() -> Self {
         let dir = TempDir::new().unwrap();
-        let tiny: [(&str, &str); 3] = [
+        let core: [(&str, &str); 3] = [
             (
                 "stream_triad",
                 "[sizes.small]\nn = 100003\n[sizes.medium]\nn = 200000\n[sizes.large]\nn = 300000\n",
@@ -32,27 +37,40 @@ impl Scratch {
                 "[sizes.small]\nn = 257\nsoftening = 0.01\n[sizes.medium]\nn = 512\nsoftening = 0.01\n[sizes.large]\nn = 1024\nsoftening = 0.01\n",
             ),
         ];
-        for (name, sizes) in tiny {
-            let real = std::fs::read_to_string(
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("kernels")
-                    .join(name)
-                    .join("kernel.toml"),
-            )
-            .unwrap();
-            let mut table: toml::Table = toml::from_str(&real).unwrap();
-            let sizes: toml::Table = toml::from_str(sizes).unwrap();
-            table.insert("sizes".into(), sizes["sizes"].clone());
-            let kdir = dir.path().join("kernels").join(name);
-            std::fs::create_dir_all(&kdir).unwrap();
-            std::fs::write(kdir.join("kernel.toml"), toml::to_string(&table).unwrap()).unwrap();
-            for ext in ["wgsl", "cl"] {
-                let shader = Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("kernels")
-                    .join(name)
-                    .join(format!("{name}.{ext}"));
-                std::fs::copy(shader, kdir.join(format!("{name}.{ext}"))).unwrap();
+        let kernels = Path::new(env!("CARGO_MANIFEST_DIR")).join("kernels");
+        for entry in std::fs::read_dir(&kernels).unwrap() {
+            let src = entry.unwrap().path();
+            let manifest = src.join("kernel.toml");
+            if !manifest.is_file() {
+                continue;
             }
+            let name = src.file_name().unwrap().to_string_lossy().to_string();
+            let kdir = dir.path().join("kernels").join(&name);
+            std::fs::create_dir_all(&kdir).unwrap();
+            for file in std::fs::read_dir(&src).unwrap() {
+                let file = file.unwrap().path();
+                std::fs::copy(&file, kdir.join(file.file_name().unwrap())).unwrap();
+            }
+            let mut table: toml::Table =
+                toml::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+            let sizes = table["sizes"].as_table().unwrap().clone();
+            let mut shrunk = toml::Table::new();
+            shrunk.insert("tiny".into(), sizes["tiny"].clone());
+            match core.iter().find(|(k, _)| *k == name) {
+                Some((_, text)) => {
+                    let t: toml::Table = toml::from_str(text).unwrap();
+                    for (k, v) in t["sizes"].as_table().unwrap() {
+                        shrunk.insert(k.clone(), v.clone());
+                    }
+                }
+                None => {
+                    for size in ["small", "medium", "large"] {
+                        shrunk.insert(size.into(), sizes["tiny"].clone());
+                    }
+                }
+            }
+            table.insert("sizes".into(), shrunk.into());
+            std::fs::write(kdir.join("kernel.toml"), toml::to_string(&table).unwrap()).unwrap();
         }
         Scratch { dir }
     }
@@ -83,7 +101,7 @@ impl Scratch {
     fn quick_run(&self) -> PathBuf {
         let out = self
             .hb()
-            .args(["run", "--quick", "--backend", "cpu"])
+            .args(["run", "--quick", "--backend", "cpu", "-k", CORE])
             .assert()
             .success();
         let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
@@ -118,7 +136,7 @@ mod run {
         let s = Scratch::new();
         let out = s
             .hb()
-            .args(["run", "--quick", "--backend", "cpu"])
+            .args(["run", "--quick", "--backend", "cpu", "-k", CORE])
             .assert()
             .success();
         let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
@@ -259,7 +277,7 @@ mod run {
             .assert()
             .code(2)
             .stderr(predicate::str::contains(
-                "unknown size 'huge'; valid sizes: small, medium, large",
+                "unknown size 'huge'; valid sizes: tiny, small, medium, large",
             ));
         s.hb()
             .args(["run", "--time-budget=-1"])
@@ -343,7 +361,12 @@ mod inspect {
             .arg("list")
             .assert()
             .success()
-            .stdout(predicate::str::is_match("gemm +ml +1.0.0 +GFLOP/s +small\\(n=64\\)").unwrap())
+            .stdout(
+                predicate::str::is_match(
+                    "gemm +ml +1.0.0 +GFLOP/s +tiny\\(n=67\\), small\\(n=64\\)",
+                )
+                .unwrap(),
+            )
             .stdout(predicate::str::contains("stream_triad  micro"))
             .stdout(predicate::str::contains("nbody         simulation"));
         let out = Command::cargo_bin("hetbench")
@@ -539,7 +562,7 @@ mod store {
         }
         let before = std::fs::read(s.db()).unwrap();
         s.hb()
-            .args(["run", "--quick", "-b", "cpu"])
+            .args(["run", "--quick", "-b", "cpu", "-k", CORE])
             .assert()
             .code(2)
             .stderr(predicate::str::contains(
@@ -794,7 +817,7 @@ mod robustness {
     fn a_crashing_and_a_hanging_kernel_are_marked_and_the_rest_stored() {
         let s = Scratch::new();
         s.hb()
-            .args(["run", "--quick", "-b", "cpu", "--timeout", "3"])
+            .args(["run", "--quick", "-b", "cpu", "-k", CORE, "--timeout", "3"])
             .args([
                 "--inject-fault",
                 "gemm=crash",
@@ -928,7 +951,16 @@ mod robustness {
                 .arg(s.path("results"))
                 .arg("--kernels-dir")
                 .arg(s.path("kernels"))
-                .args(["run", "--quick", "-b", "cpu", "--idle-seconds", "0"])
+                .args([
+                    "run",
+                    "--quick",
+                    "-b",
+                    "cpu",
+                    "-k",
+                    CORE,
+                    "--idle-seconds",
+                    "0",
+                ])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped())
                 .spawn()

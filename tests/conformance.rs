@@ -6,28 +6,16 @@
 use hetbench::backends::{self, BackendKind, BackendOptions};
 use hetbench::kernels::{Param, Registry, SizeSpec};
 
-/// Sizes that are not multiples of the GPU tiles, so edges are exercised.
-fn sizes(kernel: &str) -> Vec<SizeSpec> {
-    let spec = |params: Vec<(&str, Param)>| SizeSpec {
-        name: "conformance".into(),
-        params: params
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-        source: "tests/conformance.rs".into(),
-    };
-    match kernel {
-        "stream_triad" => vec![spec(vec![("n", Param::Int(100_003))])],
-        "gemm" => vec![
-            spec(vec![("n", Param::Int(67))]),
-            spec(vec![("n", Param::Int(128))]),
-        ],
-        "nbody" => vec![spec(vec![
-            ("n", Param::Int(300)),
-            ("softening", Param::Float(0.01)),
-        ])],
-        other => panic!("add conformance sizes for kernel '{other}' in tests/conformance.rs"),
+/// Each kernel's `tiny` size (ragged against GPU tiles), and for gemm a
+/// whole number of tiles too.
+fn sizes(kernel: &hetbench::kernels::RegisteredKernel) -> Vec<SizeSpec> {
+    let mut sizes = vec![kernel.size("tiny").expect("every manifest has a tiny size")];
+    if kernel.name() == "gemm" {
+        let mut whole = sizes[0].clone();
+        whole.params.insert("n".into(), Param::Int(128));
+        sizes.push(whole);
     }
+    sizes
 }
 
 fn required() -> Vec<BackendKind> {
@@ -65,11 +53,11 @@ fn every_kernel_on_every_available_backend_and_device() {
         });
         for device in &devices {
             for kernel in &registry.kernels {
-                for size in sizes(kernel.name()) {
+                for size in sizes(kernel) {
                     let label = format!(
-                        "{} n={:?} on {} {} ({}, {})",
+                        "{} {:?} on {} {} ({}, {})",
                         kernel.name(),
-                        size.params["n"],
+                        size.params,
                         kind.as_str(),
                         device.id,
                         device.name,

@@ -147,8 +147,10 @@ pub struct KernelManifest {
     pub sizes: BTreeMap<String, BTreeMap<String, Param>>,
 }
 
-/// The size names every manifest must define, smallest first.
-pub const SIZE_NAMES: [&str; 3] = ["small", "medium", "large"];
+/// The size names every manifest must define, smallest first. `tiny` is
+/// for tests and smoke checks: it runs in milliseconds everywhere and is
+/// ragged against GPU tiles, so conformance tests exercise the edges.
+pub const SIZE_NAMES: [&str; 4] = ["tiny", "small", "medium", "large"];
 
 impl KernelManifest {
     /// Parses and validates a manifest. `path` names it in errors.
@@ -259,6 +261,8 @@ scale = 1e9
 [tolerance]
 rel = 1e-4
 abs = 0.0
+[sizes.tiny]
+n = 3
 [sizes.small]
 n = 4
 [sizes.medium]
@@ -275,7 +279,7 @@ x = 0.5
         let large = m.size("large", "k/kernel.toml").unwrap();
         assert_eq!(large.usize("n", 100).unwrap(), 16);
         assert_eq!(large.f64("x", 0.0..=1.0).unwrap(), 0.5);
-        assert_eq!(m.size_names(), vec!["small", "medium", "large"]);
+        assert_eq!(m.size_names(), vec!["tiny", "small", "medium", "large"]);
     }
 
     #[test]

@@ -576,9 +576,9 @@ mod tests {
     #[test]
     fn registry_has_the_core_kernels_with_distinct_hashes() {
         let reg = Registry::builtin().unwrap();
-        assert_eq!(reg.names(), vec!["stream_triad", "gemm", "nbody"]);
+        assert_eq!(reg.names()[..3], ["stream_triad", "gemm", "nbody"]);
         let hashes: std::collections::BTreeSet<_> = reg.kernels.iter().map(|k| &k.hash).collect();
-        assert_eq!(hashes.len(), 3);
+        assert_eq!(hashes.len(), reg.kernels.len());
         assert!(reg.kernels.iter().all(|k| k.hash.len() == 64));
     }
 
@@ -586,9 +586,9 @@ mod tests {
     fn unknown_kernel_lists_valid_names() {
         let reg = Registry::builtin().unwrap();
         let err = reg.get("gemmm").err().unwrap().to_string();
-        assert_eq!(
-            err,
-            "unknown kernel 'gemmm'; valid kernels: stream_triad, gemm, nbody"
+        assert!(
+            err.starts_with("unknown kernel 'gemmm'; valid kernels: stream_triad, gemm, nbody"),
+            "{err}"
         );
     }
 
