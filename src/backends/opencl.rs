@@ -64,8 +64,8 @@ use opencl3::types::{cl_device_id, cl_float, cl_uint};
 use crate::backends::{Backend, BackendKind, Device, DeviceType, Prepared, Timing, Unavailable};
 use crate::error::{Error, Result};
 use crate::kernels::{
-    Buffer, Buffers, Dispatch, Inputs, Launch, RegisteredKernel, Role, Scalar, ShaderLanguage,
-    ShaderSource,
+    Buffer, Buffers, Dispatch, Elem, Inputs, Launch, RegisteredKernel, Role, Scalar,
+    ShaderLanguage, ShaderSource,
 };
 
 const BACKEND: &str = "opencl";
@@ -367,7 +367,10 @@ struct DeviceBuffer {
     name: &'static str,
     role: Role,
     len: usize,
+    /// Device memory; every element is 4 bytes, held as `cl_float` bits
+    /// whatever `elem` says.
     buffer: ClBuffer<cl_float>,
+    elem: Elem,
     /// The input's data (for `end_to_end`); empty for outputs.
     host: Vec<f32>,
 }
@@ -431,16 +434,21 @@ impl OpenClPrepared {
             )))?;
             let host = match b.role {
                 Role::Input => {
-                    let data = inputs.buffers.f32(b.name)?;
-                    if data.len() != b.len {
+                    let data = inputs
+                        .buffers
+                        .get(b.name)
+                        .ok_or_else(|| backend_err(format!("input '{}' is missing", b.name)))?;
+                    if data.len() != b.len || data.elem() != b.elem {
                         return Err(backend_err(format!(
-                            "input '{}' holds {} elements but the launch declares {}",
+                            "input '{}' holds {} {:?} elements but the launch declares {} {:?}",
                             b.name,
                             data.len(),
-                            b.len
+                            data.elem(),
+                            b.len,
+                            b.elem
                         )));
                     }
-                    data.to_vec()
+                    bytemuck::pod_collect_to_vec::<u8, f32>(data.as_bytes())
                 }
                 Role::Output => Vec::new(),
             };
@@ -449,6 +457,7 @@ impl OpenClPrepared {
                 role: b.role,
                 len: b.len,
                 buffer,
+                elem: b.elem,
                 host,
             });
         }
@@ -687,7 +696,10 @@ impl Prepared for OpenClPrepared {
         for b in self.buffers.iter().filter(|b| b.role == Role::Output) {
             let mut data = vec![0.0f32; b.len];
             read(&self.queue, &b.buffer, &mut data, b.name)?;
-            out.push(b.name, Buffer::F32(data));
+            out.push(
+                b.name,
+                Buffer::from_bytes(b.elem, bytemuck::cast_slice(&data)),
+            );
         }
         Ok(out)
     }

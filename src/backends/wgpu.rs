@@ -52,7 +52,7 @@ use std::time::Instant;
 use crate::backends::{Backend, BackendKind, Device, DeviceType, Prepared, Timing, Unavailable};
 use crate::error::{Error, Result};
 use crate::kernels::{
-    Buffer, Buffers, Inputs, Launch, RegisteredKernel, Role, ShaderLanguage, ShaderSource,
+    Buffer, Buffers, Elem, Inputs, Launch, RegisteredKernel, Role, ShaderLanguage, ShaderSource,
 };
 
 const BACKEND: &str = "wgpu";
@@ -519,7 +519,8 @@ struct DeviceBuffer {
     /// Mappable copy target, for outputs.
     staging: Option<::wgpu::Buffer>,
     /// The host data, for inputs (re-uploaded by `end_to_end`).
-    host: Option<Vec<f32>>,
+    host: Option<Vec<u8>>,
+    elem: Elem,
 }
 
 /// Timestamp queries at the beginning and end of the pass.
@@ -650,15 +651,21 @@ impl WgpuPrepared {
             let size = buffer_size(b.len);
             let (buffer, staging, host) = match b.role {
                 Role::Input => {
-                    let data = inputs.buffers.f32(b.name)?;
-                    if data.len() != b.len {
+                    let data = inputs
+                        .buffers
+                        .get(b.name)
+                        .ok_or_else(|| backend_error(format!("input '{}' is missing", b.name)))?;
+                    if data.len() != b.len || data.elem() != b.elem {
                         return Err(backend_error(format!(
-                            "input '{}' has {} elements, the launch expects {}",
+                            "input '{}' has {} {:?} elements, the launch expects {} {:?}",
                             b.name,
                             data.len(),
-                            b.len
+                            data.elem(),
+                            b.len,
+                            b.elem
                         )));
                     }
+                    let data = data.as_bytes();
                     let buffer = if data.is_empty() {
                         device.create_buffer(&::wgpu::BufferDescriptor {
                             label: Some(b.name),
@@ -669,7 +676,7 @@ impl WgpuPrepared {
                     } else {
                         device.create_buffer_init(&::wgpu::util::BufferInitDescriptor {
                             label: Some(b.name),
-                            contents: bytemuck::cast_slice(data),
+                            contents: data,
                             usage,
                         })
                     };
@@ -698,6 +705,7 @@ impl WgpuPrepared {
                 size: b.len as u64 * 4,
                 staging,
                 host,
+                elem: b.elem,
             });
         }
         let uniform = device.create_buffer_init(&::wgpu::util::BufferInitDescriptor {
@@ -839,14 +847,14 @@ impl WgpuPrepared {
                         let view = staging.get_mapped_range(0..b.size).map_err(|e| {
                             backend_error(format!("could not read output '{}': {e}", b.name))
                         })?;
-                        bytemuck::pod_collect_to_vec::<u8, f32>(&view)
+                        Buffer::from_bytes(b.elem, &view)
                     };
                     staging.unmap();
                     values
                 }
-                _ => Vec::new(),
+                _ => Buffer::from_bytes(b.elem, &[]),
             };
-            out.push(b.name, Buffer::F32(values));
+            out.push(b.name, values);
         }
         Ok(out)
     }
@@ -943,9 +951,7 @@ impl Prepared for WgpuPrepared {
             if let Some(host) = &b.host
                 && !host.is_empty()
             {
-                opened
-                    .queue
-                    .write_buffer(&b.buffer, 0, bytemuck::cast_slice(host));
+                opened.queue.write_buffer(&b.buffer, 0, host);
             }
         }
         let mut encoder = opened
@@ -1019,11 +1025,7 @@ mod tests {
     #[test]
     fn oversized_buffer_is_unsupported_and_names_the_limit() {
         let launch = Launch {
-            buffers: vec![LaunchBuffer {
-                name: "big",
-                role: Role::Output,
-                len: 1 << 30,
-            }],
+            buffers: vec![LaunchBuffer::output("big", 1 << 30)],
             params: vec![("n", Scalar::U32(1))],
             dispatches: vec![Dispatch {
                 entry: "main",

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use crate::error::Result;
 use crate::kernels::{
     Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
-    LaunchBuffer, Role, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
+    LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
     sample_indices,
 };
 
@@ -88,21 +88,9 @@ impl Kernel for Gemm {
         let tiles = groups_for(n, 64)?;
         Ok(Launch {
             buffers: vec![
-                LaunchBuffer {
-                    name: "a",
-                    role: Role::Input,
-                    len: n * n,
-                },
-                LaunchBuffer {
-                    name: "b",
-                    role: Role::Input,
-                    len: n * n,
-                },
-                LaunchBuffer {
-                    name: "c",
-                    role: Role::Output,
-                    len: n * n,
-                },
+                LaunchBuffer::input("a", n * n),
+                LaunchBuffer::input("b", n * n),
+                LaunchBuffer::output("c", n * n),
             ],
             params: vec![("n", Scalar::U32(param_u32(n, "n")?))],
             dispatches: vec![Dispatch {

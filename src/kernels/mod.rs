@@ -65,6 +65,9 @@ pub enum Role {
     /// Uploaded from the input buffer of the same name; read only.
     Input,
     /// Zero-initialised, written by the kernel, read back as an output.
+    /// Every iteration must compute the same outputs from the same inputs
+    /// (iterations repeat for timing): a multi-step kernel reads an input
+    /// in its first dispatch and ping-pongs between two outputs after.
     Output,
 }
 
@@ -72,8 +75,39 @@ pub enum Role {
 pub struct LaunchBuffer {
     pub name: &'static str,
     pub role: Role,
-    /// Length in f32 elements.
+    /// Length in elements (all 4 bytes).
     pub len: usize,
+    pub elem: Elem,
+}
+
+impl LaunchBuffer {
+    /// An f32 input of `len` elements.
+    pub fn input(name: &'static str, len: usize) -> Self {
+        LaunchBuffer {
+            name,
+            role: Role::Input,
+            len,
+            elem: Elem::F32,
+        }
+    }
+
+    /// An f32 output of `len` elements.
+    pub fn output(name: &'static str, len: usize) -> Self {
+        LaunchBuffer {
+            name,
+            role: Role::Output,
+            len,
+            elem: Elem::F32,
+        }
+    }
+
+    /// The same buffer holding u32 elements.
+    pub fn u32(self) -> Self {
+        LaunchBuffer {
+            elem: Elem::U32,
+            ..self
+        }
+    }
 }
 
 /// A scalar kernel parameter.
@@ -142,16 +176,26 @@ pub fn param_u32(n: usize, what: &str) -> Result<u32> {
     })
 }
 
-/// A buffer of kernel data.
+/// A buffer of kernel data. Every element is 4 bytes, so GPU backends move
+/// buffers as bytes and only the element type tells them apart.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Buffer {
     F32(Vec<f32>),
+    U32(Vec<u32>),
+}
+
+/// The element type of a buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elem {
+    F32,
+    U32,
 }
 
 impl Buffer {
     pub fn len(&self) -> usize {
         match self {
             Buffer::F32(v) => v.len(),
+            Buffer::U32(v) => v.len(),
         }
     }
 
@@ -160,8 +204,29 @@ impl Buffer {
     }
 
     pub fn bytes(&self) -> usize {
+        self.len() * 4
+    }
+
+    pub fn elem(&self) -> Elem {
         match self {
-            Buffer::F32(v) => v.len() * 4,
+            Buffer::F32(_) => Elem::F32,
+            Buffer::U32(_) => Elem::U32,
+        }
+    }
+
+    /// The buffer's bytes, native-endian, as a device receives them.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Buffer::F32(v) => bytemuck::cast_slice(v),
+            Buffer::U32(v) => bytemuck::cast_slice(v),
+        }
+    }
+
+    /// A buffer of `elem` from device bytes (a whole number of elements).
+    pub fn from_bytes(elem: Elem, bytes: &[u8]) -> Buffer {
+        match elem {
+            Elem::F32 => Buffer::F32(bytemuck::pod_collect_to_vec(bytes)),
+            Elem::U32 => Buffer::U32(bytemuck::pod_collect_to_vec(bytes)),
         }
     }
 }
@@ -195,10 +260,25 @@ impl Buffers {
     pub fn f32(&self, name: &str) -> Result<&[f32]> {
         match self.get(name) {
             Some(Buffer::F32(v)) => Ok(v),
-            None => Err(Error::Backend {
-                backend: "kernel".into(),
-                message: format!("buffer '{name}' is missing"),
-            }),
+            other => Err(self.wrong(name, "f32", other)),
+        }
+    }
+
+    /// The u32 buffer `name`.
+    pub fn u32(&self, name: &str) -> Result<&[u32]> {
+        match self.get(name) {
+            Some(Buffer::U32(v)) => Ok(v),
+            other => Err(self.wrong(name, "u32", other)),
+        }
+    }
+
+    fn wrong(&self, name: &str, want: &str, got: Option<&Buffer>) -> Error {
+        Error::Backend {
+            backend: "kernel".into(),
+            message: match got {
+                None => format!("buffer '{name}' is missing"),
+                Some(b) => format!("buffer '{name}' holds {:?}, not {want}", b.elem()),
+            },
         }
     }
 

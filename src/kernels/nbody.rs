@@ -21,7 +21,7 @@ use crate::error::Result;
 use crate::kernels::par::mul_add;
 use crate::kernels::{
     Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
-    LaunchBuffer, Role, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
+    LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
     sample_indices,
 };
 use crate::multiversion;
@@ -119,16 +119,15 @@ impl Kernel for NBody {
     fn launch(&self, inputs: &Inputs) -> Result<Launch> {
         let n = inputs.size.usize("n", MAX_N)?;
         let eps = inputs.size.f64("softening", 1e-6..=1.0)? as f32;
-        let buffer = |name, role| LaunchBuffer { name, role, len: n };
         Ok(Launch {
             buffers: vec![
-                buffer("x", Role::Input),
-                buffer("y", Role::Input),
-                buffer("z", Role::Input),
-                buffer("m", Role::Input),
-                buffer("ax", Role::Output),
-                buffer("ay", Role::Output),
-                buffer("az", Role::Output),
+                LaunchBuffer::input("x", n),
+                LaunchBuffer::input("y", n),
+                LaunchBuffer::input("z", n),
+                LaunchBuffer::input("m", n),
+                LaunchBuffer::output("ax", n),
+                LaunchBuffer::output("ay", n),
+                LaunchBuffer::output("az", n),
             ],
             params: vec![
                 ("n", Scalar::U32(param_u32(n, "n")?)),

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::kernels::par::{SharedMut, first_touch_copy, for_each_static_range};
 use crate::kernels::{
     Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
-    LaunchBuffer, MAX_GROUPS_PER_DIM, Role, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for,
+    LaunchBuffer, MAX_GROUPS_PER_DIM, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for,
     param_u32,
 };
 use crate::multiversion;
@@ -84,21 +84,9 @@ impl Kernel for StreamTriad {
         let groups = groups_for(n, 256).unwrap_or(MAX_GROUPS_PER_DIM);
         Ok(Launch {
             buffers: vec![
-                LaunchBuffer {
-                    name: "a",
-                    role: Role::Output,
-                    len: n,
-                },
-                LaunchBuffer {
-                    name: "b",
-                    role: Role::Input,
-                    len: n,
-                },
-                LaunchBuffer {
-                    name: "c",
-                    role: Role::Input,
-                    len: n,
-                },
+                LaunchBuffer::output("a", n),
+                LaunchBuffer::input("b", n),
+                LaunchBuffer::input("c", n),
             ],
             params: vec![
                 ("n", Scalar::U32(param_u32(n, "n")?)),
