@@ -14,10 +14,10 @@ use hetbench::report::{export::Format, table};
 use hetbench::runner::{self, Observer, RunOptions, RunPlan, Sinks};
 use hetbench::store::{Database, ResultFilter, ResultRecord, Status, json};
 use indicatif::{ProgressBar, ProgressStyle};
-
-mod report;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+
+mod report;
 
 const ABOUT: &str = "Measure how fast and how energy-efficiently portable physics kernels run on every compute device of a node, and keep the results in a comparable database.";
 

@@ -1,5 +1,13 @@
 //! Turning results into something to read: tables for the terminal and the
-//! exporters (`hetbench export`).
+//! exporters (`hetbench export`), and the decision makers' views: `score`
+//! against a reference node, `compare` against a baseline device, plots and
+//! a self-contained HTML report.
 
+pub mod compare;
+pub mod data;
 pub mod export;
+pub mod html;
+pub mod plot;
+pub mod score;
+pub mod stats;
 pub mod table;

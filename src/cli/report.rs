@@ -1,0 +1,229 @@
+//! The decision makers' commands: `score`, `compare`, `plot` and `report`.
+//! Argument glue only; the figures are computed in `hetbench::report`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use hetbench::error::Error;
+use hetbench::kernels::Registry;
+use hetbench::report::compare::{self, Comparison};
+use hetbench::report::data::Dataset;
+use hetbench::report::plot::{self, Figure};
+use hetbench::report::score::{self, Reference, ScoreOptions, ScoreReport};
+use hetbench::store::{ResultRecord, RunRecord};
+
+use super::{FilterArgs, open_db, write_stdout};
+
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// Reference run file, or a directory of them (default: the built-in reference of results/reference/)
+    #[arg(long, env = "HETBENCH_REFERENCE", value_name = "PATH")]
+    reference: Option<PathBuf>,
+    /// Only results of this suite version (scores never mix suite versions)
+    #[arg(long, value_name = "VERSION")]
+    suite: Option<String>,
+    /// Count the micro domain (stream_triad, ...) in the overall score
+    #[arg(long)]
+    include_micro: bool,
+    /// Let estimated and modeled energy into per-watt figures (always labelled)
+    #[arg(long)]
+    include_estimated: bool,
+    /// Weight of a kernel within its domain (default 1; comma list or repeated)
+    #[arg(long, value_name = "KERNEL=W", value_delimiter = ',')]
+    weight: Vec<String>,
+}
+
+impl ScoreArgs {
+    fn options(&self) -> Result<ScoreOptions> {
+        let mut weights = std::collections::BTreeMap::new();
+        for w in &self.weight {
+            let parsed = w
+                .split_once('=')
+                .and_then(|(k, v)| v.trim().parse::<f64>().ok().map(|v| (k.trim(), v)));
+            let Some((k, v)) = parsed else {
+                return Err(Error::InvalidValue {
+                    what: "--weight".into(),
+                    message: format!("'{w}' is not KERNEL=NUMBER"),
+                }
+                .into());
+            };
+            weights.insert(k.to_string(), v);
+        }
+        Ok(ScoreOptions {
+            include_micro: self.include_micro,
+            include_estimated: self.include_estimated,
+            weights,
+            suite: self.suite.clone(),
+        })
+    }
+
+    fn reference(&self) -> Result<Reference> {
+        Ok(match &self.reference {
+            Some(path) => Reference::load(path)
+                .with_context(|| format!("could not load reference '{}'", path.display()))?,
+            None => Reference::builtin()?,
+        })
+    }
+}
+
+/// The filtered results of an existing database (an error, exit 2, when
+/// there is no database: reading must not create an empty one).
+fn load_results(
+    db_path: &Path,
+    filter: &FilterArgs,
+    suite: Option<&str>,
+) -> Result<Vec<ResultRecord>> {
+    if !db_path.exists() {
+        return Err(Error::NoResults(format!(
+            "no results database at '{}': run `hetbench run` or `hetbench import` first, or pass --db",
+            db_path.display()
+        ))
+        .into());
+    }
+    let db = open_db(db_path)?;
+    let mut results = db.results(&filter.to_filter()?)?;
+    if let Some(s) = suite {
+        results.retain(|r| r.suite_version == s);
+    }
+    Ok(results)
+}
+
+fn source(db_path: &Path) -> String {
+    format!("database '{}'", db_path.display())
+}
+
+pub fn score(
+    db_path: &Path,
+    registry: &Registry,
+    args: &ScoreArgs,
+    json: bool,
+) -> Result<ExitCode> {
+    let results = load_results(db_path, &args.filter, None)?;
+    let report = score::score(&results, &args.reference()?, registry, &args.options()?)?;
+    if json {
+        write_stdout(format!("{}\n", serde_json::to_string_pretty(&report)?).as_bytes())?;
+    } else {
+        write_stdout(report.text().as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn compare(
+    db_path: &Path,
+    filter: &FilterArgs,
+    baseline: &str,
+    suite: Option<&str>,
+    json: bool,
+) -> Result<ExitCode> {
+    let results = load_results(db_path, filter, suite)?;
+    let c = compare::compare(&results, baseline)?;
+    if json {
+        write_stdout(format!("{}\n", serde_json::to_string_pretty(&c)?).as_bytes())?;
+    } else {
+        write_stdout(c.text().as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The dataset, its score (or why none) and every figure.
+struct Drawn {
+    data: Dataset,
+    score: std::result::Result<ScoreReport, String>,
+    figures: Vec<Figure>,
+}
+
+fn draw_all(
+    db_path: &Path,
+    registry: &Registry,
+    args: &ScoreArgs,
+) -> Result<(Vec<ResultRecord>, Drawn)> {
+    let results = load_results(db_path, &args.filter, args.suite.as_deref())?;
+    let data = Dataset::require(&results, &source(db_path))?;
+    let suites = data.suite_versions();
+    if suites.len() > 1 {
+        return Err(Error::MixedSuites(format!(
+            "the results are of suite versions {}: figures never mix suite versions; select one with --suite",
+            suites.into_iter().collect::<Vec<_>>().join(", ")
+        ))
+        .into());
+    }
+    let score = score::score(&results, &args.reference()?, registry, &args.options()?)
+        .map_err(|e| e.to_string());
+    let mut figures = vec![
+        plot::perf_per_watt::draw(&data)?,
+        plot::pareto::draw(&data, args.include_estimated)?,
+        plot::roofline::draw(&data)?,
+    ];
+    match &score {
+        Ok(s) => figures.push(plot::score::draw(s)?),
+        Err(why) => eprintln!("note: no score plot: {why}"),
+    }
+    Ok((
+        results,
+        Drawn {
+            data,
+            score,
+            figures,
+        },
+    ))
+}
+
+fn create_dir(out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("could not create output directory '{}'", out.display()))
+}
+
+pub fn plot(db_path: &Path, registry: &Registry, args: &ScoreArgs, out: &Path) -> Result<ExitCode> {
+    let (_, drawn) = draw_all(db_path, registry, args)?;
+    create_dir(out)?;
+    let mut listing = String::new();
+    for f in &drawn.figures {
+        let path = out.join(format!("{}.svg", f.name));
+        std::fs::write(&path, &f.svg)
+            .with_context(|| format!("could not write plot '{}'", path.display()))?;
+        listing.push_str(&format!("{}\t{}\n", path.display(), f.title));
+    }
+    write_stdout(listing.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn report(
+    db_path: &Path,
+    registry: &Registry,
+    args: &ScoreArgs,
+    baseline: Option<&str>,
+    out: &Path,
+) -> Result<ExitCode> {
+    let (results, drawn) = draw_all(db_path, registry, args)?;
+    let comparison: std::result::Result<Comparison, String> = match baseline {
+        // A baseline named on the command line must exist.
+        Some(b) => Ok(compare::compare(&results, b)?),
+        None => Err("no --baseline given".into()),
+    };
+    let db = open_db(db_path)?;
+    let mut runs: Vec<RunRecord> = Vec::new();
+    for id in drawn.data.run_ids() {
+        if let Some(r) = db.run(&id)? {
+            runs.push(r);
+        }
+    }
+    let html = hetbench::report::html::render(&hetbench::report::html::ReportInput {
+        data: &drawn.data,
+        figures: &drawn.figures,
+        score: drawn.score.as_ref().map_err(Clone::clone),
+        comparison: comparison.as_ref().map_err(Clone::clone),
+        runs: &runs,
+        source: source(db_path),
+        generated_at: hetbench::store::record::now_rfc3339(),
+    });
+    create_dir(out)?;
+    let path = out.join("report.html");
+    std::fs::write(&path, html)
+        .with_context(|| format!("could not write report '{}'", path.display()))?;
+    write_stdout(format!("{}\n", path.display()).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}

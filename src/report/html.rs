@@ -1,0 +1,312 @@
+//! `hetbench report`: one self-contained HTML file for decision makers.
+//!
+//! Everything is inline (CSS, SVG figures) and nothing is fetched, so the
+//! file can be mailed, archived and opened offline, and shows the same thing
+//! in ten years. Every string that came from a database or run file (host
+//! names, device names, kernel names, commands) is HTML-escaped here; text
+//! inside the SVG figures is escaped by the SVG backend. A run file is
+//! written by whoever ran hetbench on some node, so its strings are
+//! untrusted input to this page.
+
+use std::collections::BTreeMap;
+
+use crate::report::compare::Comparison;
+use crate::report::data::{Dataset, html_escape as esc};
+use crate::report::plot::Figure;
+use crate::report::score::{ScoreReport, labelled};
+use crate::report::table::{self, format_value};
+use crate::store::RunRecord;
+
+/// What the report shows.
+pub struct ReportInput<'a> {
+    pub data: &'a Dataset,
+    pub figures: &'a [Figure],
+    /// The score, or why there is none.
+    pub score: Result<&'a ScoreReport, String>,
+    /// The comparison, or why there is none.
+    pub comparison: Result<&'a Comparison, String>,
+    /// The runs the results come from (their platform fingerprints).
+    pub runs: &'a [RunRecord],
+    /// The database the results were read from.
+    pub source: String,
+    pub generated_at: String,
+}
+
+const CSS: &str = "body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}\
+table{border-collapse:collapse;margin:1em 0;font-size:13px}\
+th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}\
+th{background:#f0f0f0}td.num{text-align:right;font-variant-numeric:tabular-nums}\
+figure{margin:1.5em 0;border:1px solid #ddd;padding:8px}figcaption{font-size:13px;color:#444;margin-top:6px}\
+.est{color:#a00;font-weight:bold}.note{color:#555;font-size:13px}code{background:#f4f4f4;padding:0 3px}";
+
+fn table_html(headings: &[&str], rows: &[Vec<String>]) -> String {
+    let mut s = String::from("<table>\n<tr>");
+    for h in headings {
+        s.push_str(&format!("<th>{}</th>", esc(h)));
+    }
+    s.push_str("</tr>\n");
+    for row in rows {
+        s.push_str("<tr>");
+        for cell in row {
+            // Figures labelled ESTIMATED or MODELED stand out.
+            let class = if cell.contains("ESTIMATED") || cell.contains("MODELED") {
+                " class=\"est\""
+            } else {
+                ""
+            };
+            s.push_str(&format!("<td{class}>{}</td>", esc(cell)));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</table>\n");
+    s
+}
+
+fn score_html(score: &ScoreReport) -> String {
+    let mut s = format!(
+        "<p>Reference: <b>{}</b>. Suite version <b>{}</b>. Overall: geometric mean of the domain scores ({}). Score per watt: {}.</p>\n",
+        esc(&score.reference),
+        esc(&score.suite_version),
+        if score.include_micro {
+            "micro counted"
+        } else {
+            "micro shown in brackets, not counted"
+        },
+        if score.include_estimated {
+            "estimated and modeled energy included, labelled ESTIMATED"
+        } else {
+            "measured energy only"
+        }
+    );
+    let domains = ["simulation", "reconstruction", "ml", "micro"];
+    let mut headings = vec!["device", "overall", "overall per W"];
+    headings.extend(domains);
+    headings.push("missing kernels");
+    let rows: Vec<Vec<String>> = score
+        .subjects
+        .iter()
+        .map(|sc| {
+            let mut row = vec![
+                sc.label.clone(),
+                sc.overall.map(format_value).unwrap_or_else(|| "-".into()),
+                labelled(sc.overall_per_watt, sc.overall_per_watt_estimated),
+            ];
+            for d in domains {
+                row.push(match sc.domains.iter().find(|x| x.domain.as_str() == d) {
+                    Some(x) if x.counted => format_value(x.score),
+                    Some(x) => format!("({})", format_value(x.score)),
+                    None => "-".into(),
+                });
+            }
+            row.push(sc.missing.join(", "));
+            row
+        })
+        .collect();
+    s.push_str(&table_html(&headings, &rows));
+    let rows: Vec<Vec<String>> = score
+        .subjects
+        .iter()
+        .flat_map(|sc| {
+            sc.kernels.iter().map(|k| {
+                vec![
+                    sc.label.clone(),
+                    k.kernel.clone(),
+                    k.domain.as_str().into(),
+                    k.ratios
+                        .iter()
+                        .map(|(size, p, r)| format!("{size} {p}: {}", format_value(*r)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    format_value(k.ratio),
+                    labelled(k.per_watt, k.per_watt_estimated),
+                ]
+            })
+        })
+        .collect();
+    s.push_str(&table_html(
+        &[
+            "device",
+            "kernel",
+            "domain",
+            "ratios to reference",
+            "ratio",
+            "ratio per W",
+        ],
+        &rows,
+    ));
+    s
+}
+
+fn fingerprints_html(runs: &[RunRecord]) -> String {
+    // One block per platform (host name and hash), listing its runs.
+    let mut by_platform: BTreeMap<(String, String), Vec<&RunRecord>> = BTreeMap::new();
+    for r in runs {
+        by_platform
+            .entry((r.platform.hostname.clone(), r.platform.hash.clone()))
+            .or_default()
+            .push(r);
+    }
+    let mut s = String::new();
+    for ((host, hash), runs) in by_platform {
+        let p = &runs[0].platform;
+        s.push_str(&format!(
+            "<h3>{} <span class=\"note\">platform {}</span></h3>\n",
+            esc(&host),
+            esc(&hash)
+        ));
+        let rows = vec![
+            vec![
+                "OS".to_string(),
+                format!(
+                    "{} {} (kernel {}, {})",
+                    p.os, p.os_version, p.kernel_version, p.arch
+                ),
+            ],
+            vec![
+                "CPU".into(),
+                format!(
+                    "{} ({}), {} physical cores, {} logical CPUs, {} MHz, SIMD: {}",
+                    p.cpu.brand,
+                    p.cpu.vendor,
+                    p.cpu
+                        .physical_cores
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "?".into()),
+                    p.cpu.logical_cpus,
+                    p.cpu.frequency_mhz,
+                    if p.cpu.simd.is_empty() {
+                        "none".to_string()
+                    } else {
+                        p.cpu.simd.join(" ")
+                    }
+                ),
+            ],
+            vec![
+                "memory".into(),
+                format!("{:.1} GiB", p.memory_bytes as f64 / (1u64 << 30) as f64),
+            ],
+        ];
+        s.push_str(&table_html(&["", ""], &rows));
+        let rows: Vec<Vec<String>> = runs
+            .iter()
+            .map(|r| {
+                vec![
+                    r.run_id.clone(),
+                    r.started_at.clone(),
+                    r.status.as_str().into(),
+                    format!("hetbench {}, suite {}", r.harness_version, r.suite_version),
+                    r.idle
+                        .iter()
+                        .map(|i| {
+                            format!(
+                                "{} {:.1} W ({})",
+                                i.meter,
+                                i.avg_w,
+                                if i.method.is_measured() {
+                                    i.method.as_str().to_string()
+                                } else {
+                                    i.method.as_str().to_uppercase()
+                                }
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    r.command.clone(),
+                ]
+            })
+            .collect();
+        s.push_str(&table_html(
+            &[
+                "run",
+                "started",
+                "status",
+                "versions",
+                "idle power",
+                "command",
+            ],
+            &rows,
+        ));
+    }
+    s
+}
+
+/// The whole report as one HTML document.
+pub fn render(input: &ReportInput) -> String {
+    let mut s =
+        String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    s.push_str("<title>hetbench report</title>\n");
+    s.push_str(&format!("<style>{CSS}</style>\n</head>\n<body>\n"));
+    s.push_str("<h1>hetbench report</h1>\n");
+    s.push_str(&format!(
+        "<p class=\"note\">Generated {} by hetbench {} from {}. Suite version(s): {}. Only verified (ok) results appear; for each device the newest result per kernel, size and precision. Figures marked ESTIMATED or MODELED (outlined, hatched or hollow in plots) did not come from a power measurement.</p>\n",
+        esc(&input.generated_at),
+        esc(crate::HARNESS_VERSION),
+        esc(&input.source),
+        esc(&input
+            .data
+            .suite_versions()
+            .into_iter()
+            .collect::<Vec<_>>()
+            .join(", "))
+    ));
+
+    s.push_str("<h2>Score</h2>\n");
+    match &input.score {
+        Ok(score) => s.push_str(&score_html(score)),
+        Err(why) => s.push_str(&format!("<p class=\"note\">No score: {}</p>\n", esc(why))),
+    }
+
+    s.push_str("<h2>Comparison</h2>\n");
+    match &input.comparison {
+        Ok(c) => {
+            s.push_str(&format!(
+                "<p>Baseline: <b>{}</b>. {}.</p>\n",
+                esc(&c.baseline_label),
+                esc(c.method)
+            ));
+            s.push_str(&table_html(&Comparison::HEADINGS, &c.cells()));
+        }
+        Err(why) => s.push_str(&format!(
+            "<p class=\"note\">No comparison: {}</p>\n",
+            esc(why)
+        )),
+    }
+
+    s.push_str("<h2>Figures</h2>\n");
+    for f in input.figures {
+        s.push_str(&format!(
+            "<figure id=\"{}\">\n<h3>{}</h3>\n",
+            esc(f.name),
+            esc(&f.title)
+        ));
+        // The SVG document, without an XML declaration if it has one.
+        let svg = match f.svg.find("<svg") {
+            Some(i) => &f.svg[i..],
+            None => f.svg.as_str(),
+        };
+        s.push_str(svg);
+        s.push_str(&format!(
+            "\n<figcaption>Provenance: {}</figcaption>\n</figure>\n",
+            esc(&f.provenance)
+        ));
+    }
+
+    s.push_str("<h2>Results</h2>\n");
+    let rows: Vec<Vec<String>> = input
+        .data
+        .results()
+        .map(|(subject, r)| {
+            let mut row = vec![subject.hostname.clone()];
+            row.extend(table::row(r));
+            row
+        })
+        .collect();
+    let mut headings = vec!["host"];
+    headings.extend(table::HEADINGS);
+    s.push_str(&table_html(&headings, &rows));
+
+    s.push_str("<h2>Platforms</h2>\n");
+    s.push_str(&fingerprints_html(input.runs));
+    s.push_str("</body>\n</html>\n");
+    s
+}

@@ -1,0 +1,178 @@
+//! Plots for decision makers, drawn with `plotters` into SVG strings, one
+//! file per chart type (criterion's layout).
+//!
+//! SVG only: the SVG backend writes text as `<text font-family="sans-serif">`
+//! and needs no font on the machine that draws it (layout uses plotters'
+//! built-in text metrics), so a report can be built on a bare compute node
+//! and read anywhere. PNG would need a TrueType font at build and draw time
+//! (plotters' `ttf` feature); a browser prints the SVG when a raster is wanted.
+//!
+//! Every figure comes with its provenance (which runs, which energy methods,
+//! what the error bars are), and every figure that shows energy marks
+//! estimated and modeled readings: their bars are outlined and hatched
+//! instead of filled, their points hollow, with a legend entry saying so.
+
+pub mod pareto;
+pub mod perf_per_watt;
+pub mod roofline;
+pub mod score;
+
+use std::collections::BTreeSet;
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::error::Error;
+use crate::report::data::Dataset;
+
+/// One drawn figure.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// File name stem, e.g. `perf-per-watt`.
+    pub name: &'static str,
+    pub title: String,
+    /// The SVG document.
+    pub svg: String,
+    /// Where the figure's numbers come from, in words.
+    pub provenance: String,
+}
+
+/// The legend text that marks estimated and modeled energy.
+pub const ESTIMATED_LEGEND: &str =
+    "outlined, hatched or hollow: ESTIMATED or MODELED power, not measured";
+
+/// Colour-blind-safe colours (Okabe and Ito), one per subject.
+pub const COLORS: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(213, 94, 0),
+    RGBColor(240, 228, 66),
+    RGBColor(0, 0, 0),
+];
+
+pub fn color(i: usize) -> RGBColor {
+    COLORS[i % COLORS.len()]
+}
+
+pub(crate) fn plot_err<E: std::fmt::Display>(e: E) -> Error {
+    Error::Plot(e.to_string())
+}
+
+pub(crate) fn font(size: u32) -> TextStyle<'static> {
+    TextStyle::from(("sans-serif", size).into_font())
+}
+
+pub(crate) fn centered(size: u32) -> TextStyle<'static> {
+    font(size).pos(Pos::new(HPos::Center, VPos::Top))
+}
+
+/// A legend row: a swatch and its text; `hollow` draws the swatch outlined
+/// and hatched, as estimated figures are.
+pub(crate) struct LegendEntry {
+    pub text: String,
+    pub color: RGBColor,
+    pub hollow: bool,
+}
+
+/// Draws a legend in `area` (pixel coordinates), one entry per line.
+pub(crate) fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    entries: &[LegendEntry],
+) -> Result<(), Error> {
+    for (i, e) in entries.iter().enumerate() {
+        let y = 8 + 20 * i as i32;
+        let rect = [(12, y), (28, y + 14)];
+        if e.hollow {
+            area.draw(&Rectangle::new(rect, e.color.stroke_width(2)))
+                .map_err(plot_err)?;
+            for k in 0..3 {
+                let x = 12 + 5 * k;
+                area.draw(&PathElement::new(
+                    vec![(x, y + 14), (x + 5, y)],
+                    e.color.stroke_width(1),
+                ))
+                .map_err(plot_err)?;
+            }
+        } else {
+            area.draw(&Rectangle::new(rect, e.color.filled()))
+                .map_err(plot_err)?;
+        }
+        area.draw(&Text::new(e.text.clone(), (36, y), font(13)))
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}
+
+/// The legend's height for `n` entries, pixels.
+pub(crate) fn legend_height(n: usize) -> u32 {
+    16 + 20 * n as u32
+}
+
+/// A bar from `(x0, 0)` to `(x1, v)`: filled when measured, outlined and
+/// hatched when estimated or modeled.
+pub(crate) fn bar(
+    x0: f64,
+    x1: f64,
+    v: f64,
+    c: RGBColor,
+    estimated: bool,
+) -> Vec<PathElement<(f64, f64)>> {
+    let outline = vec![(x0, 0.0), (x0, v), (x1, v), (x1, 0.0), (x0, 0.0)];
+    let mut out = vec![PathElement::new(outline, c.stroke_width(2))];
+    if estimated {
+        // Slanted hatch lines across the bar.
+        for k in 0..10 {
+            let y0 = v * k as f64 / 10.0;
+            let y1 = (v * (k + 1) as f64 / 10.0).min(v);
+            out.push(PathElement::new(
+                vec![(x0, y0), (x1, y1)],
+                c.stroke_width(1),
+            ));
+        }
+    }
+    out
+}
+
+/// Vertical error bar with caps from `lo` to `hi` at `x`.
+pub(crate) fn error_bar(x: f64, half_w: f64, lo: f64, hi: f64) -> Vec<PathElement<(f64, f64)>> {
+    let s = BLACK.stroke_width(1);
+    vec![
+        PathElement::new(vec![(x, lo), (x, hi)], s),
+        PathElement::new(vec![(x - half_w, lo), (x + half_w, lo)], s),
+        PathElement::new(vec![(x - half_w, hi), (x + half_w, hi)], s),
+    ]
+}
+
+/// `N results from M runs (run ids), suite S` for a figure's provenance.
+pub(crate) fn data_provenance(data: &Dataset, used: usize) -> String {
+    let runs = data.run_ids();
+    let hosts: BTreeSet<&str> = data.subjects.keys().map(|s| s.hostname.as_str()).collect();
+    format!(
+        "{used} verified result(s) of {} device(s) on {} host(s) ({}), newest per kernel/size/precision, from run(s) {}; suite {}; hetbench {}",
+        data.subjects.len(),
+        hosts.len(),
+        hosts.into_iter().collect::<Vec<_>>().join(", "),
+        runs.into_iter().collect::<Vec<_>>().join(", "),
+        data.suite_versions()
+            .into_iter()
+            .collect::<Vec<_>>()
+            .join(", "),
+        crate::HARNESS_VERSION
+    )
+}
+
+/// An SVG saying there is nothing to draw, and why.
+pub(crate) fn empty_svg(width: u32, message: &str) -> Result<String, Error> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, 60)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        root.draw(&Text::new(message.to_string(), (10, 20), font(14)))
+            .map_err(plot_err)?;
+        root.present().map_err(plot_err)?;
+    }
+    Ok(svg)
+}

@@ -1,0 +1,199 @@
+//! Perf/W per kernel across platforms and devices: one panel per kernel,
+//! size and precision (their units differ), one bar per device, with the
+//! 95% confidence interval of the mean time carried to perf/W as error bars
+//! (the power's own uncertainty is not known and not included).
+
+use std::collections::BTreeSet;
+
+use plotters::prelude::*;
+
+use super::{
+    ESTIMATED_LEGEND, Figure, LegendEntry, bar, centered, color, data_provenance, draw_legend,
+    empty_svg, error_bar, font, legend_height, plot_err,
+};
+use crate::error::Error;
+use crate::report::data::{Dataset, Key};
+use crate::store::ResultRecord;
+
+const WIDTH: u32 = 1000;
+const PANEL_H: u32 = 300;
+
+/// One bar: perf/W with its interval and whether it is estimated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PerfPerWatt {
+    pub value: f64,
+    pub low: f64,
+    pub high: f64,
+    pub estimated: bool,
+}
+
+/// A result's gross perf/W from its primary reading, with the 95% CI of the
+/// mean time carried over (`throughput` scales as 1 / time).
+pub fn perf_per_watt_of(r: &ResultRecord) -> Option<PerfPerWatt> {
+    let e = r.primary_energy()?;
+    let v = e.perf_per_w?;
+    let (low, high) = match &r.timing {
+        Some(t) if t.summary.ci95_high > 0.0 => {
+            let m = t.summary.median;
+            let low = v * m / t.summary.ci95_high;
+            let high = if t.summary.ci95_low > 0.0 {
+                v * m / t.summary.ci95_low
+            } else {
+                v
+            };
+            (low.min(v), high.max(v))
+        }
+        _ => (v, v),
+    };
+    Some(PerfPerWatt {
+        value: v,
+        low,
+        high,
+        estimated: !e.method.is_measured(),
+    })
+}
+
+pub fn draw(data: &Dataset) -> Result<Figure, Error> {
+    let subjects: Vec<_> = data.subjects.keys().cloned().collect();
+    let keys: Vec<Key> = data
+        .keys()
+        .into_iter()
+        .filter(|k| {
+            data.subjects
+                .values()
+                .any(|m| m.get(k).and_then(perf_per_watt_of).is_some())
+        })
+        .collect();
+    let title = "Performance per watt per kernel".to_string();
+    if keys.is_empty() {
+        return Ok(Figure {
+            name: "perf-per-watt",
+            title,
+            svg: empty_svg(
+                WIDTH,
+                "no result carries an energy reading: nothing to plot",
+            )?,
+            provenance: data_provenance(data, 0),
+        });
+    }
+    let mut legend: Vec<LegendEntry> = subjects
+        .iter()
+        .enumerate()
+        .map(|(i, s)| LegendEntry {
+            text: s.label(),
+            color: color(i),
+            hollow: false,
+        })
+        .collect();
+    let mut any_estimated = false;
+    let mut methods = BTreeSet::new();
+    let mut used = 0;
+    for k in &keys {
+        for m in data.subjects.values() {
+            if let Some(r) = m.get(k)
+                && let (Some(p), Some(e)) = (perf_per_watt_of(r), r.primary_energy())
+            {
+                any_estimated |= p.estimated;
+                methods.insert(format!("{} ({})", e.method.as_str(), e.scope.as_str()));
+                used += 1;
+            }
+        }
+    }
+    if any_estimated {
+        legend.push(LegendEntry {
+            text: ESTIMATED_LEGEND.into(),
+            color: RGBColor(90, 90, 90),
+            hollow: true,
+        });
+    }
+    let lh = legend_height(legend.len());
+    let height = lh + PANEL_H * keys.len() as u32;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        let (top, rest) = root.split_vertically(lh);
+        draw_legend(&top, &legend)?;
+        let panels = rest.split_evenly((keys.len(), 1));
+        let n = subjects.len() as f64;
+        for (panel, key) in panels.iter().zip(&keys) {
+            let bars: Vec<(usize, &ResultRecord, PerfPerWatt)> = subjects
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    let r = data.subjects[s].get(key)?;
+                    Some((i, r, perf_per_watt_of(r)?))
+                })
+                .collect();
+            let unit = bars
+                .first()
+                .and_then(|(_, r, _)| r.primary_energy())
+                .map(|e| e.perf_per_w_unit.clone())
+                .unwrap_or_default();
+            let ymax = bars.iter().map(|b| b.2.high).fold(0.0, f64::max) * 1.2;
+            let ymax = if ymax > 0.0 { ymax } else { 1.0 };
+            let mut chart = ChartBuilder::on(panel)
+                .caption(
+                    format!("{} {} {}: {} (gross power)", key.0, key.1, key.2, unit),
+                    font(16),
+                )
+                .margin(10)
+                .x_label_area_size(10)
+                .y_label_area_size(70)
+                .build_cartesian_2d(0f64..n, 0f64..ymax)
+                .map_err(plot_err)?;
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(0)
+                .y_desc(unit.clone())
+                .draw()
+                .map_err(plot_err)?;
+            for (i, _r, p) in &bars {
+                let (x0, x1) = (*i as f64 + 0.15, *i as f64 + 0.85);
+                let c = color(*i);
+                if !p.estimated {
+                    chart
+                        .draw_series(std::iter::once(Rectangle::new(
+                            [(x0, 0.0), (x1, p.value)],
+                            c.filled(),
+                        )))
+                        .map_err(plot_err)?;
+                }
+                chart
+                    .draw_series(bar(x0, x1, p.value, c, p.estimated))
+                    .map_err(plot_err)?;
+                chart
+                    .draw_series(error_bar(*i as f64 + 0.5, 0.1, p.low, p.high))
+                    .map_err(plot_err)?;
+                let label = if p.estimated {
+                    format!("{} {}", crate::report::table::format_value(p.value), "EST.")
+                } else {
+                    crate::report::table::format_value(p.value)
+                };
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((*i as f64 + 0.5, p.high))
+                            + Text::new(label, (0, -16), centered(12)),
+                    ))
+                    .map_err(plot_err)?;
+            }
+        }
+        root.present().map_err(plot_err)?;
+    }
+    Ok(Figure {
+        name: "perf-per-watt",
+        title,
+        svg,
+        provenance: format!(
+            "{}. Perf/W is throughput (work over the median time) per gross average watt of each result's primary energy reading; energy by {}. Error bars: the 95% confidence interval of the mean time, carried to perf/W (power uncertainty not included).{}",
+            data_provenance(data, used),
+            methods.into_iter().collect::<Vec<_>>().join(", "),
+            if any_estimated {
+                " Outlined, hatched bars marked EST. use ESTIMATED or MODELED power."
+            } else {
+                ""
+            }
+        ),
+    })
+}

@@ -1,0 +1,216 @@
+//! A roofline per device: each kernel's achieved FLOP/s against its
+//! arithmetic intensity (FLOP per byte of its work model), under two
+//! ceilings that are themselves measurements on that device, not vendor
+//! figures: the bandwidth ceiling is the best `stream_triad` throughput, the
+//! compute ceiling the best FLOP/s any kernel reached. A device whose
+//! ceilings come from its own results says where it stands against what it
+//! has shown it can do; the plot says so in its captions.
+
+use plotters::prelude::*;
+
+use super::{
+    Figure, LegendEntry, color, data_provenance, draw_legend, font, legend_height, plot_err,
+};
+use crate::error::Error;
+use crate::report::data::{Dataset, Subject};
+use crate::store::ResultRecord;
+
+const WIDTH: u32 = 1000;
+const PANEL_H: u32 = 380;
+
+/// A kernel's point on the roofline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoofPoint {
+    pub label: String,
+    /// FLOP per byte.
+    pub intensity: f64,
+    /// GFLOP/s achieved (work FLOP over the median time).
+    pub gflops: f64,
+}
+
+/// One device's roofline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Roofline {
+    /// GB/s from the best stream_triad result, if any.
+    pub bandwidth_gbs: Option<f64>,
+    /// The best GFLOP/s measured and the result that reached it.
+    pub peak_gflops: f64,
+    pub peak_from: String,
+    pub points: Vec<RoofPoint>,
+}
+
+fn gflops(r: &ResultRecord) -> Option<f64> {
+    let w = r.work.as_ref()?;
+    let t = r.timing.as_ref()?.summary.median;
+    (w.flops > 0.0 && t > 0.0).then(|| w.flops / t / 1e9)
+}
+
+/// The roofline of one device, if any of its results has FLOPs and bytes.
+pub fn roofline(data: &Dataset, subject: &Subject) -> Option<Roofline> {
+    let results = data.subjects.get(subject)?;
+    let bandwidth_gbs = results
+        .values()
+        .filter(|r| r.kernel == "stream_triad")
+        .filter_map(|r| {
+            let w = r.work.as_ref()?;
+            let t = r.timing.as_ref()?.summary.median;
+            (w.bytes > 0.0 && t > 0.0).then(|| w.bytes / t / 1e9)
+        })
+        .reduce(f64::max);
+    let mut points = Vec::new();
+    let mut peak = (0.0, String::new());
+    for r in results.values() {
+        let (Some(g), Some(w)) = (gflops(r), r.work.as_ref()) else {
+            continue;
+        };
+        if w.bytes <= 0.0 {
+            continue;
+        }
+        let label = format!("{} {}", r.kernel, r.size);
+        if g > peak.0 {
+            peak = (g, label.clone());
+        }
+        points.push(RoofPoint {
+            label,
+            intensity: w.flops / w.bytes,
+            gflops: g,
+        });
+    }
+    (!points.is_empty()).then_some(Roofline {
+        bandwidth_gbs,
+        peak_gflops: peak.0,
+        peak_from: peak.1,
+        points,
+    })
+}
+
+pub fn draw(data: &Dataset) -> Result<Figure, Error> {
+    let roofs: Vec<(usize, &Subject, Roofline)> = data
+        .subjects
+        .keys()
+        .enumerate()
+        .filter_map(|(i, s)| roofline(data, s).map(|r| (i, s, r)))
+        .collect();
+    let title = "Roofline per device (measured ceilings)".to_string();
+    if roofs.is_empty() {
+        return Ok(Figure {
+            name: "roofline",
+            title,
+            svg: super::empty_svg(
+                WIDTH,
+                "no result has a FLOP and byte work model: no roofline",
+            )?,
+            provenance: data_provenance(data, 0),
+        });
+    }
+    let legend = vec![
+        LegendEntry {
+            text: "roof: min(bandwidth ceiling x intensity, compute ceiling); both measured on the device, not vendor peaks".into(),
+            color: RGBColor(60, 60, 60),
+            hollow: false,
+        },
+    ];
+    let lh = legend_height(legend.len());
+    let mut svg = String::new();
+    let mut notes = Vec::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, lh + PANEL_H * roofs.len() as u32))
+            .into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        let (top, rest) = root.split_vertically(lh);
+        draw_legend(&top, &legend)?;
+        let panels = rest.split_evenly((roofs.len(), 1));
+        for (panel, (i, subject, roof)) in panels.iter().zip(&roofs) {
+            let c = color(*i);
+            let ridge = roof.bandwidth_gbs.map(|bw| roof.peak_gflops / bw);
+            let xs = roof
+                .points
+                .iter()
+                .map(|p| p.intensity)
+                .chain(ridge)
+                .collect::<Vec<_>>();
+            let xmin = xs.iter().copied().fold(f64::INFINITY, f64::min) / 4.0;
+            let xmax = xs.iter().copied().fold(0.0, f64::max) * 4.0;
+            let ymin = roof
+                .points
+                .iter()
+                .map(|p| p.gflops)
+                .fold(f64::INFINITY, f64::min)
+                .min(
+                    roof.bandwidth_gbs
+                        .map(|bw| bw * xmin)
+                        .unwrap_or(f64::INFINITY),
+                )
+                / 2.0;
+            let ymax = roof.peak_gflops * 3.0;
+            let bw_text = match roof.bandwidth_gbs {
+                Some(bw) => format!("bandwidth ceiling {:.1} GB/s (stream_triad, measured)", bw),
+                None => "no stream_triad result: no bandwidth ceiling".into(),
+            };
+            let compute_text = format!(
+                "compute ceiling {:.1} GFLOP/s (best measured: {})",
+                roof.peak_gflops, roof.peak_from
+            );
+            notes.push(format!("{}: {bw_text}; {compute_text}", subject.label()));
+            let mut chart = ChartBuilder::on(panel)
+                .caption(subject.label(), font(16))
+                .margin(10)
+                .x_label_area_size(40)
+                .y_label_area_size(70)
+                .build_cartesian_2d(
+                    (xmin.max(1e-6)..xmax.max(1e-5)).log_scale(),
+                    (ymin.max(1e-6)..ymax.max(1e-5)).log_scale(),
+                )
+                .map_err(plot_err)?;
+            chart
+                .configure_mesh()
+                .x_desc("arithmetic intensity, FLOP/byte (work model)")
+                .y_desc("GFLOP/s")
+                .draw()
+                .map_err(plot_err)?;
+            // The roof.
+            let mut roof_line = Vec::new();
+            match (roof.bandwidth_gbs, ridge) {
+                (Some(bw), Some(ridge)) => {
+                    roof_line.push((xmin, bw * xmin));
+                    roof_line.push((ridge, roof.peak_gflops));
+                }
+                _ => roof_line.push((xmin, roof.peak_gflops)),
+            }
+            roof_line.push((xmax, roof.peak_gflops));
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    roof_line,
+                    RGBColor(60, 60, 60).stroke_width(2),
+                )))
+                .map_err(plot_err)?;
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((xmin, roof.peak_gflops))
+                        + Text::new(format!("{compute_text}; {bw_text}"), (4, -18), font(12)),
+                ))
+                .map_err(plot_err)?;
+            for p in &roof.points {
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((p.intensity, p.gflops))
+                            + Circle::new((0, 0), 6, c.filled())
+                            + Text::new(p.label.clone(), (9, 2), font(12)),
+                    ))
+                    .map_err(plot_err)?;
+            }
+        }
+        root.present().map_err(plot_err)?;
+    }
+    let used = roofs.iter().map(|r| r.2.points.len()).sum();
+    Ok(Figure {
+        name: "roofline",
+        title,
+        svg,
+        provenance: format!(
+            "{}. Points: work-model FLOP over the median time, against FLOP per byte of the work model. Ceilings are measured on each device, not vendor peaks: {}.",
+            data_provenance(data, used),
+            notes.join("; ")
+        ),
+    })
+}

@@ -1,0 +1,252 @@
+//! The score per platform and device: for each device, one bar per domain
+//! and one for the overall score (reference = 1, drawn as a line), then the
+//! overall score per watt, outlined and hatched where it used estimated or
+//! modeled energy.
+
+use plotters::prelude::*;
+
+use super::{
+    ESTIMATED_LEGEND, Figure, LegendEntry, bar, centered, color, draw_legend, font, legend_height,
+    plot_err,
+};
+use crate::error::Error;
+use crate::kernels::manifest::Domain;
+use crate::report::score::ScoreReport;
+use crate::report::table::format_value;
+
+const WIDTH: u32 = 1000;
+const PANEL_H: u32 = 340;
+const DOMAINS: [Domain; 4] = [
+    Domain::Simulation,
+    Domain::Reconstruction,
+    Domain::Ml,
+    Domain::Micro,
+];
+
+pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
+    let n = report.subjects.len();
+    let domains: Vec<Domain> = DOMAINS
+        .into_iter()
+        .filter(|d| {
+            report
+                .subjects
+                .iter()
+                .any(|s| s.domains.iter().any(|x| x.domain == *d))
+        })
+        .collect();
+    // Bars per group: the domains, then overall.
+    let per_group = domains.len() + 1;
+    let any_estimated = report
+        .subjects
+        .iter()
+        .any(|s| s.overall_per_watt.is_some() && s.overall_per_watt_estimated);
+    let mut legend: Vec<LegendEntry> = domains
+        .iter()
+        .enumerate()
+        .map(|(i, d)| LegendEntry {
+            text: if *d == Domain::Micro && !report.include_micro {
+                "micro (shown, not counted in overall)".into()
+            } else {
+                d.as_str().into()
+            },
+            color: color(i + 1),
+            hollow: false,
+        })
+        .collect();
+    legend.push(LegendEntry {
+        text: "overall (geometric mean of the counted domains)".into(),
+        color: color(0),
+        hollow: false,
+    });
+    if any_estimated {
+        legend.push(LegendEntry {
+            text: ESTIMATED_LEGEND.into(),
+            color: RGBColor(90, 90, 90),
+            hollow: true,
+        });
+    }
+    let lh = legend_height(legend.len());
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, lh + 2 * PANEL_H)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        let (top, rest) = root.split_vertically(lh);
+        draw_legend(&top, &legend)?;
+        let (upper, lower) = rest.split_vertically(PANEL_H);
+        // Scores.
+        let ymax = report
+            .subjects
+            .iter()
+            .flat_map(|s| s.domains.iter().map(|d| d.score).chain(s.overall))
+            .fold(1.0, f64::max)
+            * 1.25;
+        let mut chart = ChartBuilder::on(&upper)
+            .caption(
+                format!(
+                    "Score against the reference (= 1), suite {}",
+                    report.suite_version
+                ),
+                font(16),
+            )
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..n as f64, 0f64..ymax)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_desc("score")
+            .draw()
+            .map_err(plot_err)?;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(0.0, 1.0), (n as f64, 1.0)],
+                BLACK.stroke_width(1),
+            )))
+            .map_err(plot_err)?;
+        let w = 0.8 / per_group as f64;
+        for (g, s) in report.subjects.iter().enumerate() {
+            let mut bars: Vec<(f64, RGBColor)> = domains
+                .iter()
+                .enumerate()
+                .filter_map(|(i, d)| {
+                    s.domains
+                        .iter()
+                        .find(|x| x.domain == *d)
+                        .map(|x| (x.score, color(i + 1)))
+                })
+                .collect();
+            if let Some(o) = s.overall {
+                bars.push((o, color(0)));
+            }
+            for (j, (v, c)) in bars.iter().enumerate() {
+                let x0 = g as f64 + 0.1 + j as f64 * w;
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x0, 0.0), (x0 + w * 0.9, *v)],
+                        c.filled(),
+                    )))
+                    .map_err(plot_err)?;
+            }
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((g as f64 + 0.5, 0.0))
+                        + Text::new(format!("[{}]", g + 1), (0, 6), centered(13)),
+                ))
+                .map_err(plot_err)?;
+            if let Some(o) = s.overall {
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((g as f64 + 0.1 + (bars.len() as f64 - 0.55) * w, o))
+                            + Text::new(format_value(o), (0, -16), centered(12)),
+                    ))
+                    .map_err(plot_err)?;
+            }
+        }
+        // Score per watt.
+        let (labels_area, pw_area) = lower.split_horizontally(WIDTH / 3);
+        for (g, s) in report.subjects.iter().enumerate() {
+            labels_area
+                .draw(&Text::new(
+                    format!("[{}] {}", g + 1, s.label),
+                    (10, 30 + 18 * g as i32),
+                    font(12),
+                ))
+                .map_err(plot_err)?;
+        }
+        let pw_max = report
+            .subjects
+            .iter()
+            .filter_map(|s| s.overall_per_watt)
+            .fold(0.0, f64::max);
+        if pw_max > 0.0 {
+            let mut chart = ChartBuilder::on(&pw_area)
+                .caption("Overall score per watt (gross)", font(16))
+                .margin(10)
+                .x_label_area_size(40)
+                .y_label_area_size(70)
+                .build_cartesian_2d(0f64..n as f64, 0f64..pw_max * 1.25)
+                .map_err(plot_err)?;
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(0)
+                .y_desc("score / W")
+                .draw()
+                .map_err(plot_err)?;
+            for (g, s) in report.subjects.iter().enumerate() {
+                let Some(v) = s.overall_per_watt else {
+                    continue;
+                };
+                let est = s.overall_per_watt_estimated;
+                let (x0, x1) = (g as f64 + 0.2, g as f64 + 0.8);
+                if !est {
+                    chart
+                        .draw_series(std::iter::once(Rectangle::new(
+                            [(x0, 0.0), (x1, v)],
+                            color(0).filled(),
+                        )))
+                        .map_err(plot_err)?;
+                }
+                chart
+                    .draw_series(bar(x0, x1, v, color(0), est))
+                    .map_err(plot_err)?;
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((g as f64 + 0.5, v))
+                            + Text::new(
+                                if est {
+                                    format!("{} EST.", format_value(v))
+                                } else {
+                                    format_value(v)
+                                },
+                                (0, -16),
+                                centered(12),
+                            ),
+                    ))
+                    .map_err(plot_err)?;
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((g as f64 + 0.5, 0.0))
+                            + Text::new(format!("[{}]", g + 1), (0, 6), centered(13)),
+                    ))
+                    .map_err(plot_err)?;
+            }
+        } else {
+            pw_area
+                .draw(&Text::new(
+                    if report.include_estimated {
+                        "no energy reading: no score per watt".to_string()
+                    } else {
+                        "no measured energy: no score per watt (--include-estimated allows estimates, labelled)".to_string()
+                    },
+                    (10, 30),
+                    font(13),
+                ))
+                .map_err(plot_err)?;
+        }
+        root.present().map_err(plot_err)?;
+    }
+    Ok(Figure {
+        name: "score",
+        title: "Score per platform and device".into(),
+        svg,
+        provenance: format!(
+            "Scores against reference {}: per kernel, throughput over the reference's; geometric mean over sizes, weighted geometric mean per domain, geometric mean of the {} domains overall. Score per watt: each kernel's ratio over the gross average watts of its primary energy reading, {}; hetbench {}.",
+            report.reference,
+            if report.include_micro {
+                "four"
+            } else {
+                "non-micro"
+            },
+            if report.include_estimated {
+                "estimated and modeled readings included and marked EST."
+            } else {
+                "measured readings only"
+            },
+            crate::HARNESS_VERSION
+        ),
+    })
+}

@@ -1,0 +1,592 @@
+//! Integration tests of the decision makers' commands (`score`, `compare`,
+//! `plot`, `report`) on a database of known figures: the committed
+//! reference run (a real run file) is copied into a reference node and two
+//! platforms, with throughputs, times and energy set to values whose
+//! scores, ratios and significance are computed by hand below.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use hetbench::measure::stats::t_975;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+const HOSTILE: &str = "<script>alert(1)</script>";
+
+/// Per kernel: (throughput, mean time, stddev, n) of one platform.
+type Figures = [(&'static str, f64, f64, f64, usize); 3];
+
+struct Fixture {
+    dir: TempDir,
+}
+
+fn real_run() -> Value {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("results/reference/vm-epyc-zen5-2vcpu.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A copy of the real run as host `host`, medium size only, with the given
+/// figures and one energy reading of `watts` by `method` (None: no energy).
+fn platform(
+    host: &str,
+    hash: &str,
+    suite: &str,
+    figures: &Figures,
+    energy: Option<(&str, &str, f64)>,
+) -> Value {
+    let mut run = real_run();
+    let id = uuid::Uuid::new_v4().to_string();
+    run["run"]["run_id"] = json!(id);
+    run["run"]["suite_version"] = json!(suite);
+    run["run"]["platform"]["hostname"] = json!(host);
+    run["run"]["platform"]["hash"] = json!(hash);
+    let results: Vec<Value> = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["size"] == "medium")
+        .map(|r| {
+            let mut r = r.clone();
+            let (_, tput, mean, sd, n) = *figures
+                .iter()
+                .find(|f| f.0 == r["kernel"].as_str().unwrap())
+                .unwrap();
+            r["run_id"] = json!(id);
+            r["hostname"] = json!(host);
+            r["platform_hash"] = json!(hash);
+            r["suite_version"] = json!(suite);
+            r["throughput"] = json!(tput);
+            let s = &mut r["timing"]["summary"];
+            s["mean"] = json!(mean);
+            s["median"] = json!(mean);
+            s["stddev"] = json!(sd);
+            s["n"] = json!(n);
+            s["ci95_low"] = json!(mean * 0.99);
+            s["ci95_high"] = json!(mean * 1.01);
+            r["energy"] = match energy {
+                Some((method, scope, w)) => json!([{
+                    "meter": "test", "scope": scope, "method": method, "covers": "test",
+                    "interval_s": 0.001, "window_s": 1.0, "energy_j": w, "avg_w": w,
+                    "idle_w": null, "active_w": null, "perf_per_w": tput / w,
+                    "perf_per_active_w": null,
+                    "perf_per_w_unit": "x/J", "flags": []
+                }]),
+                None => json!([]),
+            };
+            r
+        })
+        .collect();
+    run["results"] = json!(results);
+    run
+}
+
+// Reference: stream_triad 40 GB/s, gemm 200 GFLOP/s, nbody 8 G/s.
+const REFERENCE: Figures = [
+    ("stream_triad", 40.0, 1e-2, 1e-4, 10),
+    ("gemm", 200.0, 1e-2, 1e-4, 10),
+    ("nbody", 8.0, 1e-2, 1e-4, 10),
+];
+// alpha: ratios 2, 4, 0.5; measured 100 W.
+const ALPHA: Figures = [
+    ("stream_triad", 80.0, 1e-3, 1e-4, 20),
+    ("gemm", 800.0, 1e-3, 1e-4, 20),
+    ("nbody", 4.0, 1e-3, 1e-4, 10),
+];
+// hostile: ratios 1, 0.5, 2; estimated 50 W.
+const HOSTILE_FIGURES: Figures = [
+    ("stream_triad", 40.0, 2e-3, 1e-4, 1),
+    ("gemm", 100.0, 2e-3, 2e-4, 20),
+    ("nbody", 16.0, 1.05e-3, 1e-4, 10),
+];
+
+impl Fixture {
+    /// A database holding alpha and the hostile host, and a reference file.
+    fn new() -> Fixture {
+        let f = Fixture {
+            dir: TempDir::new().unwrap(),
+        };
+        f.write(
+            "reference.json",
+            &platform("refnode", "1111111111111111", "0.1", &REFERENCE, None),
+        );
+        let a = f.write(
+            "alpha.json",
+            &platform(
+                "alpha",
+                "aaaaaaaaaaaaaaaa",
+                "0.1",
+                &ALPHA,
+                Some(("counter", "cpu-package", 100.0)),
+            ),
+        );
+        let b = f.write(
+            "hostile.json",
+            &platform(
+                HOSTILE,
+                "bbbbbbbbbbbbbbbb",
+                "0.1",
+                &HOSTILE_FIGURES,
+                Some(("estimated", "estimated", 50.0)),
+            ),
+        );
+        f.hb().arg("import").arg(a).arg(b).assert().success();
+        f
+    }
+
+    fn write(&self, name: &str, v: &Value) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, serde_json::to_vec_pretty(v).unwrap()).unwrap();
+        p
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn hb(&self) -> Command {
+        let mut c = Command::cargo_bin("hetbench").unwrap();
+        c.env_remove("HETBENCH_DB")
+            .env_remove("HETBENCH_RESULTS_DIR")
+            .env_remove("HETBENCH_KERNELS_DIR")
+            .env_remove("HETBENCH_REFERENCE")
+            .arg("--db")
+            .arg(self.path("db/hetbench.db"));
+        c
+    }
+
+    /// `hetbench ARGS --json` with the fixture's reference where it applies.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut c = self.hb();
+        c.args(args).arg("--json");
+        if args[0] == "score" {
+            c.arg("--reference").arg(self.path("reference.json"));
+        }
+        let out = c.assert().success();
+        serde_json::from_slice(&out.get_output().stdout).unwrap()
+    }
+
+    fn stdout(&self, args: &[&str]) -> String {
+        let out = self.hb().args(args).assert().success();
+        String::from_utf8(out.get_output().stdout.clone()).unwrap()
+    }
+
+    /// Runs and expects exit 2; returns stderr.
+    fn bad(&self, args: &[&str]) -> String {
+        let out = self.hb().args(args).assert().code(2);
+        String::from_utf8(out.get_output().stderr.clone()).unwrap()
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1e-12)
+}
+
+fn subject<'a>(score: &'a Value, host: &str) -> &'a Value {
+    score["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["subject"]["hostname"] == host)
+        .unwrap_or_else(|| panic!("no {host} in {score}"))
+}
+
+fn domain(s: &Value, d: &str) -> f64 {
+    s["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["domain"] == d)
+        .unwrap()["score"]
+        .as_f64()
+        .unwrap()
+}
+
+mod score {
+    use super::*;
+
+    #[test]
+    fn geometric_means_of_ratios_per_domain_and_overall() {
+        let f = Fixture::new();
+        let s = f.json(&["score"]);
+        assert_eq!(s["suite_version"], "0.1");
+        assert!(s["reference"].as_str().unwrap().contains("refnode"));
+        let a = subject(&s, "alpha");
+        // One kernel per domain: the domain score is the kernel's ratio.
+        assert!(close(domain(a, "simulation"), 4.0 / 8.0));
+        assert!(close(domain(a, "ml"), 800.0 / 200.0));
+        assert!(close(domain(a, "micro"), 80.0 / 40.0));
+        // Micro not counted: sqrt(0.5 * 4).
+        assert!(close(a["overall"].as_f64().unwrap(), 2f64.sqrt()));
+        // Per watt at a measured 100 W: sqrt(0.005 * 0.04).
+        assert!(close(
+            a["overall_per_watt"].as_f64().unwrap(),
+            0.0002f64.sqrt()
+        ));
+        assert_eq!(a["overall_per_watt_estimated"], false);
+        let b = subject(&s, HOSTILE);
+        assert!(close(b["overall"].as_f64().unwrap(), (2.0f64 * 0.5).sqrt()));
+        // Estimated energy only: no score per watt by default.
+        assert!(b["overall_per_watt"].is_null());
+    }
+
+    #[test]
+    fn micro_counts_when_asked() {
+        let f = Fixture::new();
+        let s = f.json(&["score", "--include-micro"]);
+        let a = subject(&s, "alpha");
+        // cbrt(0.5 * 4 * 2) = cbrt(4)
+        assert!(close(a["overall"].as_f64().unwrap(), 4f64.cbrt()));
+    }
+
+    #[test]
+    fn estimated_energy_is_allowed_only_when_asked_and_labelled() {
+        let f = Fixture::new();
+        let s = f.json(&["score", "--include-estimated"]);
+        let b = subject(&s, HOSTILE);
+        // Ratios 0.5 (gemm) and 2 (nbody) at 50 W: sqrt(0.01 * 0.04) = 0.02.
+        assert!(close(b["overall_per_watt"].as_f64().unwrap(), 0.02));
+        assert_eq!(b["overall_per_watt_estimated"], true);
+        let text = f.stdout(&[
+            "score",
+            "--include-estimated",
+            "--reference",
+            f.path("reference.json").to_str().unwrap(),
+        ]);
+        assert!(text.contains("0.02000 (ESTIMATED)"), "{text}");
+        let line = text.lines().find(|l| l.starts_with("alpha")).unwrap();
+        assert!(
+            line.contains("0.01414") && !line.contains("ESTIMATED"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn refuses_to_mix_suite_versions() {
+        let f = Fixture::new();
+        let c = f.write(
+            "gamma.json",
+            &platform("gamma", "cccccccccccccccc", "0.2", &ALPHA, None),
+        );
+        f.hb().arg("import").arg(c).assert().success();
+        let r = f.path("reference.json");
+        let err = f.bad(&["score", "--reference", r.to_str().unwrap()]);
+        assert!(err.contains("suite") && err.contains("0.2"), "{err}");
+        // Selecting one suite scores it; a suite other than the reference's is refused.
+        let s = f.json(&["score", "--suite", "0.1"]);
+        assert_eq!(s["subjects"].as_array().unwrap().len(), 2);
+        let err = f.bad(&[
+            "score",
+            "--suite",
+            "0.2",
+            "--reference",
+            r.to_str().unwrap(),
+        ]);
+        assert!(err.contains("never mixes suite versions"), "{err}");
+        // Plots and reports refuse as well.
+        let out = f.path("plots");
+        f.bad(&["plot", "--out", out.to_str().unwrap()]);
+    }
+
+    #[test]
+    fn the_builtin_reference_is_named() {
+        let f = Fixture::new();
+        let out = f.hb().arg("score").arg("--json").assert().success();
+        let s: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        assert!(
+            s["reference"]
+                .as_str()
+                .unwrap()
+                .starts_with("built-in vm-epyc-zen5-2vcpu.json"),
+            "{}",
+            s["reference"]
+        );
+    }
+
+    #[test]
+    fn an_empty_or_missing_database_is_bad_input() {
+        let f = Fixture::new();
+        let err = Command::cargo_bin("hetbench")
+            .unwrap()
+            .env_remove("HETBENCH_DB")
+            .arg("--db")
+            .arg(f.path("none.db"))
+            .arg("score")
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&err.get_output().stderr).to_string();
+        assert!(err.contains("no results database"), "{err}");
+        assert!(!f.path("none.db").exists());
+        // Filtered down to nothing.
+        let err = f.bad(&["score", "--kernel", "gemm", "--host", "nobody"]);
+        assert!(err.contains("no verified (ok) results"), "{err}");
+    }
+}
+
+mod compare {
+    use super::*;
+
+    fn row<'a>(c: &'a Value, kernel: &str) -> &'a Value {
+        c["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kernel"] == kernel)
+            .unwrap()
+    }
+
+    #[test]
+    fn ratios_intervals_and_significance_by_hand() {
+        let f = Fixture::new();
+        let c = f.json(&["compare", "--baseline", "alpha"]);
+        assert_eq!(c["baseline"]["hostname"], "alpha");
+        assert_eq!(c["rows"].as_array().unwrap().len(), 3);
+
+        // gemm: 1 ms (s 0.1 ms, n 20) against 2 ms (s 0.2 ms, n 20).
+        let g = row(&c, "gemm");
+        assert!(close(g["ratio"].as_f64().unwrap(), 0.5));
+        // t = -1e-3 / sqrt(1e-8/20 + 4e-8/20) = -20
+        assert!(close(g["t"].as_f64().unwrap(), -20.0));
+        assert_eq!(g["significant"], true);
+        assert_eq!(g["verdict"], "slower");
+        // CI: relative variances 0.01/20 each, df = 38.
+        let se = (2.0f64 * 0.01 / 20.0).sqrt();
+        let t = t_975(38);
+        assert!(close(
+            g["ci95_low"].as_f64().unwrap(),
+            0.5 * (-t * se).exp()
+        ));
+        assert!(close(
+            g["ci95_high"].as_f64().unwrap(),
+            0.5 * (t * se).exp()
+        ));
+        // The test's own df (Welch-Satterthwaite on the times): 2.5e-9^2 /
+        // ((5e-10^2 + 2e-9^2) / 19).
+        assert!(close(g["df"].as_f64().unwrap(), 6.25 * 19.0 / 4.25));
+
+        // nbody: 1 ms against 1.05 ms, s 0.1 ms, n 10: t = -1.118 < 2.101.
+        let n = row(&c, "nbody");
+        assert!(close(n["ratio"].as_f64().unwrap(), 1.0 / 1.05));
+        assert!(close(
+            n["t"].as_f64().unwrap(),
+            -0.05e-3 / (2e-8f64 / 10.0).sqrt()
+        ));
+        assert_eq!(n["significant"], false);
+        assert_eq!(n["verdict"], "no significant difference");
+
+        // stream_triad: one sample on the other side: no test.
+        let s = row(&c, "stream_triad");
+        assert!(close(s["ratio"].as_f64().unwrap(), 0.5));
+        assert!(s["significant"].is_null());
+    }
+
+    #[test]
+    fn baseline_by_device_spec_and_platform_hash() {
+        let f = Fixture::new();
+        let spec = format!("{HOSTILE}/cpu:cpu0");
+        let c = f.json(&["compare", "--baseline", &spec]);
+        assert_eq!(c["baseline"]["hostname"], HOSTILE);
+        // alpha against the hostile host: gemm is twice as fast.
+        let g = row(&c, "gemm");
+        assert!(close(g["ratio"].as_f64().unwrap(), 2.0));
+        assert_eq!(g["verdict"], "faster");
+        let c = f.json(&["compare", "--baseline", "aaaaaaaa"]);
+        assert_eq!(c["baseline"]["hostname"], "alpha");
+    }
+
+    #[test]
+    fn unknown_and_ambiguous_baselines_are_bad_input() {
+        let f = Fixture::new();
+        let err = f.bad(&["compare", "--baseline", "nosuchnode"]);
+        assert!(err.contains("unknown baseline 'nosuchnode'"), "{err}");
+        assert!(err.contains("alpha/cpu:cpu0"), "{err}");
+        // `cpu0` is a device of both hosts.
+        let err = f.bad(&["compare", "--baseline", "cpu0"]);
+        assert!(err.contains("names 2 devices"), "{err}");
+    }
+}
+
+mod plot {
+    use super::*;
+    use hetbench::report::data::Dataset;
+    use hetbench::report::plot::{pareto, roofline};
+    use hetbench::store::{Database, ResultFilter};
+
+    #[test]
+    fn writes_four_svgs_with_estimates_marked() {
+        let f = Fixture::new();
+        let out = f.path("plots");
+        let r = f.path("reference.json");
+        let listing = f.stdout(&[
+            "plot",
+            "--out",
+            out.to_str().unwrap(),
+            "--reference",
+            r.to_str().unwrap(),
+            "--include-estimated",
+        ]);
+        for name in ["perf-per-watt", "power-throughput", "roofline", "score"] {
+            assert!(listing.contains(&format!("{name}.svg")), "{listing}");
+            let svg = std::fs::read_to_string(out.join(format!("{name}.svg"))).unwrap();
+            assert!(svg.starts_with("<svg"), "{name}");
+            // Host names are escaped inside the SVG too.
+            assert!(!svg.contains(HOSTILE), "{name}");
+        }
+        let ppw = std::fs::read_to_string(out.join("perf-per-watt.svg")).unwrap();
+        assert!(ppw.contains("ESTIMATED or MODELED"));
+        // The hostile host's gemm bar: 100 GFLOP/s / 50 W, marked.
+        assert!(ppw.contains("2.000 EST."), "estimated bar not labelled");
+        // alpha's measured bar: 800 / 100, not marked.
+        assert!(ppw.lines().any(|l| l.trim() == "8.000"));
+        let score = std::fs::read_to_string(out.join("score.svg")).unwrap();
+        assert!(score.contains("0.02000 EST."));
+        let roof = std::fs::read_to_string(out.join("roofline.svg")).unwrap();
+        assert!(roof.contains("not vendor peaks"));
+        assert!(roof.contains("(stream_triad, measured)"));
+
+        // Measured figures only: no estimate mark anywhere.
+        let out2 = f.path("plots-alpha");
+        f.stdout(&[
+            "plot",
+            "--out",
+            out2.to_str().unwrap(),
+            "--host",
+            "alpha",
+            "--reference",
+            r.to_str().unwrap(),
+        ]);
+        let ppw = std::fs::read_to_string(out2.join("perf-per-watt.svg")).unwrap();
+        assert!(!ppw.contains("ESTIMATED") && !ppw.contains("EST."));
+    }
+
+    fn dataset(f: &Fixture) -> Dataset {
+        let db = Database::open(&f.path("db/hetbench.db")).unwrap();
+        Dataset::new(&db.results(&ResultFilter::default()).unwrap())
+    }
+
+    #[test]
+    fn pareto_front_ranks_measured_points_only_by_default() {
+        let f = Fixture::new();
+        let data = dataset(&f);
+        let key = ("gemm".to_string(), "medium".to_string(), "f32".to_string());
+        // alpha: 800 at 100 W (measured); hostile: 100 at 50 W (estimated).
+        let pts = pareto::points(&data, &key, false);
+        let on: Vec<(f64, bool, bool)> = pts
+            .iter()
+            .map(|p| (p.watts, p.estimated, p.on_front))
+            .collect();
+        assert!(on.contains(&(100.0, false, true)));
+        assert!(on.contains(&(50.0, true, false)));
+        // With estimates allowed, the cheaper one joins the front.
+        let pts = pareto::points(&data, &key, true);
+        assert!(pts.iter().all(|p| p.on_front));
+    }
+
+    #[test]
+    fn roofline_ceilings_come_from_measurements() {
+        let f = Fixture::new();
+        let data = dataset(&f);
+        let alpha = data
+            .subjects
+            .keys()
+            .find(|s| s.hostname == "alpha")
+            .unwrap()
+            .clone();
+        let roof = roofline::roofline(&data, &alpha).unwrap();
+        let work = |k: &str| {
+            let run = real_run();
+            let r = run["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["kernel"] == k && r["size"] == "medium")
+                .unwrap()
+                .clone();
+            (
+                r["work"]["flops"].as_f64().unwrap(),
+                r["work"]["bytes"].as_f64().unwrap(),
+            )
+        };
+        // All alpha medians are 1 ms.
+        let (_, triad_bytes) = work("stream_triad");
+        assert!(close(roof.bandwidth_gbs.unwrap(), triad_bytes / 1e-3 / 1e9));
+        // The compute ceiling is the best FLOP/s of any kernel: with equal
+        // times, the kernel with the most FLOP.
+        let (gemm_flops, gemm_bytes) = work("gemm");
+        let (nbody_flops, _) = work("nbody");
+        let (best, from) = if nbody_flops > gemm_flops {
+            (nbody_flops, "nbody medium")
+        } else {
+            (gemm_flops, "gemm medium")
+        };
+        assert!(close(roof.peak_gflops, best / 1e-3 / 1e9));
+        assert_eq!(roof.peak_from, from);
+        let p = roof
+            .points
+            .iter()
+            .find(|p| p.label == "gemm medium")
+            .unwrap();
+        assert!(close(p.intensity, gemm_flops / gemm_bytes));
+    }
+}
+
+mod report {
+    use super::*;
+
+    #[test]
+    fn one_self_contained_escaped_html_file() {
+        let f = Fixture::new();
+        let out = f.path("report");
+        let r = f.path("reference.json");
+        let printed = f.stdout(&[
+            "report",
+            "--out",
+            out.to_str().unwrap(),
+            "--baseline",
+            "alpha",
+            "--reference",
+            r.to_str().unwrap(),
+            "--include-estimated",
+        ]);
+        let path = out.join("report.html");
+        assert_eq!(printed.trim(), path.display().to_string());
+        let html = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+        // Escaped everywhere; no script, no network.
+        assert!(!html.contains(HOSTILE));
+        assert!(!html.contains("<script"));
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        // The only URLs are the SVG namespace names.
+        assert_eq!(
+            html.matches("http").count(),
+            html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
+        );
+        assert!(html.contains("<style>"));
+        // Four inline figures, each with its provenance.
+        assert_eq!(html.matches("<svg").count(), 4);
+        assert_eq!(html.matches("<figcaption>Provenance:").count(), 4);
+        // Score, comparison, marked estimates, fingerprints.
+        assert!(html.contains("<td>1.414</td>"), "alpha's overall score");
+        assert!(html.contains("<td class=\"est\">0.02000 (ESTIMATED)</td>"));
+        assert!(html.contains("<td>slower</td>"));
+        assert!(html.contains("platform aaaaaaaaaaaaaaaa"));
+        assert!(html.contains("platform bbbbbbbbbbbbbbbb"));
+        assert!(html.contains("AMD EPYC"));
+        assert!(html.contains("refnode"), "the reference is named");
+    }
+
+    #[test]
+    fn an_unknown_baseline_writes_nothing() {
+        let f = Fixture::new();
+        let out = f.path("report");
+        let err = f.bad(&[
+            "report",
+            "--out",
+            out.to_str().unwrap(),
+            "--baseline",
+            "nope",
+        ]);
+        assert!(err.contains("unknown baseline"), "{err}");
+        assert!(!out.join("report.html").exists());
+    }
+}
