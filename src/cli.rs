@@ -91,6 +91,18 @@ enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Upload this node's runs to a site database (PostgreSQL), idempotently by run id
+    #[command(
+        after_help = "Examples:\n  hetbench push --to postgres://bench@db.site/hetbench\n  hetbench push --to \"$SITE_DB\" results/runs/*.json\n\nEach run goes in one transaction: pushing twice, or from many nodes at once, loses and duplicates nothing, and a dropped connection leaves no partial run. Passwords come from the URL, PGPASSWORD or PGPASSFILE (~/.pgpass) and are never printed."
+    )]
+    Push {
+        /// The site database (postgres://... or a SQLite path)
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Run files to push instead of every run in --db
+        #[arg(value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Internal: run one measurement described as JSON on stdin (used by `run`)
     #[command(hide = true)]
     Worker,
@@ -305,6 +317,7 @@ pub fn main() -> Result<ExitCode> {
         }
         Command::Import { files } => import(&db_path, files),
         Command::Worker => worker(),
+        Command::Push { to, files } => push(&db_path, to, files),
         Command::Export {
             format,
             out,
@@ -338,8 +351,13 @@ pub fn main() -> Result<ExitCode> {
 }
 
 fn open_db(path: &Path) -> Result<Database> {
-    Database::open(path)
-        .with_context(|| format!("could not open results database '{}'", path.display()))
+    let spec = path.to_string_lossy();
+    Database::open(&spec).with_context(|| {
+        format!(
+            "could not open results database '{}'",
+            hetbench::store::redact(&spec)
+        )
+    })
 }
 
 fn write_stdout(bytes: &[u8]) -> Result<()> {
@@ -712,7 +730,10 @@ fn run(
     let opts = RunOptions {
         plan,
         required,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: std::env::args()
+            .map(|a| redact_arg(&a))
+            .collect::<Vec<_>>()
+            .join(" "),
         isolation,
         interrupt: interrupt.clone(),
     };
@@ -735,7 +756,7 @@ fn run(
         "run {}: {} results stored in '{}' and '{}'",
         outcome.run.run_id,
         outcome.results.len(),
-        db.path().display(),
+        db.location(),
         outcome.json_path.display()
     );
     if outcome.run.status == hetbench::store::RunStatus::Interrupted {
@@ -831,6 +852,54 @@ impl Observer for Progress {
         });
         self.bar.inc(1);
     }
+}
+
+/// A command-line argument with any database password in it redacted
+/// (`postgres://u:p@h`, `--db=postgres://...`), for storing the command.
+fn redact_arg(arg: &str) -> String {
+    match arg.find("postgres") {
+        Some(i) => format!("{}{}", &arg[..i], hetbench::store::redact(&arg[i..])),
+        None => arg.to_string(),
+    }
+}
+
+/// Pushes run files, or every run of the local database, to `to`.
+fn push(db_path: &Path, to: &str, files: &[PathBuf]) -> Result<ExitCode> {
+    let target_name = hetbench::store::redact(to);
+    // Read everything first: a bad file pushes nothing.
+    let runs: Vec<(String, hetbench::store::RunFile)> = if files.is_empty() {
+        let local = open_db(db_path)?;
+        let mut runs = Vec::new();
+        for id in local.run_ids()? {
+            if let Some(file) = local.run_file(&id)? {
+                runs.push((format!("run {id}"), file));
+            }
+        }
+        runs
+    } else {
+        files
+            .iter()
+            .map(|f| Ok((f.display().to_string(), json::read(f)?)))
+            .collect::<hetbench::error::Result<_>>()?
+    };
+    let mut target = Database::open(to)
+        .with_context(|| format!("could not open the site database '{target_name}'"))?;
+    let (mut new_runs, mut inserted, mut present) = (0, 0, 0);
+    for (name, run) in &runs {
+        let o = target.import(run).with_context(|| {
+            format!(
+                "could not push {name} to '{target_name}' (nothing of it was stored; push again)"
+            )
+        })?;
+        new_runs += o.run_was_new as usize;
+        inserted += o.inserted;
+        present += o.already_present;
+    }
+    println!(
+        "pushed {} run(s) to '{target_name}': {new_runs} new, {inserted} results stored, {present} already there",
+        runs.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The hidden worker: one job as JSON on stdin, its record as JSON on stdout.

@@ -419,7 +419,7 @@ pub fn load_for_resume(
 ) -> Result<(RunRecord, Vec<ResultRecord>, RunPlan)> {
     let run = db.run(run_id)?.ok_or_else(|| Error::InvalidValue {
         what: "--resume".into(),
-        message: format!("no run '{run_id}' in '{}'", db.path().display()),
+        message: format!("no run '{run_id}' in '{}'", db.location()),
     })?;
     if run.status == RunStatus::Finished {
         return Err(Error::InvalidValue {

@@ -77,7 +77,7 @@ fn load_results(
     filter: &FilterArgs,
     suite: Option<&str>,
 ) -> Result<Vec<ResultRecord>> {
-    if !db_path.exists() {
+    if !hetbench::store::is_url(&db_path.to_string_lossy()) && !db_path.exists() {
         return Err(Error::NoResults(format!(
             "no results database at '{}': run `hetbench run` or `hetbench import` first, or pass --db",
             db_path.display()
@@ -93,7 +93,10 @@ fn load_results(
 }
 
 fn source(db_path: &Path) -> String {
-    format!("database '{}'", db_path.display())
+    format!(
+        "database '{}'",
+        hetbench::store::redact(&db_path.to_string_lossy())
+    )
 }
 
 pub fn score(

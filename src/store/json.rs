@@ -74,8 +74,25 @@ pub fn parse(text: &str, path: &Path) -> Result<RunFile> {
             ));
         }
     }
-    let file: RunFile =
-        serde_json::from_value(value).map_err(|e| bad(format!("invalid run file: {e}")))?;
+    // Field by field, so that a malformed record is named by its index.
+    let run = serde_json::from_value(value.get("run").cloned().unwrap_or_default())
+        .map_err(|e| bad(format!("invalid 'run': {e}")))?;
+    let results = match value.get("results") {
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                serde_json::from_value(item.clone())
+                    .map_err(|e| bad(format!("invalid results[{i}]: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?,
+        _ => return Err(bad("no 'results' array".into())),
+    };
+    let file = RunFile {
+        schema_version: RUN_FILE_SCHEMA,
+        run,
+        results,
+    };
     if let Err(message) = validate(&file) {
         return Err(bad(message));
     }

@@ -1,9 +1,129 @@
-//! Where results go: the SQLite database ([`sqlite`]), the JSON run files
-//! ([`json`]) and the record types both share ([`record`]).
+//! Where results go: the results database ([`Database`]: SQLite by default,
+//! [`postgres`] for a whole site, behind one interface), the JSON run files
+//! ([`json`]) and the record types all share ([`record`]).
 
 pub mod json;
+pub mod postgres;
 pub mod record;
+pub mod sql;
 pub mod sqlite;
 
+use std::path::Path;
+
+use crate::error::Result;
+pub use postgres::{is_url, redact};
 pub use record::{ResultRecord, RunFile, RunRecord, RunStatus, Status};
-pub use sqlite::{Database, ImportOutcome, ResultFilter};
+
+/// Which results to return.
+#[derive(Debug, Clone, Default)]
+pub struct ResultFilter {
+    pub kernels: Vec<String>,
+    pub backends: Vec<String>,
+    pub sizes: Vec<String>,
+    pub statuses: Vec<String>,
+    pub run_id: Option<String>,
+    pub hostname: Option<String>,
+    /// Only the newest `limit` results.
+    pub limit: Option<usize>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub run_was_new: bool,
+    pub inserted: usize,
+    pub already_present: usize,
+}
+
+/// A results database: a SQLite file, or PostgreSQL for a site.
+pub enum Database {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+macro_rules! each {
+    ($self:expr, $db:ident => $body:expr) => {
+        match $self {
+            Database::Sqlite($db) => $body,
+            Database::Postgres($db) => $body,
+        }
+    };
+}
+
+impl Database {
+    /// Opens `spec`: a `postgres://` (or `postgresql://`) URL, or the path
+    /// of a SQLite file (created if needed). Either is migrated or checked.
+    pub fn open(spec: &str) -> Result<Self> {
+        if is_url(spec) {
+            Ok(Database::Postgres(postgres::PgStore::open(spec)?))
+        } else {
+            Ok(Database::Sqlite(sqlite::SqliteStore::open(Path::new(
+                spec,
+            ))?))
+        }
+    }
+
+    /// Where the database is, for messages (passwords redacted).
+    pub fn location(&self) -> String {
+        match self {
+            Database::Sqlite(db) => db.path().display().to_string(),
+            Database::Postgres(db) => db.location().to_string(),
+        }
+    }
+
+    /// Records the start of a run. Returns false if it was already stored.
+    pub fn insert_run(&self, run: &RunRecord) -> Result<bool> {
+        each!(self, db => db.insert_run(run))
+    }
+
+    /// Updates a run's status and end time.
+    pub fn update_run(&self, run: &RunRecord) -> Result<()> {
+        each!(self, db => db.update_run(run))
+    }
+
+    /// Stores one result, committed at once; false if already stored.
+    pub fn insert_result(&self, r: &ResultRecord) -> Result<bool> {
+        each!(self, db => db.insert_result(r))
+    }
+
+    /// Imports a run and its results in one transaction, idempotently.
+    pub fn import(&mut self, file: &RunFile) -> Result<ImportOutcome> {
+        each!(self, db => db.import(file))
+    }
+
+    /// Results matching `filter`, oldest first.
+    pub fn results(&self, filter: &ResultFilter) -> Result<Vec<ResultRecord>> {
+        each!(self, db => db.results(filter))
+    }
+
+    /// The run `run_id`, if stored.
+    pub fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
+        each!(self, db => db.run(run_id))
+    }
+
+    /// Every stored run id, oldest first.
+    pub fn run_ids(&self) -> Result<Vec<String>> {
+        each!(self, db => db.run_ids())
+    }
+
+    /// Number of stored results.
+    pub fn count_results(&self) -> Result<usize> {
+        each!(self, db => db.count_results())
+    }
+
+    /// The run `run_id` with all its results, as a run file.
+    pub fn run_file(&self, run_id: &str) -> Result<Option<RunFile>> {
+        let Some(run) = self.run(run_id)? else {
+            return Ok(None);
+        };
+        let results = self.results(&ResultFilter {
+            run_id: Some(run_id.to_string()),
+            ..Default::default()
+        })?;
+        Ok(Some(RunFile {
+            schema_version: record::RUN_FILE_SCHEMA,
+            run,
+            results,
+        }))
+    }
+}
