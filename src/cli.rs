@@ -81,6 +81,10 @@ enum Command {
         /// Print JSON records instead of a table
         #[arg(long)]
         json: bool,
+        /// Place each result under its device's measured roofline: FLOP/byte,
+        /// GFLOP/s, GB/s, the attainable bound and the fraction of it reached
+        #[arg(long)]
+        roofline: bool,
     },
     /// Import JSON run files (from other nodes); importing twice changes nothing
     #[command(
@@ -102,6 +106,20 @@ enum Command {
         /// Run files to push instead of every run in --db
         #[arg(value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+    /// Write the skeleton of a new kernel into the source tree and register it
+    #[command(
+        after_help = "Examples:\n  hetbench new-kernel saxpy --domain micro\n  hetbench new-kernel track_seed --domain reconstruction --root ~/src/hetbench\n\nWrites kernels/NAME/ (manifest, WGSL, OpenCL C, README) and src/kernels/NAME.rs, and adds NAME to the registry: it builds and runs on every backend, and fails verification until the TODOs are done. See kernels/README.md."
+    )]
+    NewKernel {
+        /// The kernel's name: lowercase letters, digits and '_'
+        name: String,
+        /// simulation, reconstruction, ml or micro
+        #[arg(long)]
+        domain: String,
+        /// The hetbench source tree
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
     },
     /// Internal: run one measurement described as JSON on stdin (used by `run`)
     #[command(hide = true)]
@@ -303,10 +321,35 @@ pub fn main() -> Result<ExitCode> {
         Command::Info { json } => info(*json, &config),
         Command::List { json } => list(&registry()?, *json),
         Command::Run(args) => run(&cli, args, &registry()?, &db_path, &config),
-        Command::Results { filter, json } => {
+        Command::Results {
+            filter,
+            json,
+            roofline,
+        } => {
             let db = open_db(&db_path)?;
             let results = db.results(&filter.to_filter()?)?;
-            if *json {
+            if *roofline {
+                let data = hetbench::report::data::Dataset::new(&results);
+                let rows = hetbench::report::plot::roofline::fractions(&data);
+                let mut text = table::render_text(
+                    &[
+                        "device",
+                        "kernel",
+                        "size",
+                        "FLOP/B",
+                        "GFLOP/s",
+                        "GB/s",
+                        "bound GFLOP/s",
+                        "fraction",
+                    ],
+                    &rows,
+                );
+                text.push_str("\nceilings (measured on each device):\n");
+                for c in hetbench::report::plot::roofline::ceilings(&data) {
+                    text.push_str(&format!("  {c}\n"));
+                }
+                write_stdout(text.as_bytes())?;
+            } else if *json {
                 write_stdout(&Format::Json.exporter().serialize(&results)?)?;
             } else if results.is_empty() {
                 eprintln!("no results match in '{}'", db_path.display());
@@ -317,6 +360,23 @@ pub fn main() -> Result<ExitCode> {
         }
         Command::Import { files } => import(&db_path, files),
         Command::Worker => worker(),
+        Command::NewKernel { name, domain, root } => {
+            let domain: hetbench::kernels::Domain = serde_json::from_value(
+                serde_json::Value::String(domain.clone()),
+            )
+            .map_err(|_| Error::UnknownName {
+                what: "domain",
+                name: domain.clone(),
+                valid: "simulation, reconstruction, ml, micro".into(),
+            })?;
+            for file in hetbench::kernels::scaffold::new_kernel(root, name, domain)? {
+                println!("wrote {}", file.display());
+            }
+            eprintln!(
+                "next: cargo build --release && cargo run --release -- run -k {name} --size tiny (it fails verification until written; see kernels/README.md)"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Push { to, files } => push(&db_path, to, files),
         Command::Export {
             format,

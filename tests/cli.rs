@@ -1450,3 +1450,61 @@ mod fleet {
         }
     }
 }
+
+mod catalogue {
+    use super::*;
+
+    #[test]
+    fn results_roofline_places_each_result_under_measured_ceilings() {
+        let s = Scratch::new();
+        s.quick_run();
+        let out = s.hb().args(["results", "--roofline"]).assert().success();
+        let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+        // The triad defines the bandwidth ceiling, so it sits exactly on it.
+        let triad = text
+            .lines()
+            .find(|l| l.contains(" stream_triad "))
+            .unwrap_or_else(|| panic!("{text}"));
+        let tail: Vec<&str> = triad.split_whitespace().rev().take(2).collect();
+        assert_eq!(tail, vec!["1.00", "(memory)"], "{triad}");
+        for k in [" gemm ", " nbody "] {
+            let line = text
+                .lines()
+                .find(|l| l.contains(k))
+                .unwrap_or_else(|| panic!("{k}: {text}"));
+            let fraction: f64 = line.split_whitespace().last().unwrap().parse().unwrap();
+            assert!(fraction > 0.0 && fraction <= 1.0 + 1e-9, "{line}");
+        }
+        assert!(text.contains("(stream_triad)"), "{text}");
+    }
+
+    #[test]
+    fn new_kernel_refuses_bad_names_and_trees() {
+        let s = Scratch::new();
+        s.hb()
+            .args(["new-kernel", "saxpy", "--domain", "micro", "--root"])
+            .arg(s.path("nowhere"))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "run this in the hetbench source tree or pass --root",
+            ));
+        s.hb()
+            .args(["new-kernel", "Saxpy", "--domain", "micro", "--root"])
+            .arg(env!("CARGO_MANIFEST_DIR"))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("is not a kernel name"));
+        s.hb()
+            .args(["new-kernel", "gemm", "--domain", "ml", "--root"])
+            .arg(env!("CARGO_MANIFEST_DIR"))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("exists already"));
+        s.hb()
+            .args(["new-kernel", "x", "--domain", "astrology"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("unknown domain 'astrology'"));
+    }
+}

@@ -11,6 +11,7 @@ pub mod gemm;
 pub mod manifest;
 pub mod nbody;
 pub mod par;
+pub mod scaffold;
 pub mod stream_triad;
 
 use std::path::Path;

@@ -2,7 +2,8 @@
 //! arithmetic intensity (FLOP per byte of its work model), under two
 //! ceilings that are themselves measurements on that device, not vendor
 //! figures: the bandwidth ceiling is the best `stream_triad` throughput, the
-//! compute ceiling the best FLOP/s any kernel reached. A device whose
+//! compute ceiling the best `fma_peak` throughput (the micro-kernel made for
+//! it), or, on a device without one, the best FLOP/s any kernel reached. A device whose
 //! ceilings come from its own results says where it stands against what it
 //! has shown it can do; the plot says so in its captions.
 
@@ -58,6 +59,11 @@ pub fn roofline(data: &Dataset, subject: &Subject) -> Option<Roofline> {
         })
         .reduce(f64::max);
     let mut points = Vec::new();
+    let fma_peak = results
+        .values()
+        .filter(|r| r.kernel == "fma_peak")
+        .filter_map(|r| gflops(r).map(|g| (g, format!("{} {}", r.kernel, r.size))))
+        .reduce(|a, b| if b.0 > a.0 { b } else { a });
     let mut peak = (0.0, String::new());
     for r in results.values() {
         let (Some(g), Some(w)) = (gflops(r), r.work.as_ref()) else {
@@ -76,12 +82,94 @@ pub fn roofline(data: &Dataset, subject: &Subject) -> Option<Roofline> {
             gflops: g,
         });
     }
+    if let Some(f) = fma_peak {
+        peak = f;
+    }
     (!points.is_empty()).then_some(Roofline {
         bandwidth_gbs,
         peak_gflops: peak.0,
         peak_from: peak.1,
         points,
     })
+}
+
+impl Roofline {
+    /// The attainable GFLOP/s at `intensity` FLOP/byte: min(compute
+    /// ceiling, bandwidth ceiling x intensity).
+    pub fn bound(&self, intensity: f64) -> f64 {
+        match self.bandwidth_gbs {
+            Some(bw) => self.peak_gflops.min(bw * intensity),
+            None => self.peak_gflops,
+        }
+    }
+}
+
+/// Each result's place under its device's measured roofline, as table
+/// rows: device, kernel, size, FLOP/byte, GFLOP/s, GB/s, bound, fraction.
+pub fn fractions(data: &Dataset) -> Vec<Vec<String>> {
+    use crate::report::table::format_value;
+    let mut rows = Vec::new();
+    for subject in data.subjects.keys() {
+        let Some(roof) = roofline(data, subject) else {
+            continue;
+        };
+        let Some(results) = data.subjects.get(subject) else {
+            continue;
+        };
+        for r in results.values() {
+            let (Some(w), Some(t)) = (r.work.as_ref(), r.timing.as_ref()) else {
+                continue;
+            };
+            let secs = t.summary.median;
+            if w.flops <= 0.0 || w.bytes <= 0.0 || secs <= 0.0 {
+                continue;
+            }
+            let ai = w.flops / w.bytes;
+            let achieved = w.flops / secs / 1e9;
+            let bound = roof.bound(ai);
+            let limit = match roof.bandwidth_gbs {
+                Some(bw) if bw * ai < roof.peak_gflops => "memory",
+                _ => "compute",
+            };
+            rows.push(vec![
+                subject.label(),
+                r.kernel.clone(),
+                r.size.clone(),
+                format_value(ai),
+                format_value(achieved),
+                format_value(w.bytes / secs / 1e9),
+                format!("{} ({limit})", format_value(bound)),
+                format!("{:.2}", achieved / bound),
+            ]);
+        }
+    }
+    rows
+}
+
+/// The ceilings each device's fractions are measured against, in words.
+pub fn ceilings(data: &Dataset) -> Vec<String> {
+    data.subjects
+        .keys()
+        .filter_map(|s| {
+            let roof = roofline(data, s)?;
+            Some(format!(
+                "{}: bandwidth {}, compute {} GFLOP/s ({})",
+                s.label(),
+                roof.bandwidth_gbs
+                    .map(|b| format!("{b:.1} GB/s (stream_triad)"))
+                    .unwrap_or_else(|| "unknown (no stream_triad result)".into()),
+                crate::report::table::format_value(roof.peak_gflops),
+                if roof.peak_from.starts_with("fma_peak") {
+                    format!("{}, measured peak", roof.peak_from)
+                } else {
+                    format!(
+                        "best measured, {}; run fma_peak for the peak",
+                        roof.peak_from
+                    )
+                }
+            ))
+        })
+        .collect()
 }
 
 pub fn draw(data: &Dataset) -> Result<Figure, Error> {
