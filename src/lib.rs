@@ -11,6 +11,7 @@
 pub mod backends;
 pub mod config;
 pub mod error;
+pub mod fpga;
 pub mod kernels;
 pub mod measure;
 pub mod platform;

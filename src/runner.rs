@@ -524,6 +524,7 @@ impl Base<'_> {
             hostname: self.run.platform.hostname.clone(),
             platform_hash: self.run.platform.hash.clone(),
             recorded_at: now_rfc3339(),
+            model: None,
         }
     }
 }
@@ -549,6 +550,10 @@ fn measure_job(
         }
         let m = measure::measure(prepared.as_mut(), &job.measure, meters)?;
         let mut outputs = prepared.read_back()?;
+        // A modeled backend (FPGA emulation) brings its energy and report,
+        // and a fixed-point one its own tolerance.
+        let modeled = prepared.modeled();
+        let tolerance = prepared.tolerance(base.kernel.manifest.tolerance);
         drop(prepared);
         if job.inject_error
             && let Some((_, Buffer::F32(v))) = outputs.entries.first_mut()
@@ -557,10 +562,7 @@ fn measure_job(
             *x = *x * 1.5 + 1.0;
         }
         let manifest = &base.kernel.manifest;
-        let verdict = base
-            .kernel
-            .kernel
-            .verify(&inputs, &outputs, manifest.tolerance)?;
+        let verdict = base.kernel.kernel.verify(&inputs, &outputs, tolerance)?;
         let work = base.kernel.kernel.work(base.size)?;
         let primary = *m.primary();
         let throughput =
@@ -575,7 +577,7 @@ fn measure_job(
             (!verdict.passed).then(|| {
                 format!(
                     "output differs from the reference beyond tolerance (rel {}, abs {}): {}",
-                    manifest.tolerance.rel, manifest.tolerance.abs, verdict.detail
+                    tolerance.rel, tolerance.abs, verdict.detail
                 )
             }),
         );
@@ -589,7 +591,14 @@ fn measure_job(
         });
         r.throughput = Some(throughput);
         r.warnings = m.warnings;
-        for (meter, raw) in meters.iter().zip(m.energy) {
+        // Host meters measure the host, not a modeled device: a modeled
+        // result carries only the model's reading.
+        let host_energy = if modeled.is_some() {
+            Vec::new()
+        } else {
+            m.energy
+        };
+        for (meter, raw) in meters.iter().zip(host_energy) {
             let info = meter.info();
             match raw {
                 Ok(raw) => {
@@ -614,6 +623,29 @@ fn measure_job(
                     info.name
                 )),
             }
+        }
+        if let Some(mf) = modeled {
+            let info = power::MeterInfo {
+                name: mf.meter,
+                scope: power::Scope::Modeled,
+                method: power::Method::Modeled,
+                update_interval_s: 0.0,
+                covers: mf.covers,
+            };
+            let raw = power::RawEnergy {
+                joules: mf.energy_j,
+                seconds: mf.seconds,
+                samples: 0,
+            };
+            let perf = verdict.passed.then_some(throughput);
+            r.energy.push(power::reading(
+                &info,
+                raw,
+                None,
+                perf,
+                &manifest.throughput.unit,
+            ));
+            r.model = Some(mf.report);
         }
         r.verification = Some(verdict);
         r.work = Some(work);

@@ -82,7 +82,11 @@ fn every_kernel_on_every_available_backend_and_device() {
                         .unwrap_or_else(|e| panic!("{label}: {e}"));
                     let verdict = kernel
                         .kernel
-                        .verify(&inputs, &outputs, kernel.manifest.tolerance)
+                        .verify(
+                            &inputs,
+                            &outputs,
+                            prepared.tolerance(kernel.manifest.tolerance),
+                        )
                         .unwrap();
                     assert!(verdict.passed, "{label}: {}", verdict.detail);
                     if kind != BackendKind::Cpu {

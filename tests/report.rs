@@ -460,7 +460,7 @@ mod plot {
     }
 
     fn dataset(f: &Fixture) -> Dataset {
-        let db = Database::open(&f.path("db/hetbench.db")).unwrap();
+        let db = Database::open(&f.path("db/hetbench.db").display().to_string()).unwrap();
         Dataset::new(&db.results(&ResultFilter::default()).unwrap())
     }
 

@@ -11,13 +11,14 @@
 //! code, device buffers) so that `run` only executes the kernel.
 
 pub mod cpu;
+pub mod fpga_emu;
 pub mod opencl;
 pub mod wgpu;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::kernels::{Buffers, Inputs, RegisteredKernel};
+use crate::kernels::{Buffers, Inputs, RegisteredKernel, Tolerance};
 
 /// Every backend hetbench knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -146,6 +147,33 @@ pub trait Prepared {
     fn end_to_end(&mut self) -> Result<Option<f64>> {
         Ok(None)
     }
+    /// Figures a model produced instead of a measurement (the FPGA
+    /// emulation): the runner stores them as a `modeled` energy reading and
+    /// the model's report. `None` for measured backends.
+    fn modeled(&self) -> Option<ModeledFigures> {
+        None
+    }
+    /// The tolerance this backend's outputs are verified with: the
+    /// manifest's, unless the backend computes in another number format
+    /// (fixed point) and derives its own from it.
+    fn tolerance(&self, manifest: Tolerance) -> Tolerance {
+        manifest
+    }
+}
+
+/// What a modeled backend reports beside its modeled time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModeledFigures {
+    /// The model as a meter, e.g. `model:alveo_u250`.
+    pub meter: String,
+    /// What the modeled power covers, in words.
+    pub covers: String,
+    /// Modeled seconds and joules of one invocation.
+    pub seconds: f64,
+    pub energy_j: f64,
+    /// The whole report: card, model version, assumptions, latency, II,
+    /// resources, power, accuracy.
+    pub report: serde_json::Value,
 }
 
 /// A way of running kernels on devices.
@@ -178,12 +206,6 @@ pub fn open(
         BackendKind::Cpu => Ok(Box::new(cpu::CpuBackend::new(options.cpu_threads)?)),
         BackendKind::Wgpu => Ok(Box::new(wgpu::WgpuBackend::new()?)),
         BackendKind::Opencl => Ok(Box::new(opencl::OpenClBackend::new()?)),
-        BackendKind::FpgaEmu => Err(Unavailable {
-            reason: format!(
-                "not built into hetbench {}: the {} backend is not implemented yet",
-                crate::HARNESS_VERSION,
-                kind.as_str()
-            ),
-        }),
+        BackendKind::FpgaEmu => Ok(Box::new(fpga_emu::FpgaEmuBackend::new()?)),
     }
 }

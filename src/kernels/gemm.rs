@@ -16,6 +16,7 @@
 use rayon::prelude::*;
 
 use crate::error::Result;
+use crate::fpga::Scalar as FpgaScalar;
 use crate::kernels::{
     Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
     LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
@@ -173,6 +174,27 @@ impl Kernel for Gemm {
         verdict.checked = (n * n) as u64;
         Ok(verdict)
     }
+}
+
+/// The reference product in any [`FpgaScalar`]: f64 for the reference, or
+/// `ap_fixed` for the FPGA emulation. Each entry is accumulated in the
+/// scalar's exact wide type (products at full precision) and cast once,
+/// as hls4ml's dense layers do. Rows run in parallel.
+pub fn reference_generic<S: FpgaScalar>(n: usize, a: &[S], b: &[S]) -> Vec<S> {
+    let mut c = vec![S::zero(); n * n];
+    c.par_chunks_mut(n.max(1)).enumerate().for_each(|(i, row)| {
+        let mut acc = vec![S::wide_zero(); n];
+        for k in 0..n {
+            let aik = a[i * n + k];
+            for (acc, &bkj) in acc.iter_mut().zip(&b[k * n..(k + 1) * n]) {
+                *acc = S::mul_acc(*acc, aik, bkj);
+            }
+        }
+        for (c, acc) in row.iter_mut().zip(acc) {
+            *c = S::from_wide(acc);
+        }
+    });
+    c
 }
 
 struct GemmCpu {

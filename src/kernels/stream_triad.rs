@@ -5,6 +5,7 @@
 //! (read b, read c, write a), without the write-allocate traffic.
 
 use crate::error::Result;
+use crate::fpga::Scalar as FpgaScalar;
 use crate::kernels::par::{SharedMut, first_touch_copy, for_each_static_range};
 use crate::kernels::{
     Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
@@ -143,6 +144,16 @@ impl Kernel for StreamTriad {
         verdict.checked = a.len() as u64;
         Ok(verdict)
     }
+}
+
+/// The reference triad in any [`FpgaScalar`]: `a[i] = b[i] + s * c[i]` with
+/// the product and sum exact in the wide type and one cast, as HLS does
+/// for `a = b + s * c`.
+pub fn reference_generic<S: FpgaScalar>(s: S, b: &[S], c: &[S]) -> Vec<S> {
+    b.iter()
+        .zip(c)
+        .map(|(&b, &c)| S::from_wide(S::mul_acc(b.widen(), s, c)))
+        .collect()
 }
 
 struct TriadCpu {

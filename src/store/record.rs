@@ -166,6 +166,10 @@ pub struct ResultRecord {
     pub platform_hash: String,
     /// RFC 3339, UTC.
     pub recorded_at: String,
+    /// A modeled backend's report (FPGA emulation: card, model version,
+    /// assumptions, latency, II, resources, power, accuracy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<serde_json::Value>,
 }
 
 impl ResultRecord {

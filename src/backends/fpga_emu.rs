@@ -1,0 +1,304 @@
+//! The FPGA-emulated backend: one device per card (`fpga0`, ...).
+//!
+//! `prepare` executes the kernel bit-accurately in the card's fixed-point
+//! format (the kernel's own `reference_generic` over `ap_fixed`), verifies
+//! the outputs against the f64 reference with the format's tolerance
+//! (reported as the accuracy), and evaluates the timing and power model of
+//! the kernel's pipelined design on the card. `run` executes nothing: it
+//! returns the modeled device time (`device_s`, modeled seconds x iters)
+//! and, as `host_s`, the host wall time of the call itself. Host time is
+//! never FPGA time; the emulation's own wall time is in the report
+//! (`emulation_s`). Kernels without a fixed-point path are unsupported
+//! (skipped with the reason). See `src/fpga/mod.rs`.
+
+use std::time::Instant;
+
+use crate::backends::{
+    Backend, BackendKind, Device, DeviceType, ModeledFigures, Prepared, Timing, Unavailable,
+};
+use crate::error::{Error, Result};
+use crate::fpga::{self, Card, MODEL_VERSION};
+use crate::kernels::{Buffers, Inputs, RegisteredKernel, Tolerance};
+
+pub struct FpgaEmuBackend {
+    cards: Vec<Card>,
+}
+
+impl FpgaEmuBackend {
+    /// The shipped cards and those of `HETBENCH_FPGA_CARDS`.
+    pub fn new() -> std::result::Result<Self, Unavailable> {
+        let cards = fpga::card::load_default().map_err(|e| Unavailable {
+            reason: format!("device cards: {e}"),
+        })?;
+        Ok(Self::with_cards(cards))
+    }
+
+    pub fn with_cards(cards: Vec<Card>) -> Self {
+        FpgaEmuBackend { cards }
+    }
+
+    fn device(i: usize, card: &Card) -> Device {
+        Device {
+            backend: BackendKind::FpgaEmu,
+            id: format!("fpga{i}"),
+            name: format!("{} (emulated)", card.name),
+            device_type: DeviceType::FpgaEmulated,
+            driver: format!("card {} ({}, {})", card.origin, card.device, card.format),
+            api: format!("emulated (model v{MODEL_VERSION})"),
+            compute_units: crate::fpga::model::Usage::available(card).dsp as u32,
+        }
+    }
+}
+
+impl Backend for FpgaEmuBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::FpgaEmu
+    }
+
+    fn devices(&self) -> std::result::Result<Vec<Device>, Unavailable> {
+        if self.cards.is_empty() {
+            return Err(Unavailable {
+                reason: "no device cards".into(),
+            });
+        }
+        Ok(self
+            .cards
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Self::device(i, c))
+            .collect())
+    }
+
+    fn prepare(
+        &self,
+        kernel: &RegisteredKernel,
+        device: &Device,
+        inputs: &Inputs,
+    ) -> Result<Box<dyn Prepared>> {
+        let card = self
+            .cards
+            .iter()
+            .enumerate()
+            .find(|(i, _)| format!("fpga{i}") == device.id)
+            .map(|(_, c)| c)
+            .ok_or_else(|| Error::Backend {
+                backend: "fpga-emu".into(),
+                message: format!("no device '{}'", device.id),
+            })?;
+        let adapter = fpga::kernels::adapter(kernel.name()).ok_or_else(|| Error::Unsupported {
+            backend: "fpga-emu".into(),
+            message: format!(
+                "kernel '{}' has no fixed-point path (no adapter in src/fpga/kernels.rs)",
+                kernel.name()
+            ),
+        })?;
+        let fmt = card.fixed_format().map_err(|m| Error::Backend {
+            backend: "fpga-emu".into(),
+            message: format!("{}: format: {m}", card.origin),
+        })?;
+        let design = adapter.design(card, &fmt, inputs)?;
+        let eval = fpga::model::evaluate(card, &fmt, &design);
+
+        let start = Instant::now();
+        let outputs = adapter.emulate(inputs, fmt)?;
+        let emulation_s = start.elapsed().as_secs_f64();
+        let (tolerance, derivation) = adapter.tolerance(inputs, &fmt)?;
+        let accuracy = kernel.kernel.verify(inputs, &outputs, tolerance)?;
+
+        let work = kernel.kernel.work(&inputs.size)?;
+        let mut report = serde_json::to_value(&eval)?;
+        if let serde_json::Value::Object(map) = &mut report {
+            map.insert(
+                "accuracy".into(),
+                serde_json::json!({
+                    "against": "f64 reference",
+                    "max_abs_error": accuracy.max_abs_error,
+                    "max_rel_error": accuracy.max_rel_error,
+                    "rel_error_of": "each element's scale (sum of |terms|), as the kernel's verification defines it",
+                    "checked": accuracy.checked,
+                    "within_tolerance": accuracy.passed,
+                    "tolerance": { "abs": tolerance.abs, "rel": tolerance.rel },
+                    "tolerance_derivation": derivation,
+                }),
+            );
+            map.insert(
+                "energy_per_item_j".into(),
+                serde_json::json!(eval.energy_j / work.items.max(1.0)),
+            );
+            map.insert("item_unit".into(), serde_json::json!(work.item_unit));
+            map.insert("emulation_s".into(), serde_json::json!(emulation_s));
+            map.insert(
+                "timing".into(),
+                serde_json::json!("modeled: device time = latency_s per iteration; end-to-end = latency + host bytes over memory.pcie_gbs"),
+            );
+        }
+        let figures = ModeledFigures {
+            meter: format!("model:{}", card.id),
+            covers: format!(
+                "{} board: static + dynamic of the design + off-chip traffic (model v{MODEL_VERSION})",
+                card.name
+            ),
+            seconds: eval.latency_s,
+            energy_j: eval.energy_j,
+            report,
+        };
+        Ok(Box::new(FpgaPrepared {
+            outputs,
+            latency_s: eval.latency_s,
+            end_to_end_s: eval.end_to_end_s,
+            tolerance,
+            figures,
+        }))
+    }
+}
+
+struct FpgaPrepared {
+    outputs: Buffers,
+    latency_s: f64,
+    end_to_end_s: f64,
+    tolerance: Tolerance,
+    figures: ModeledFigures,
+}
+
+impl Prepared for FpgaPrepared {
+    fn run(&mut self, iters: u64) -> Result<Timing> {
+        let start = Instant::now();
+        let device_s = self.latency_s * iters as f64;
+        // The call's own wall time; a clock read below the timer's
+        // resolution counts as one nanosecond.
+        let host_s = start.elapsed().as_secs_f64().max(1e-9);
+        Ok(Timing {
+            host_s,
+            device_s: Some(device_s),
+        })
+    }
+
+    fn read_back(&mut self) -> Result<Buffers> {
+        Ok(self.outputs.clone())
+    }
+
+    /// Modeled: upload, one invocation, read-back over the host link.
+    fn end_to_end(&mut self) -> Result<Option<f64>> {
+        Ok(Some(self.end_to_end_s))
+    }
+
+    fn modeled(&self) -> Option<ModeledFigures> {
+        Some(self.figures.clone())
+    }
+
+    fn tolerance(&self, _manifest: Tolerance) -> Tolerance {
+        self.tolerance
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::{Param, Registry};
+
+    fn gemm_inputs(reg: &Registry, n: i64) -> Inputs {
+        let k = reg.get("gemm").unwrap();
+        let mut size = k.size("tiny").unwrap();
+        size.params.insert("n".into(), Param::Int(n));
+        k.kernel.generate(&size, 7).unwrap()
+    }
+
+    /// gemm n = 64 on the U250 at R = 1, by hand: 4096 multipliers (one
+    /// DSP48E2 each for 18x18); load B: 4096 values at floor(77e9 * 0.85 /
+    /// 300e6 / 4) = 54 per cycle = 76 trips, 75 + 64 = 139 cycles; rows:
+    /// depth 1 + 3 + 2 + 2 = 8, 63 * 1 + 8 = 71 cycles; 210 cycles = 700 ns
+    /// at 300 MHz (memory: 3 * 4096 * 4 B / 65.45 GB/s = 751 ns, so memory
+    /// bound). Power: 30 W static + dynamic 0.125 * 300 * 1e-6 * (LUT
+    /// 177032 * 0.3 + FF 8000 + 4096 * 114 ... ) per the card.
+    #[test]
+    fn gemm_64_on_u250_by_hand() {
+        let reg = Registry::builtin().unwrap();
+        let backend = FpgaEmuBackend::new().unwrap();
+        let devices = backend.devices().unwrap();
+        assert_eq!(devices.len(), 3);
+        assert_eq!(devices[0].device_type, DeviceType::FpgaEmulated);
+        assert_eq!(devices[0].api, format!("emulated (model v{MODEL_VERSION})"));
+        let inputs = gemm_inputs(&reg, 64);
+        let mut p = backend
+            .prepare(reg.get("gemm").unwrap(), &devices[0], &inputs)
+            .unwrap();
+        let f = p.modeled().unwrap();
+        let r = &f.report;
+        assert_eq!(r["usage"]["dsp"], 4096.0);
+        assert_eq!(r["reuse_factor"], 1);
+        assert_eq!(r["compute_cycles"], 139 + 71);
+        let memory_s = 3.0 * 4096.0 * 4.0 / (77e9 * 0.85);
+        assert!((f.seconds - memory_s).abs() < 1e-15, "{}", f.seconds);
+        assert_eq!(r["bound"], "memory");
+        let lut = 5000.0 + 4096.0 * 42.0;
+        let ff = 8000.0 + 4096.0 * (42.0 + 36.0) + 4096.0 * 18.0;
+        let dynamic = 0.125 * 300.0 * 1e-6 * (lut * 0.30 + ff * 0.05 + 4096.0 * 6.5);
+        let offchip = 3.0 * 4096.0 * 4.0 * 160e-12 / memory_s;
+        let total = 30.0 + dynamic + offchip;
+        assert!((r["power"]["total_w"].as_f64().unwrap() - total).abs() < 1e-9);
+        assert!((f.energy_j - total * memory_s).abs() < 1e-15);
+        // Timing is modeled, never host time.
+        let t = p.run(1000).unwrap();
+        assert_eq!(t.device_s, Some(memory_s * 1000.0));
+        // Outputs pass the format's tolerance and carry the accuracy.
+        let tol = p.tolerance(reg.get("gemm").unwrap().manifest.tolerance);
+        assert!(tol.abs > 0.0);
+        let out = p.read_back().unwrap();
+        let v = reg
+            .get("gemm")
+            .unwrap()
+            .kernel
+            .verify(&inputs, &out, tol)
+            .unwrap();
+        assert!(v.passed, "{v:?}");
+        let acc = &r["accuracy"];
+        assert!(
+            acc["max_abs_error"].as_f64().unwrap() > 0.0,
+            "fixed point is not exact"
+        );
+        assert!(acc["max_abs_error"].as_f64().unwrap() < tol.abs);
+    }
+
+    #[test]
+    fn corrupted_fixed_point_output_fails_the_format_tolerance() {
+        let reg = Registry::builtin().unwrap();
+        let k = reg.get("stream_triad").unwrap();
+        let inputs = k.kernel.generate(&k.size("tiny").unwrap(), 3).unwrap();
+        let backend = FpgaEmuBackend::new().unwrap();
+        let dev = &backend.devices().unwrap()[1];
+        let mut p = backend.prepare(k, dev, &inputs).unwrap();
+        let tol = p.tolerance(k.manifest.tolerance);
+        // ap_fixed<18,8> RND_CONV: e = 2^-11; abs = 5e.
+        assert_eq!(tol.abs, 5.0 / 2048.0);
+        let mut out = p.read_back().unwrap();
+        assert!(k.kernel.verify(&inputs, &out, tol).unwrap().passed);
+        // The fixed-point result is not the float one: the manifest's f32
+        // tolerance rejects it, which is why the format's tolerance exists.
+        assert!(
+            !k.kernel
+                .verify(&inputs, &out, k.manifest.tolerance)
+                .unwrap()
+                .passed
+        );
+        if let Some(crate::kernels::Buffer::F32(a)) = out.get_mut("a") {
+            a[17] += 0.01;
+        }
+        assert!(!k.kernel.verify(&inputs, &out, tol).unwrap().passed);
+    }
+
+    #[test]
+    fn kernels_without_a_fixed_point_path_are_unsupported() {
+        let reg = Registry::builtin().unwrap();
+        let k = reg.get("nbody").unwrap();
+        let inputs = k.kernel.generate(&k.size("tiny").unwrap(), 3).unwrap();
+        let backend = FpgaEmuBackend::new().unwrap();
+        let dev = &backend.devices().unwrap()[0];
+        match backend.prepare(k, dev, &inputs) {
+            Err(Error::Unsupported { message, .. }) => {
+                assert!(message.contains("no fixed-point path"), "{message}")
+            }
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("nbody has no fixed-point path"),
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The [`Scalar`] trait: the arithmetic a kernel's reference is generic
+//! over, so that the same code runs in f64 (the reference) and in
+//! `ap_fixed` (the FPGA emulation), as an HLS C-simulation runs the same
+//! C++ with `float` or `ap_fixed` types.
+//!
+//! Kernels written against it use the hls4ml pattern for dot products:
+//! products into the exact [`Scalar::Wide`] type, accumulation in it, and
+//! one cast back ([`Scalar::from_wide`]) at the end. Plain `add`/`mul`
+//! assign each result back to the type, as `c = a + b` does in HLS.
+
+use super::fixed::{ApFixed, Format, Wide};
+
+pub trait Scalar: Copy + Send + Sync + PartialEq + std::fmt::Debug + 'static {
+    /// The full-precision type of products and accumulators.
+    type Wide: Copy + Send + Sync;
+
+    fn zero() -> Self;
+    fn from_f64(x: f64) -> Self;
+    fn to_f64(self) -> f64;
+    /// `self + o`, assigned back to `Self`.
+    fn add(self, o: Self) -> Self;
+    /// `self * o`, assigned back to `Self`.
+    fn mul(self, o: Self) -> Self;
+    /// Zero of the wide type.
+    fn wide_zero() -> Self::Wide;
+    /// `self` exactly in the wide type.
+    fn widen(self) -> Self::Wide;
+    /// `acc + a * b` in the wide type, exactly for fixed point.
+    fn mul_acc(acc: Self::Wide, a: Self, b: Self) -> Self::Wide;
+    /// The wide value assigned to `Self` (quantised, overflow handled).
+    fn from_wide(w: Self::Wide) -> Self;
+    /// The fixed-point format, `None` for floating point.
+    fn format() -> Option<Format>;
+}
+
+impl Scalar for f64 {
+    type Wide = f64;
+
+    fn zero() -> Self {
+        0.0
+    }
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn add(self, o: Self) -> Self {
+        self + o
+    }
+    fn mul(self, o: Self) -> Self {
+        self * o
+    }
+    fn wide_zero() -> f64 {
+        0.0
+    }
+    fn widen(self) -> f64 {
+        self
+    }
+    fn mul_acc(acc: f64, a: f64, b: f64) -> f64 {
+        acc + a * b
+    }
+    fn from_wide(w: f64) -> Self {
+        w
+    }
+    fn format() -> Option<Format> {
+        None
+    }
+}
+
+impl<const W: u32, const I: i32, const Q: u8, const O: u8> Scalar for ApFixed<W, I, Q, O> {
+    type Wide = Wide;
+
+    fn zero() -> Self {
+        Self::from_raw(0)
+    }
+    fn from_f64(x: f64) -> Self {
+        ApFixed::from_f64(x)
+    }
+    fn to_f64(self) -> f64 {
+        ApFixed::to_f64(self)
+    }
+    fn add(self, o: Self) -> Self {
+        Self::from_wide(self.wide().plus(o.wide()))
+    }
+    fn mul(self, o: Self) -> Self {
+        Self::from_wide(self.mul_wide(o))
+    }
+    fn wide_zero() -> Wide {
+        Wide {
+            raw: 0,
+            frac: 2 * Self::F,
+        }
+    }
+    fn widen(self) -> Wide {
+        self.wide()
+    }
+    #[inline]
+    fn mul_acc(acc: Wide, a: Self, b: Self) -> Wide {
+        let p = a.raw() as i128 * b.raw() as i128;
+        if acc.frac == 2 * Self::F {
+            Wide {
+                raw: acc.raw.wrapping_add(p),
+                frac: acc.frac,
+            }
+        } else {
+            acc.plus(Wide {
+                raw: p,
+                frac: 2 * Self::F,
+            })
+        }
+    }
+    fn from_wide(w: Wide) -> Self {
+        ApFixed::from_wide(w)
+    }
+    fn format() -> Option<Format> {
+        Some(Self::FORMAT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fpga::fixed::{o, q};
+
+    type T = ApFixed<18, 8, { q::RND_CONV }, { o::SAT }>;
+
+    /// A dot product accumulated wide and cast once is the exact sum
+    /// rounded once; element-wise `add`/`mul` round at every step.
+    #[test]
+    fn wide_accumulation_rounds_once() {
+        let xs: Vec<T> = (0..100).map(|i| T::from_f64(0.0013 * i as f64)).collect();
+        let mut acc = T::wide_zero();
+        let mut exact = 0i128;
+        for x in &xs {
+            acc = T::mul_acc(acc, *x, *x);
+            exact += x.raw() as i128 * x.raw() as i128;
+        }
+        let once = T::from_wide(acc);
+        assert_eq!(
+            once.to_f64(),
+            T::from_wide(Wide {
+                raw: exact,
+                frac: 20
+            })
+            .to_f64()
+        );
+        let f: f64 = xs.iter().map(|x| x.to_f64() * x.to_f64()).sum();
+        assert!((once.to_f64() - f).abs() <= T::FORMAT.lsb() / 2.0);
+        let stepwise = xs.iter().fold(T::zero(), |s, x| s.add(x.mul(*x)));
+        assert_ne!(stepwise, once, "step-wise rounding differs here");
+        // mixed: widen + products
+        let w = T::mul_acc(
+            T::from_f64(1.5).widen(),
+            T::from_f64(3.0),
+            T::from_f64(0.25),
+        );
+        assert_eq!(T::from_wide(w).to_f64(), 2.25);
+    }
+}
