@@ -52,4 +52,37 @@ row gemm "OpenBLAS sgemm" GFLOP/s "$h" "$p" 0.8
 sed 's/^/  /' "$tmp/blas"
 h=$(harness nbody medium); p=$(OMP_NUM_THREADS=$threads "$build/nbody" 16384 10 2>/dev/null)
 row nbody "OpenMP C loop" Ginteractions/s "$h" "$p" 0.8
+# stencil3d (medium, 256^3, 8 steps) vs an OpenMP C loop of the same arithmetic, target >= 0.8x
+cc -O3 -march=native -fno-math-errno -fopenmp scripts/peers/stencil3d.c -o "$build/stencil3d" || { echo "cannot build the stencil3d peer" >&2; exit 2; }
+h=$(harness stencil3d medium); p=$(OMP_NUM_THREADS=$threads "$build/stencil3d" 256 8 10 2>/dev/null)
+row stencil3d "OpenMP C loop" Gpoint-updates/s "$h" "$p" 0.8
+# pic_push (medium, 4M particles, 8 steps) vs an OpenMP C loop of the same arithmetic, target >= 0.8x
+cc -O3 -march=native -fno-math-errno -fopenmp scripts/peers/pic_push.c -o "$build/pic_push" || { echo "cannot build the pic_push peer" >&2; exit 2; }
+h=$(harness pic_push medium); p=$(OMP_NUM_THREADS=$threads "$build/pic_push" 4194304 8 10 2>/dev/null)
+row pic_push "OpenMP C loop" Gpushes/s "$h" "$p" 0.8
+# mlp_jet (medium, 2^20 events) vs an OpenMP C loop of the same network (per-event layer loops, libm expf), target >= 0.8x
+cc -O3 -march=native -fno-math-errno -fopenmp scripts/peers/mlp_jet.c -o "$build/mlp_jet" -lm || { echo "cannot build the mlp_jet peer" >&2; exit 2; }
+h=$(harness mlp_jet medium); p=$(OMP_NUM_THREADS=$threads "$build/mlp_jet" 1048576 10 2>/dev/null)
+row mlp_jet "OpenMP C loop" Mevents/s "$h" "$p" 0.8
+# mc_transport (medium, 2^20 photons) vs an OpenMP C port of the same transport, target >= 0.8x
+cc -O3 -march=native -fno-math-errno -fopenmp scripts/peers/mc_transport.c -o "$build/mc_transport" -lm || { echo "cannot build the mc_transport peer" >&2; exit 2; }
+h=$(harness mc_transport medium); p=$(OMP_NUM_THREADS=$threads "$build/mc_transport" 1048576 5 2>/dev/null)
+row mc_transport "OpenMP C port" Mphotons/s "$h" "$p" 0.8
+# kalman_fit (medium, 2^20 tracks, 10 planes) vs an OpenMP C loop of the same filter (omp simd over tracks), target >= 0.8x
+cc -O3 -march=native -fno-math-errno -fopenmp scripts/peers/kalman_fit.c -o "$build/kalman_fit" -lm || { echo "cannot build the kalman_fit peer" >&2; exit 2; }
+h=$(harness kalman_fit medium); p=$(OMP_NUM_THREADS=$threads "$build/kalman_fit" 1048576 10 2>/dev/null)
+row kalman_fit "OpenMP C loop" Mtracks/s "$h" "$p" 0.8
+# fma_peak (medium, 2^18 items x 1024 iterations) vs a C loop of the same chains (GCC vectors, OpenMP), target >= 0.8x
+cc -O3 -march=native -fopenmp scripts/peers/fma_peak.c -o "$build/fma_peak" || { echo "cannot build the fma_peak peer" >&2; exit 2; }
+h=$(harness fma_peak medium); p=$(OMP_NUM_THREADS=$threads "$build/fma_peak" 262144 1024 10 2>/dev/null)
+row fma_peak "C vector loop" GFLOP/s "$h" "$p" 0.8
+# hough (medium, 216000 hits x 128 q/pT bins x 2048 phi bins) vs an OpenMP C loop of the same integer transform and peak rule, target >= 0.8x
+cc -O3 -march=native -fopenmp scripts/peers/hough.c -o "$build/hough" || { echo "cannot build the hough peer" >&2; exit 2; }
+h=$(harness hough medium); p=$(OMP_NUM_THREADS=$threads "$build/hough" 216000 128 11 10 2>/dev/null)
+row hough "OpenMP C loop" Gvotes/s "$h" "$p" 0.8
+# conv2d (medium, 8 x 64->64 x 56x56, 3x3) vs im2col (OpenMP) + OpenBLAS cblas_sgemm, target >= 0.8x
+# (OMP_WAIT_POLICY=passive: spinning OpenMP threads would starve OpenBLAS's own threads)
+cc -O3 -march=native -fopenmp scripts/peers/conv2d.c -o "$build/conv2d" -lopenblas || { echo "cannot build the conv2d peer: install libopenblas-dev" >&2; exit 2; }
+h=$(harness conv2d medium); p=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=passive OMP_NUM_THREADS=$threads "$build/conv2d" 8 64 64 56 56 3 10 2>/dev/null)
+row conv2d "im2col + OpenBLAS" GFLOP/s "$h" "$p" 0.8
 exit $status

@@ -7,11 +7,19 @@
 //! states the work model. Adding a kernel touches one folder in `kernels/`, one
 //! file here and one line in [`BUILTIN`]; see `kernels/README.md`.
 
+pub mod conv2d;
+pub mod fma_peak;
 pub mod gemm;
+pub mod hough;
+pub mod kalman_fit;
 pub mod manifest;
+pub mod mc_transport;
+pub mod mlp_jet;
 pub mod nbody;
 pub mod par;
+pub mod pic_push;
 pub mod scaffold;
+pub mod stencil3d;
 pub mod stream_triad;
 
 use std::path::Path;
@@ -23,7 +31,19 @@ use crate::error::{Error, Result};
 pub use manifest::{Domain, KernelManifest, Metric, Param, Precision, SizeSpec, Tolerance};
 
 /// Every kernel built into the binary: one line per kernel.
-pub const BUILTIN: &[BuiltinKernel] = &[stream_triad::BUILTIN, gemm::BUILTIN, nbody::BUILTIN];
+pub const BUILTIN: &[BuiltinKernel] = &[
+    stream_triad::BUILTIN,
+    gemm::BUILTIN,
+    nbody::BUILTIN,
+    mlp_jet::BUILTIN,
+    stencil3d::BUILTIN,
+    pic_push::BUILTIN,
+    mc_transport::BUILTIN,
+    kalman_fit::BUILTIN,
+    hough::BUILTIN,
+    fma_peak::BUILTIN,
+    conv2d::BUILTIN,
+];
 
 /// What the registry needs to know of a built-in kernel.
 pub struct BuiltinKernel {

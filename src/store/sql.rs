@@ -1,7 +1,9 @@
 //! SQL shared by the SQLite and PostgreSQL stores: the statements (written
 //! once, in the dialect both accept: `$n` parameters, `ON CONFLICT DO
 //! NOTHING`), the values bound to them, and the mapping between records and
-//! rows. Column types are chosen so that one value type binds to both
+//! rows. SQLite numbers `$n` parameters by their first appearance, not by
+//! `n`, so every statement must use `$1, $2, ...` in that order (a test
+//! checks). Column types are chosen so that one value type binds to both
 //! engines: 64-bit integers, 64-bit floats and text.
 
 use crate::error::{Error, Result};
@@ -80,13 +82,13 @@ pub fn run_values(run: &RunRecord) -> Result<Vec<SqlValue>> {
     ])
 }
 
-pub const UPDATE_RUN: &str = "UPDATE runs SET status = $2, finished_at = $3 WHERE run_id = $1";
+pub const UPDATE_RUN: &str = "UPDATE runs SET status = $1, finished_at = $2 WHERE run_id = $3";
 
 pub fn update_run_values(run: &RunRecord) -> Vec<SqlValue> {
     vec![
-        text(&run.run_id),
         text(run.status.as_str()),
         SqlValue::Text(run.finished_at.clone()),
+        text(&run.run_id),
     ]
 }
 
@@ -253,6 +255,52 @@ impl RunColumns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `$k` first appear in the order 1, 2, 3, ...: SQLite binds by order.
+    fn in_order(sql: &str) -> bool {
+        let mut seen = Vec::new();
+        let b = sql.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'$' {
+                let digits: String = sql[i + 1..].chars().take_while(|c| c.is_ascii_digit()).collect();
+                if let Ok(k) = digits.parse::<usize>()
+                    && !seen.contains(&k)
+                {
+                    seen.push(k);
+                }
+                i += digits.len();
+            }
+            i += 1;
+        }
+        seen.iter().enumerate().all(|(i, &k)| k == i + 1)
+    }
+
+    #[test]
+    fn parameters_appear_in_order() {
+        for sql in [INSERT_RUN, UPDATE_RUN, INSERT_RESULT, SELECT_RUN] {
+            assert!(in_order(sql), "{sql}");
+        }
+        assert!(!in_order("UPDATE t SET a = $2 WHERE b = $1"));
+        let (q, _) = results_query(&ResultFilter {
+            kernels: vec!["a".into()],
+            statuses: vec!["ok".into(), "error".into()],
+            ..Default::default()
+        });
+        assert!(in_order(&q), "{q}");
+        assert_eq!(update_run_values(&RunRecord {
+            run_id: "r".into(),
+            started_at: String::new(),
+            finished_at: None,
+            status: RunStatus::Finished,
+            harness_version: String::new(),
+            suite_version: String::new(),
+            platform: Default::default(),
+            command: String::new(),
+            idle: vec![],
+            plan: None,
+        })[2], SqlValue::Text(Some("r".into())));
+    }
 
     #[test]
     fn statements_have_one_value_per_parameter() {

@@ -1,0 +1,54 @@
+// Boris push (f32) of n particles in the fields of a Penning trap with a
+// magnetic bottle (q/m folded into h = q/m dt/2):
+//   E = k (x, y, -2z),  B = b0 (-bb x z, -bb y z, 1 + bb z^2)
+//   v- = v + hE;  t = hB;  s = 2t / (1 + t.t)
+//   v' = v- + v- x t;  v+ = v- + v' x s;  v = v+ + hE;  r = r + dt v
+// State: one buffer of 6n floats, structure of arrays (x, y, z, vx, vy, vz,
+// each n long), so a work-group's loads and stores are contiguous.
+// Launch: p0 (in), p (out), tmp (out), n, h, dt, k, b0, bb; work-groups of
+// 256, grid-stride over n. One dispatch per step; the kernel picks the
+// source and destination (ping-pong), the last step always writes p.
+
+static inline void push(__global const float *restrict src, __global float *restrict dst,
+                        const uint n, const float h, const float dt, const float k,
+                        const float b0, const float bb) {
+    for (uint i = get_global_id(0); i < n; i += get_global_size(0)) {
+        const float3 r = (float3)(src[i], src[n + i], src[2 * n + i]);
+        const float3 v = (float3)(src[3 * n + i], src[4 * n + i], src[5 * n + i]);
+        const float3 he = h * (k * (float3)(r.x, r.y, -2.0f * r.z));
+        const float3 vm = v + he;
+        const float c = b0 * bb;
+        const float3 b = (float3)(-c * (r.x * r.z), -c * (r.y * r.z), b0 * fma(bb, r.z * r.z, 1.0f));
+        const float3 t = h * b;
+        const float3 s = (2.0f / (1.0f + dot(t, t))) * t;
+        const float3 vp = vm + cross(vm, t);
+        const float3 vn = vm + cross(vp, s) + he;
+        const float3 rn = r + dt * vn;
+        dst[i] = rn.x;
+        dst[n + i] = rn.y;
+        dst[2 * n + i] = rn.z;
+        dst[3 * n + i] = vn.x;
+        dst[4 * n + i] = vn.y;
+        dst[5 * n + i] = vn.z;
+    }
+}
+
+#define ARGS __global const float *restrict p0, __global float *restrict p, \
+             __global float *restrict tmp, const uint n, const float h, const float dt, \
+             const float k, const float b0, const float bb
+
+__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void in_to_p(ARGS) {
+    push(p0, p, n, h, dt, k, b0, bb);
+}
+
+__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void in_to_tmp(ARGS) {
+    push(p0, tmp, n, h, dt, k, b0, bb);
+}
+
+__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void tmp_to_p(ARGS) {
+    push(tmp, p, n, h, dt, k, b0, bb);
+}
+
+__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void p_to_tmp(ARGS) {
+    push(p, tmp, n, h, dt, k, b0, bb);
+}

@@ -1,0 +1,107 @@
+// 7-point Jacobi heat step (f32) with fixed boundary:
+//   v' = c0 * v + c1 * ((x- + x+) + (y- + y+) + (z- + z+)) inside,
+//   v' = v on the six faces.
+// One invocation per (x, y) column and chunk of `zchunk` planes, marching in
+// z with the planes below, at and above in registers; x is the fastest
+// dimension, so a workgroup's loads and stores are contiguous.
+// Launch: u0 (in), u (out), tmp (out), then Params; workgroups of 64 x 4 x 1,
+// groups (ceil(nx/64), ceil(ny/4), ceil(nz/zchunk)). The entry point picks
+// the source and destination of the step (ping-pong); the last step of an
+// invocation always writes u.
+struct Params {
+    nx: u32,
+    ny: u32,
+    nz: u32,
+    zchunk: u32,
+    c0: f32,
+    c1: f32,
+}
+
+@group(0) @binding(0) var<storage, read> u0: array<f32>;
+@group(0) @binding(1) var<storage, read_write> u: array<f32>;
+@group(0) @binding(2) var<storage, read_write> tmp: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+// sel: 0 = u0, 1 = u, 2 = tmp. Constant at every call site, so the branch
+// folds away when the step is inlined.
+fn ld(sel: u32, i: u32) -> f32 {
+    if (sel == 0u) {
+        return u0[i];
+    }
+    if (sel == 1u) {
+        return u[i];
+    }
+    return tmp[i];
+}
+
+fn st(sel: u32, i: u32, v: f32) {
+    if (sel == 1u) {
+        u[i] = v;
+    } else {
+        tmp[i] = v;
+    }
+}
+
+fn step(src: u32, dst: u32, gid: vec3<u32>) {
+    let x = gid.x;
+    let y = gid.y;
+    if (x >= p.nx || y >= p.ny) {
+        return;
+    }
+    let z0 = gid.z * p.zchunk;
+    let z1 = min(z0 + p.zchunk, p.nz);
+    if (z0 >= z1) {
+        return;
+    }
+    let nx = p.nx;
+    let plane = nx * p.ny;
+    var i = (z0 * p.ny + y) * nx + x;
+    if (x == 0u || y == 0u || x == nx - 1u || y == p.ny - 1u) {
+        for (var z = z0; z < z1; z++) {
+            st(dst, i, ld(src, i));
+            i += plane;
+        }
+        return;
+    }
+    var below = 0.0;
+    if (z0 > 0u) {
+        below = ld(src, i - plane);
+    }
+    var centre = ld(src, i);
+    for (var z = z0; z < z1; z++) {
+        var above = 0.0;
+        if (z + 1u < p.nz) {
+            above = ld(src, i + plane);
+        }
+        var v = centre;
+        if (z != 0u && z != p.nz - 1u) {
+            let s = ((ld(src, i - 1u) + ld(src, i + 1u)) + (ld(src, i - nx) + ld(src, i + nx)))
+                + (below + above);
+            v = fma(p.c0, centre, p.c1 * s);
+        }
+        st(dst, i, v);
+        below = centre;
+        centre = above;
+        i += plane;
+    }
+}
+
+@compute @workgroup_size(64, 4, 1)
+fn in_to_u(@builtin(global_invocation_id) gid: vec3<u32>) {
+    step(0u, 1u, gid);
+}
+
+@compute @workgroup_size(64, 4, 1)
+fn in_to_tmp(@builtin(global_invocation_id) gid: vec3<u32>) {
+    step(0u, 2u, gid);
+}
+
+@compute @workgroup_size(64, 4, 1)
+fn tmp_to_u(@builtin(global_invocation_id) gid: vec3<u32>) {
+    step(2u, 1u, gid);
+}
+
+@compute @workgroup_size(64, 4, 1)
+fn u_to_tmp(@builtin(global_invocation_id) gid: vec3<u32>) {
+    step(1u, 2u, gid);
+}

@@ -1,0 +1,614 @@
+//! `mc_transport`: photon transport through a layered sampling calorimeter.
+//!
+//! Layers along z alternate absorber (lead, even layers) and active
+//! material (plastic scintillator, odd layers), infinite in x and y. Each
+//! photon starts at z = 0 along +z with energy `energy_mev`; it is tracked by
+//! its layer, its depth in the layer and its direction cosine w (the layers
+//! are infinite slabs, so nothing else matters). Per step: a free path from
+//! the total attenuation (tabulated against log E, linearly interpolated, as
+//! Geant4's physics tables), a boundary crossing if the path leaves the layer
+//! (the memoryless exponential lets the next layer draw afresh), else an
+//! interaction: photo-absorption (all energy deposited) or Compton
+//! scattering with the Klein-Nishina cross-section, sampled as Geant4's
+//! `G4KleinNishinaCompton` does (the electron's energy deposited locally,
+//! the photon's direction turned by the sampled angle and a uniform azimuth).
+//! Photons below the table's lowest energy are absorbed where they are.
+//!
+//! Random numbers: Philox 4x32-10 (Salmon et al., SC'11), counter
+//! (photon, step, trial, 0), key (seed low, seed high): one block per step
+//! (free path, interaction type, azimuth) and one per Klein-Nishina trial.
+//! The same function in Rust, WGSL and OpenCL C gives every backend the same
+//! random numbers, so results differ only by float rounding and the rare
+//! branch it flips.
+//!
+//! Deposits are u32 fixed point, quantum energy/65536, rounded to nearest per
+//! deposit: GPU workgroups add them with workgroup-local atomics, write one
+//! partial per workgroup and layer, and a second dispatch sums the partials
+//! exactly as 64-bit integers (two u32 words). Integer sums do not depend on
+//! the order, so the output is the same on every run.
+//!
+//! Verification: the same model in f64 (same random numbers, same table,
+//! same quantisation) for every photon; see the README for the tolerance.
+
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::kernels::{
+    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
+    LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, param_u32,
+};
+
+pub const BUILTIN: BuiltinKernel = BuiltinKernel {
+    name: "mc_transport",
+    manifest: include_str!("../../kernels/mc_transport/kernel.toml"),
+    sources: &[include_str!("mc_transport.rs")],
+    wgsl: Some(include_str!("../../kernels/mc_transport/mc_transport.wgsl")),
+    opencl: Some(include_str!("../../kernels/mc_transport/mc_transport.cl")),
+    make: || Box::new(McTransport),
+};
+
+/// Energy bins of the cross-section tables (log-spaced edges).
+pub const NE: usize = 128;
+/// Lowest tabulated energy and the tracking cut (MeV).
+pub const E_MIN: f64 = 0.01;
+/// Highest tabulated energy (MeV).
+pub const E_MAX: f64 = 20.0;
+/// Absorber (lead) and active (plastic) layer thickness, cm.
+pub const T_ABS: f32 = 0.2;
+pub const T_ACT: f32 = 0.5;
+const MAX_LAYERS: usize = 64;
+const MAX_PHOTONS: usize = 1 << 28;
+const MAX_STEPS: u32 = 1024;
+const MAX_TRIALS: u32 = 16;
+/// Electron rest energy, MeV.
+const MEC2: f64 = 0.510_998_95;
+/// Fixed-point quanta per `energy_mev`.
+const QUANTA: f64 = 65536.0;
+/// At most this many transport workgroups: each then sums at most
+/// 2^28 / 2^14 photons of at most 65536 quanta (plus half a quantum per
+/// deposit), which stays below 2^32.
+const MAX_GROUPS: usize = 1 << 14;
+/// Photons per rayon task.
+const PHOTONS_PER_TASK: usize = 1024;
+
+pub struct McTransport;
+
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    photons: usize,
+    layers: usize,
+    e0: f64,
+}
+
+impl Setup {
+    fn of(size: &SizeSpec) -> Result<Self> {
+        Ok(Setup {
+            photons: size.usize("photons", MAX_PHOTONS)?,
+            layers: size.usize("layers", MAX_LAYERS)?,
+            e0: size.f64("energy_mev", 0.1..=E_MAX)?,
+        })
+    }
+
+    fn groups(&self) -> usize {
+        self.photons.div_ceil(256).min(MAX_GROUPS)
+    }
+
+    fn consts(&self, seed: u64) -> Consts {
+        Consts {
+            layers: self.layers as u32,
+            key: [seed as u32, (seed >> 32) as u32],
+            e0: self.e0 as f32,
+            inv_q: (QUANTA / self.e0) as f32,
+            e_cut: E_MIN as f32,
+            log_emin: E_MIN.ln() as f32,
+            inv_dl: ((NE - 1) as f64 / (E_MAX / E_MIN).ln()) as f32,
+        }
+    }
+}
+
+/// The scalar parameters every backend gets.
+#[derive(Debug, Clone, Copy)]
+struct Consts {
+    layers: u32,
+    key: [u32; 2],
+    e0: f32,
+    inv_q: f32,
+    e_cut: f32,
+    log_emin: f32,
+    inv_dl: f32,
+}
+
+/// Philox 4x32-10 (Salmon, Moraes, Dror and Shaw, "Parallel random numbers:
+/// as easy as 1, 2, 3", SC'11), as Random123's `philox4x32_R(10, ...)`.
+pub fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+    let (mut c, mut k) = (ctr, key);
+    for r in 0..10 {
+        if r > 0 {
+            k[0] = k[0].wrapping_add(0x9E37_79B9);
+            k[1] = k[1].wrapping_add(0xBB67_AE85);
+        }
+        let p0 = 0xD251_1F53u64 * c[0] as u64;
+        let p1 = 0xCD9E_8D57u64 * c[2] as u64;
+        c = [
+            (p1 >> 32) as u32 ^ c[1] ^ k[0],
+            p1 as u32,
+            (p0 >> 32) as u32 ^ c[3] ^ k[1],
+            p0 as u32,
+        ];
+    }
+    c
+}
+
+/// Klein-Nishina cross-section per electron, cm^2, at k = E / m_e c^2.
+fn klein_nishina(k: f64) -> f64 {
+    const RE: f64 = 2.817_940_326_2e-13;
+    let l = (1.0 + 2.0 * k).ln();
+    2.0 * std::f64::consts::PI
+        * RE
+        * RE
+        * ((1.0 + k) / (k * k) * (2.0 * (1.0 + k) / (1.0 + 2.0 * k) - l / k) + l / (2.0 * k)
+            - (1.0 + 3.0 * k) / ((1.0 + 2.0 * k) * (1.0 + 2.0 * k)))
+}
+
+/// The attenuation tables: for material m (0 absorber, 1 active) and energy
+/// edge j, `xs[(m * NE + j) * 2]` = total attenuation (1/cm) and `+ 1` = the
+/// Compton fraction. Compton from Klein-Nishina times the electron density;
+/// photo-absorption a power law (E^-3, anchored at 100 keV), a model rather
+/// than evaluated data; pair production neglected.
+pub fn tables() -> Vec<f32> {
+    const NA: f64 = 6.022_140_76e23;
+    // (density g/cm^3, Z/A, photo-absorption cm^2/g at 100 keV)
+    let materials = [(11.35, 82.0 / 207.2, 5.0), (1.032, 0.5415, 1.5e-3)];
+    let dl = (E_MAX / E_MIN).ln() / (NE - 1) as f64;
+    let mut xs = Vec::with_capacity(2 * NE * 2);
+    for (rho, z_over_a, pe100) in materials {
+        for j in 0..NE {
+            let e = E_MIN * (j as f64 * dl).exp();
+            let compton = rho * NA * z_over_a * klein_nishina(e / MEC2);
+            let photo = rho * pe100 * (e / 0.1).powi(-3);
+            xs.push((compton + photo) as f32);
+            xs.push((compton / (compton + photo)) as f32);
+        }
+    }
+    xs
+}
+
+/// The arithmetic the transport needs, so that one generic function is both
+/// the f32 implementation and the f64 reference.
+trait Real:
+    Copy
+    + PartialOrd
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::Neg<Output = Self>
+{
+    fn c(v: f64) -> Self;
+    fn ln(self) -> Self;
+    fn exp(self) -> Self;
+    fn sqrt(self) -> Self;
+    fn floor(self) -> Self;
+    fn abs(self) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+macro_rules! real {
+    ($t:ty) => {
+        impl Real for $t {
+            #[inline(always)]
+            fn c(v: f64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn floor(self) -> Self {
+                <$t>::floor(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+        }
+    };
+}
+real!(f32);
+real!(f64);
+
+/// Uniform in (0, 1) from the top 24 bits (exact in f32 and f64).
+#[inline(always)]
+fn uni<R: Real>(r: u32) -> R {
+    R::c(((r >> 8) as f64 + 0.5) * (1.0 / (1u64 << 24) as f64))
+}
+
+/// cos(2 pi u) for u in [0, 1): reduced to [0, pi/2], Taylor to x^14, as
+/// the shaders compute it (their own cos differs between drivers).
+#[inline(always)]
+fn cos2pi<R: Real>(u: R) -> R {
+    let a = (u - R::c(0.5)).abs();
+    let (t, sign) = if a > R::c(0.25) {
+        (R::c(0.5) - a, R::c(1.0))
+    } else {
+        (a, R::c(-1.0))
+    };
+    let x = R::c(std::f64::consts::TAU) * t;
+    let x2 = x * x;
+    let mut c = R::c(-1.147_074_559_772_972_5e-11);
+    c = c * x2 + R::c(2.087_675_698_786_81e-9);
+    c = c * x2 - R::c(2.755_731_922_398_589e-7);
+    c = c * x2 + R::c(2.480_158_730_158_73e-5);
+    c = c * x2 - R::c(1.388_888_888_888_889e-3);
+    c = c * x2 + R::c(4.166_666_666_666_67e-2);
+    c = c * x2 - R::c(0.5);
+    c = c * x2 + R::c(1.0);
+    sign * c
+}
+
+/// Tracks photon `i`, adding its deposits (in quanta) to `dep`.
+#[inline(always)]
+fn photon<R: Real>(i: u32, k: &Consts, xs: &[f32], dep: &mut [u64]) {
+    let add = |dep: &mut [u64], layer: u32, e: R| {
+        dep[layer as usize] += (e * R::c(k.inv_q as f64) + R::c(0.5)).floor().to_f64() as u64;
+    };
+    let (t_abs, t_act) = (R::c(T_ABS as f64), R::c(T_ACT as f64));
+    let table = |j: usize| R::c(xs[j] as f64);
+    let (zero, one) = (R::c(0.0), R::c(1.0));
+    let mut e = R::c(k.e0 as f64);
+    let mut layer = 0u32;
+    let mut zl = zero;
+    let mut w = one;
+    for step in 0..MAX_STEPS {
+        let r = philox4x32_10([i, step, 0, 0], k.key);
+        let mat = layer & 1;
+        let thick = if mat == 1 { t_act } else { t_abs };
+        let u = (e.ln() - R::c(k.log_emin as f64)) * R::c(k.inv_dl as f64);
+        let j = (if u > zero { u.to_f64() as usize } else { 0 }).min(NE - 2);
+        let f = u - R::c(j as f64);
+        let b = (mat as usize * NE + j) * 2;
+        let mu = table(b) + f * (table(b + 2) - table(b));
+        let pc = table(b + 1) + f * (table(b + 3) - table(b + 1));
+        let s = -uni::<R>(r[0]).ln() / mu;
+        let dist = if w > zero {
+            (thick - zl) / w
+        } else if w < zero {
+            -zl / w
+        } else {
+            R::c(1e30)
+        };
+        if s >= dist {
+            if w > zero {
+                layer += 1;
+                zl = zero;
+                if layer >= k.layers {
+                    return;
+                }
+            } else {
+                if layer == 0 {
+                    return;
+                }
+                layer -= 1;
+                zl = if layer & 1 == 1 { t_act } else { t_abs };
+            }
+            continue;
+        }
+        zl = zl + s * w;
+        if uni::<R>(r[1]) >= pc {
+            add(dep, layer, e);
+            return;
+        }
+        // Compton scattering, Klein-Nishina (G4KleinNishinaCompton).
+        let kk = e / R::c(MEC2);
+        let eps0 = one / (one + R::c(2.0) * kk);
+        let eps0sq = eps0 * eps0;
+        let a1 = -eps0.ln();
+        let a2 = a1 + R::c(0.5) * (one - eps0sq);
+        let (mut eps, mut onecost, mut sint2) = (one, zero, zero);
+        for trial in 0..MAX_TRIALS {
+            let q = philox4x32_10([i, step, trial + 1, 0], k.key);
+            let epssq;
+            if a1 > uni::<R>(q[0]) * (a1 + a2) {
+                eps = (-a1 * uni::<R>(q[1])).exp();
+                epssq = eps * eps;
+            } else {
+                epssq = eps0sq + (one - eps0sq) * uni::<R>(q[1]);
+                eps = epssq.sqrt();
+            }
+            onecost = (one - eps) / (eps * kk);
+            sint2 = onecost * (R::c(2.0) - onecost);
+            let g = one - eps * sint2 / (one + epssq);
+            if g >= uni::<R>(q[2]) {
+                break;
+            }
+        }
+        let cost = one - onecost;
+        let sint = (if sint2 > zero { sint2 } else { zero }).sqrt();
+        add(dep, layer, e * (one - eps));
+        e = e * eps;
+        let perp = one - w * w;
+        let perp = if perp > zero { perp } else { zero };
+        w = w * cost + perp.sqrt() * sint * cos2pi(uni::<R>(r[2]));
+        w = if w > one {
+            one
+        } else if w < -one {
+            -one
+        } else {
+            w
+        };
+        if e < R::c(k.e_cut as f64) {
+            add(dep, layer, e);
+            return;
+        }
+    }
+}
+
+/// Deposits (quanta per layer) of all photons, in parallel.
+fn run_all<R: Real>(s: &Setup, k: &Consts, xs: &[f32]) -> Vec<u64> {
+    (0..s.photons.div_ceil(PHOTONS_PER_TASK))
+        .into_par_iter()
+        .map(|t| {
+            let mut dep = vec![0u64; s.layers];
+            let end = ((t + 1) * PHOTONS_PER_TASK).min(s.photons);
+            for i in t * PHOTONS_PER_TASK..end {
+                photon::<R>(i as u32, k, xs, &mut dep);
+            }
+            dep
+        })
+        .reduce(
+            || vec![0u64; s.layers],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+                a
+            },
+        )
+}
+
+impl Kernel for McTransport {
+    fn generate(&self, size: &SizeSpec, seed: u64) -> Result<Inputs> {
+        Setup::of(size)?;
+        let mut buffers = Buffers::default();
+        buffers.push("xs", Buffer::F32(tables()));
+        Ok(Inputs {
+            size: size.clone(),
+            seed,
+            buffers,
+        })
+    }
+
+    fn work(&self, size: &SizeSpec) -> Result<Work> {
+        let s = Setup::of(size)?;
+        Ok(Work {
+            // Branchy transport has no meaningful FLOP count.
+            flops: 0.0,
+            bytes: (2 * NE * 2 * 4 + s.groups() * s.layers * 4 + 8 * s.layers) as f64,
+            items: s.photons as f64,
+            item_unit: "photons".into(),
+        })
+    }
+
+    fn memory_bytes(&self, size: &SizeSpec) -> Result<u64> {
+        let s = Setup::of(size)?;
+        Ok((8 * s.groups() * s.layers + 64 * 1024) as u64)
+    }
+
+    fn cpu(&self, inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
+        let s = Setup::of(&inputs.size)?;
+        Ok(Box::new(TransportCpu {
+            setup: s,
+            consts: s.consts(inputs.seed),
+            xs: inputs.buffers.f32("xs")?.to_vec(),
+            deposit: vec![0; 2 * s.layers],
+        }))
+    }
+
+    fn launch(&self, inputs: &Inputs) -> Result<Launch> {
+        let s = Setup::of(&inputs.size)?;
+        let k = s.consts(inputs.seed);
+        let groups = s.groups();
+        Ok(Launch {
+            buffers: vec![
+                LaunchBuffer::input("xs", 2 * NE * 2),
+                LaunchBuffer::output("partials", groups * s.layers).u32(),
+                LaunchBuffer::output("deposit", 2 * s.layers).u32(),
+            ],
+            params: vec![
+                ("n", Scalar::U32(param_u32(s.photons, "photons")?)),
+                ("layers", Scalar::U32(k.layers)),
+                ("groups", Scalar::U32(groups as u32)),
+                ("seed_lo", Scalar::U32(k.key[0])),
+                ("seed_hi", Scalar::U32(k.key[1])),
+                ("e0", Scalar::F32(k.e0)),
+                ("inv_q", Scalar::F32(k.inv_q)),
+                ("e_cut", Scalar::F32(k.e_cut)),
+                ("log_emin", Scalar::F32(k.log_emin)),
+                ("inv_dl", Scalar::F32(k.inv_dl)),
+                ("t_abs", Scalar::F32(T_ABS)),
+                ("t_act", Scalar::F32(T_ACT)),
+            ],
+            dispatches: vec![
+                Dispatch {
+                    entry: "transport",
+                    groups: [groups as u32, 1, 1],
+                    group_size: [256, 1, 1],
+                },
+                Dispatch {
+                    entry: "reduce",
+                    groups: [k.layers, 1, 1],
+                    group_size: [256, 1, 1],
+                },
+            ],
+        })
+    }
+
+    fn verify(&self, inputs: &Inputs, outputs: &Buffers, tol: Tolerance) -> Result<Verdict> {
+        let s = Setup::of(&inputs.size)?;
+        let k = s.consts(inputs.seed);
+        let got = outputs.u32("deposit")?;
+        let mut checker = Checker::new(tol);
+        if got.len() != 2 * s.layers {
+            checker.check(got.len() as f64, (2 * s.layers) as f64, 0.0, || {
+                "length of deposit".into()
+            });
+            return Ok(checker.finish());
+        }
+        let want = run_all::<f64>(&s, &k, inputs.buffers.f32("xs")?);
+        let mev = s.e0 / QUANTA;
+        let got: Vec<f64> = got
+            .chunks_exact(2)
+            .map(|w| ((w[1] as u64) << 32 | w[0] as u64) as f64 * mev)
+            .collect();
+        let want: Vec<f64> = want.iter().map(|&q| q as f64 * mev).collect();
+        // Scale: the total deposit, since a flipped branch moves a photon's
+        // energy between layers.
+        let total: f64 = want.iter().sum();
+        for (l, (&g, &w)) in got.iter().zip(&want).enumerate() {
+            checker.check(g, w, total, || format!("deposit in layer {l} (MeV)"));
+        }
+        checker.check(got.iter().sum(), total, total, || {
+            "total deposit (MeV)".into()
+        });
+        Ok(checker.finish())
+    }
+}
+
+struct TransportCpu {
+    setup: Setup,
+    consts: Consts,
+    xs: Vec<f32>,
+    /// Per layer, the low and high words of the deposit in quanta.
+    deposit: Vec<u32>,
+}
+
+impl CpuInstance for TransportCpu {
+    fn run(&mut self) {
+        let dep = run_all::<f32>(&self.setup, &self.consts, &self.xs);
+        for (d, q) in self.deposit.chunks_exact_mut(2).zip(dep) {
+            d[0] = q as u32;
+            d[1] = (q >> 32) as u32;
+        }
+    }
+
+    fn outputs(&self) -> Buffers {
+        let mut out = Buffers::default();
+        out.push("deposit", Buffer::U32(self.deposit.clone()));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::{Param, Registry};
+
+    fn size(photons: i64, layers: i64) -> SizeSpec {
+        SizeSpec {
+            name: "t".into(),
+            params: [
+                ("photons".to_string(), Param::Int(photons)),
+                ("layers".to_string(), Param::Int(layers)),
+                ("energy_mev".to_string(), Param::Float(2.0)),
+            ]
+            .into(),
+            source: "test".into(),
+        }
+    }
+
+    fn tol() -> Tolerance {
+        Registry::builtin()
+            .unwrap()
+            .get("mc_transport")
+            .unwrap()
+            .manifest
+            .tolerance
+    }
+
+    #[test]
+    fn philox_matches_the_random123_known_answers() {
+        // Random123 kat_vectors: philox4x32 10 counter key -> output.
+        assert_eq!(
+            philox4x32_10([0; 4], [0; 2]),
+            [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]
+        );
+        assert_eq!(
+            philox4x32_10([u32::MAX; 4], [u32::MAX; 2]),
+            [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd]
+        );
+        assert_eq!(
+            philox4x32_10(
+                [0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344],
+                [0xa409_3822, 0x299f_31d0]
+            ),
+            [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1]
+        );
+    }
+
+    #[test]
+    fn tables_follow_the_physics() {
+        let xs = tables();
+        // Klein-Nishina tends to Thomson at low energy.
+        let thomson = 8.0 / 3.0 * std::f64::consts::PI * 2.817_940_326_2e-13f64.powi(2);
+        assert!((klein_nishina(1e-3) / thomson - 1.0).abs() < 3e-3);
+        // Lead at 1 MeV: about 0.07 cm^2/g Compton x 11.35 = 0.8 /cm.
+        let j = ((1.0f64 / E_MIN).ln() / (E_MAX / E_MIN).ln() * (NE - 1) as f64) as usize;
+        let mu = xs[j * 2] as f64;
+        assert!((0.6..1.0).contains(&mu), "{mu}");
+        // Photo-absorption dominates low energies in lead, not in plastic.
+        assert!(xs[1] < 0.01);
+        assert!(xs[(NE + j) * 2 + 1] > 0.999);
+        assert_eq!(cos2pi(0.0f64), 1.0);
+        assert!((cos2pi(0.3f64) - (0.6 * std::f64::consts::PI).cos()).abs() < 1e-9);
+        assert!((cos2pi(0.8f32) - (1.6f32 * std::f32::consts::PI).cos()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn energy_is_conserved_up_to_escapes_and_quanta() {
+        // One absorber layer of 0.2 cm lead: most photons pass; deposits
+        // are a small fraction, and a very thick stack absorbs nearly all.
+        let k = McTransport;
+        let inputs = k.generate(&size(2000, 1), 1).unwrap();
+        let mut cpu = k.cpu(&inputs).unwrap();
+        cpu.run();
+        let out = cpu.outputs();
+        let d = out.u32("deposit").unwrap();
+        let frac = d[0] as f64 / (2000.0 * QUANTA);
+        assert!(frac > 0.0 && frac < 0.2, "{frac}");
+        assert_eq!(d[1], 0);
+    }
+
+    #[test]
+    fn cpu_passes_and_a_wrong_layer_fails() {
+        let k = McTransport;
+        let inputs = k.generate(&size(3000, 40), 7).unwrap();
+        let mut cpu = k.cpu(&inputs).unwrap();
+        cpu.run();
+        let first = cpu.outputs();
+        cpu.run();
+        let mut out = cpu.outputs();
+        assert_eq!(first, out);
+        let v = k.verify(&inputs, &out, tol()).unwrap();
+        assert!(v.passed, "{v:?}");
+        assert_eq!(v.checked, 41);
+        if let Some(Buffer::U32(d)) = out.get_mut("deposit") {
+            // 20 photons' energy moved from layer 6 to layer 5.
+            d[2 * 5] += (QUANTA * 20.0) as u32;
+            d[2 * 6] -= (QUANTA * 20.0) as u32;
+        }
+        let v = k.verify(&inputs, &out, tol()).unwrap();
+        assert!(!v.passed);
+        assert!(v.detail.starts_with("deposit in layer 5"), "{}", v.detail);
+    }
+}
