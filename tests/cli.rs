@@ -349,9 +349,7 @@ mod inspect {
             .stdout(predicate::str::contains("cpu       available"))
             .stdout(predicate::str::contains("[cpu]"))
             // Every backend is either available or says why not.
-            .stdout(
-                predicate::str::is_match("(?m)^  wgpu +(available|unavailable: .+)$").unwrap(),
-            )
+            .stdout(predicate::str::is_match("(?m)^  wgpu +(available|unavailable: .+)$").unwrap())
             .stdout(
                 predicate::str::is_match("(?m)^  opencl +(available|unavailable: .+)$").unwrap(),
             )

@@ -263,7 +263,10 @@ mod tests {
         let mut i = 0;
         while i < b.len() {
             if b[i] == b'$' {
-                let digits: String = sql[i + 1..].chars().take_while(|c| c.is_ascii_digit()).collect();
+                let digits: String = sql[i + 1..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit())
+                    .collect();
                 if let Ok(k) = digits.parse::<usize>()
                     && !seen.contains(&k)
                 {
@@ -288,18 +291,21 @@ mod tests {
             ..Default::default()
         });
         assert!(in_order(&q), "{q}");
-        assert_eq!(update_run_values(&RunRecord {
-            run_id: "r".into(),
-            started_at: String::new(),
-            finished_at: None,
-            status: RunStatus::Finished,
-            harness_version: String::new(),
-            suite_version: String::new(),
-            platform: Default::default(),
-            command: String::new(),
-            idle: vec![],
-            plan: None,
-        })[2], SqlValue::Text(Some("r".into())));
+        assert_eq!(
+            update_run_values(&RunRecord {
+                run_id: "r".into(),
+                started_at: String::new(),
+                finished_at: None,
+                status: RunStatus::Finished,
+                harness_version: String::new(),
+                suite_version: String::new(),
+                platform: Default::default(),
+                command: String::new(),
+                idle: vec![],
+                plan: None,
+            })[2],
+            SqlValue::Text(Some("r".into()))
+        );
     }
 
     #[test]
