@@ -902,6 +902,9 @@ impl Observer for Progress {
                     eprintln!("warning: {label}: energy from {}: {f}", e.meter);
                 }
             }
+            if let Some(m) = &r.model {
+                eprintln!("{}", model_line(&label, m));
+            }
             if r.status != Status::Ok {
                 eprintln!(
                     "{}: {label}: {}",
@@ -912,6 +915,27 @@ impl Observer for Progress {
         });
         self.bar.inc(1);
     }
+}
+
+/// The assumptions of a modeled result, in one line: card, clock, reuse
+/// factor, format, toggle rate and model version (from the record's
+/// `model` report).
+fn model_line(label: &str, m: &serde_json::Value) -> String {
+    let num = |k: &str| m[k].as_f64().map_or("?".to_string(), |v| v.to_string());
+    let text = |k: &str| m[k].as_str().unwrap_or("?").to_string();
+    let reuse = match (m["reuse_requested"].as_u64(), m["reuse_factor"].as_u64()) {
+        (Some(a), Some(b)) if a != b => format!("{b} (asked {a})"),
+        (_, Some(b)) => b.to_string(),
+        _ => "?".into(),
+    };
+    format!(
+        "model: {label}: {}, {} MHz, reuse factor {reuse}, {}, toggle {} (modeled, model v{})",
+        text("card_name"),
+        num("clock_mhz"),
+        text("format"),
+        num("toggle_rate"),
+        text("model_version"),
+    )
 }
 
 /// A command-line argument with any database password in it redacted

@@ -117,6 +117,7 @@ impl Backend for FpgaEmuBackend {
                     "rel_error_of": "each element's scale (sum of |terms|), as the kernel's verification defines it",
                     "checked": accuracy.checked,
                     "within_tolerance": accuracy.passed,
+                    "detail": accuracy.detail,
                     "tolerance": { "abs": tolerance.abs, "rel": tolerance.rel },
                     "tolerance_derivation": derivation,
                 }),

@@ -25,7 +25,7 @@ use super::fixed::Format;
 use crate::error::{Error, Result};
 
 /// Changes whenever a formula or constant of the model changes.
-pub const MODEL_VERSION: &str = "1";
+pub const MODEL_VERSION: &str = "2";
 
 /// Cycles of a pipelined DSP multiply at `clock_mhz` (uncalibrated: two
 /// register stages up to 250 MHz, three above, as HLS schedules DSP48E2).
@@ -143,23 +143,38 @@ pub struct DenseShape {
 }
 
 /// The usage of a dense engine with reuse factor `r`, or why none fits.
-fn dense_usage(card: &Card, fmt: &Format, shape: DenseShape, r: u64) -> (Usage, u64, String) {
+fn dense_usage(
+    card: &Card,
+    fmt: &Format,
+    shape: DenseShape,
+    r: u64,
+    weights: Weights,
+) -> (Usage, u64, String) {
     let w = fmt.width as f64;
     let mults = shape.n_in * shape.n_out;
     let p = mults.div_ceil(r);
     let acc_bits = 2.0 * w + (shape.n_in as f64).log2().ceil();
     let dsp_each = card.dsp_rule.blocks(fmt.width, fmt.width);
+    // At R = 1 each multiplier of a constant weight is fixed: those the
+    // rule of [`in_fabric`] picks are shift-adds, one adder each.
+    let fabric = match weights {
+        Weights::Constants { fabric } if r == 1 => fabric.min(p),
+        _ => 0,
+    };
     let mut u = Usage {
-        dsp: p as f64 * dsp_each,
+        dsp: (p - fabric) as f64 * dsp_each,
         // One accumulator adder per multiplier on the carry chain (a LUT per
-        // bit), pipeline registers on products and sums.
-        lut: INTERFACE_LUT + p as f64 * acc_bits,
+        // bit), pipeline registers on products and sums; a shift-add
+        // multiplier is one more adder of the product's width.
+        lut: INTERFACE_LUT + p as f64 * acc_bits + fabric as f64 * 2.0 * w,
         ff: INTERFACE_FF + p as f64 * (acc_bits + 2.0 * w),
         ..Usage::default()
     };
     // Weights: one bank per multiplier, R words deep.
     let bank_bits = r as f64 * w;
-    let where_ = if r == 1 {
+    let where_ = if r == 1 && matches!(weights, Weights::Constants { .. }) {
+        "the logic (constants)".to_string()
+    } else if r == 1 {
         u.ff += p as f64 * w;
         "registers".to_string()
     } else if r <= 64 {
@@ -183,16 +198,90 @@ fn dense_usage(card: &Card, fmt: &Format, shape: DenseShape, r: u64) -> (Usage, 
     (u, p, where_)
 }
 
+/// Where a dense engine's weights come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weights {
+    /// Run-time data (`gemm`'s B): every multiply takes DSPs.
+    Data,
+    /// Compile-time constants (a trained network, as hls4ml writes its
+    /// weights into the HLS source). At R = 1 each multiplier has one fixed
+    /// weight: `fabric` of the multiplies have weights that [`in_fabric`]
+    /// puts in LUTs, the constants fold into the logic (no storage), and the
+    /// layers chain as one pipeline (hls4ml's latency strategy, see
+    /// [`dense_with`]). At R > 1 the multipliers are shared and the weights
+    /// are a ROM, as for `Data`.
+    Constants { fabric: u64 },
+}
+
+/// Most nonzero digits a constant may have in canonical signed-digit form
+/// for its multiply to be built in LUTs rather than a DSP.
+///
+/// The rule: a product by a constant with at most two nonzero CSD digits
+/// (zero, +-2^a, +-2^a +- 2^b) is at most one shift and one add, a single
+/// carry-chain adder, which HLS and synthesis implement in fabric instead
+/// of a DSP (constant-multiplication strength reduction; a multiply by zero
+/// is removed, one by a power of two is a shift). That constant
+/// multiplications need no DSP is the basis of hls4ml's fabric-only
+/// constant matrix-vector products (da4ml, arXiv:2507.04535); that
+/// hls4ml's DSP counts fall below its multiply counts is discussed by
+/// Duarte et al., JINST 13 (2018) P07027 (section to be checked: this
+/// citation was written from memory). The two-digit threshold is this
+/// model's choice (one adder per multiply is cheaper than a DSP48E2 at
+/// 16-18 bits), checked against the published jet-tagging figures in the
+/// tests (`hls4ml_jet_tagger_calibration`), not fitted to them.
+pub const FABRIC_MULT_MAX_DIGITS: u32 = 2;
+
+/// Nonzero digits of `v` in canonical signed-digit (non-adjacent) form.
+pub fn csd_digits(v: i64) -> u32 {
+    let mut v = v.unsigned_abs() as u128;
+    let mut n = 0;
+    while v != 0 {
+        if v & 1 == 1 {
+            n += 1;
+            // Digit +1 if v = 1 mod 4, -1 (borrowing upward) if v = 3 mod 4.
+            if v & 3 == 3 { v += 1 } else { v -= 1 }
+        }
+        v >>= 1;
+    }
+    n
+}
+
+/// Whether a multiply by the constant of raw value `raw` (its integer
+/// representation in the format) is built in LUTs: see
+/// [`FABRIC_MULT_MAX_DIGITS`].
+pub fn in_fabric(raw: i64) -> bool {
+    csd_digits(raw) <= FABRIC_MULT_MAX_DIGITS
+}
+
 /// A weight-stationary dense engine (hls4ml's dense layer, resource
 /// strategy): ceil(n_in*n_out / R) multipliers, II = R per row, depth =
 /// R + multiply + adder tree + 2 register stages; R raised (doubling) until
-/// the design fits the card.
+/// the design fits the card. Weights are run-time data: see [`dense_with`].
 pub fn dense(
     card: &Card,
     fmt: &Format,
     name: &str,
     shape: DenseShape,
     reuse: u64,
+) -> Result<(Stage, Usage, u64, Vec<String>)> {
+    dense_with(card, fmt, name, shape, reuse, Weights::Data)
+}
+
+/// [`dense`] with the weights' origin. With constant weights at R = 1
+/// (hls4ml's latency strategy, fully unrolled) the layers are inlined into
+/// one pipeline: a layer's multiply takes its input from the previous
+/// layer's output register, so its depth is the multiply's stages less
+/// that input register, plus its adder tree (the bias is the
+/// accumulator's start value, the cast and ReLU are wiring and one
+/// comparison folded into the last level). The caller adds one input
+/// register for the whole network.
+pub fn dense_with(
+    card: &Card,
+    fmt: &Format,
+    name: &str,
+    shape: DenseShape,
+    reuse: u64,
+    weights: Weights,
 ) -> Result<(Stage, Usage, u64, Vec<String>)> {
     let avail = Usage::available(card);
     let mults = shape.n_in * shape.n_out;
@@ -204,7 +293,7 @@ pub fn dense(
         .min(mults);
     let mut notes = Vec::new();
     loop {
-        let (u, p, banks) = dense_usage(card, fmt, shape, r);
+        let (u, p, banks) = dense_usage(card, fmt, shape, r, weights);
         match u.over(&avail) {
             None => {
                 if r != reuse {
@@ -213,15 +302,31 @@ pub fn dense(
                         card.resources.usable_fraction.value
                     ));
                 }
+                let latency_strategy = r == 1 && matches!(weights, Weights::Constants { .. });
+                let fabric = match weights {
+                    Weights::Constants { fabric } if r == 1 => fabric.min(p),
+                    _ => 0,
+                };
                 notes.push(format!(
-                    "{name}: {p} multipliers of {w}x{w} bits ({dsp_each} DSP each, {:?}), weights in {banks}",
+                    "{name}: {p} multipliers of {w}x{w} bits ({dsp_each} DSP each, {:?}{}), weights in {banks}",
                     card.dsp_rule,
+                    if fabric > 0 {
+                        format!(
+                            "; {fabric} by constants of <= {FABRIC_MULT_MAX_DIGITS} signed digits in LUTs"
+                        )
+                    } else {
+                        String::new()
+                    },
                     w = fmt.width
                 ));
                 let clock = card.clock_mhz.value;
                 let tree = (shape.n_in as f64).log2().ceil() as u64;
-                let depth =
-                    r + mult_latency(clock) + tree.div_ceil(adder_levels_per_cycle(clock)) + 2;
+                let tree_cycles = tree.div_ceil(adder_levels_per_cycle(clock));
+                let depth = if latency_strategy {
+                    mult_latency(clock) - 1 + tree_cycles
+                } else {
+                    r + mult_latency(clock) + tree_cycles + 2
+                };
                 let stage = Stage {
                     name: name.to_string(),
                     trips: shape.rows,
