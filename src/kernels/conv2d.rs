@@ -263,31 +263,8 @@ impl CpuInstance for ConvCpu {
                     im2col_row(out, &x[c * hw..][..hw], &s, q / s.k, q % s.k);
                 });
             let y = &mut self.y[img * s.cout * hw..][..s.cout * hw];
-            // SAFETY: y is cout x hw, wt cout x taps, col taps x hw, all
-            // row-major with the strides given.
-            unsafe {
-                gemm::gemm(
-                    s.cout,
-                    hw,
-                    taps,
-                    y.as_mut_ptr(),
-                    1,
-                    hw as isize,
-                    false,
-                    self.wt.as_ptr(),
-                    1,
-                    taps as isize,
-                    self.col.as_ptr(),
-                    1,
-                    hw as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::Rayon(rayon::current_num_threads()),
-                );
-            }
+            // y is cout x hw, wt cout x taps, col taps x hw, all row-major.
+            crate::kernels::par::sgemm_row_major(s.cout, hw, taps, &self.wt, &self.col, y);
         }
     }
 

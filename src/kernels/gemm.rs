@@ -207,32 +207,7 @@ struct GemmCpu {
 impl CpuInstance for GemmCpu {
     fn run(&mut self) {
         let n = self.n;
-        // Row-major: column stride 1, row stride n.
-        // SAFETY: the three buffers hold n*n elements each, `c` is not
-        // aliased, and the strides describe exactly that layout.
-        unsafe {
-            gemm::gemm(
-                n,
-                n,
-                n,
-                self.c.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                self.a.as_ptr(),
-                1,
-                n as isize,
-                self.b.as_ptr(),
-                1,
-                n as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::Rayon(rayon::current_num_threads()),
-            );
-        }
+        crate::kernels::par::sgemm_row_major(n, n, n, &self.a, &self.b, &mut self.c);
     }
 
     fn outputs(&self) -> Buffers {

@@ -79,6 +79,39 @@ pub fn first_touch_copy(src: &[f32], align: usize) -> Vec<f32> {
     dst
 }
 
+/// C = A B for row-major f32 matrices, C m x n, A m x k, B k x n, on the
+/// current rayon pool, with the `gemm` crate's packed AVX2/AVX-512
+/// micro-kernels. The slices must hold the matrices exactly.
+pub fn sgemm_row_major(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    assert!(a.len() == m * k && b.len() == k * n && c.len() == m * n);
+    // SAFETY: the lengths are checked above, `c` is borrowed mutably so it
+    // aliases neither input, and the strides (1 between columns, the row
+    // length between rows) describe exactly those row-major layouts.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(rayon::current_num_threads()),
+        );
+    }
+}
+
 /// `a * b + c`, fused where the caller was compiled with FMA.
 #[inline(always)]
 pub fn mul_add<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
