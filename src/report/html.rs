@@ -103,26 +103,7 @@ fn score_html(score: &ScoreReport) -> String {
         })
         .collect();
     s.push_str(&table_html(&headings, &rows));
-    let rows: Vec<Vec<String>> = score
-        .subjects
-        .iter()
-        .flat_map(|sc| {
-            sc.kernels.iter().map(|k| {
-                vec![
-                    sc.label.clone(),
-                    k.kernel.clone(),
-                    k.domain.as_str().into(),
-                    k.ratios
-                        .iter()
-                        .map(|(size, p, r)| format!("{size} {p}: {}", format_value(*r)))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    format_value(k.ratio),
-                    labelled(k.per_watt, k.per_watt_estimated),
-                ]
-            })
-        })
-        .collect();
+    let rows = score.kernel_rows();
     s.push_str(&table_html(
         &[
             "device",

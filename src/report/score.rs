@@ -437,8 +437,18 @@ impl ScoreReport {
             .collect();
         s.push_str(&render_text(&headings, &rows));
         s.push('\n');
-        let rows: Vec<Vec<String>> = self
-            .subjects
+        s.push_str(&render_text(
+            &["device", "kernel", "domain", "ratios", "ratio", "ratio/W"],
+            &self.kernel_rows(),
+        ));
+        s
+    }
+
+    /// One row per device and kernel: device, kernel, domain, the ratios
+    /// per size, the kernel's ratio and its ratio per watt (labelled).
+    pub fn kernel_rows(&self) -> Vec<Vec<String>> {
+        use crate::report::table::format_value;
+        self.subjects
             .iter()
             .flat_map(|sc| {
                 sc.kernels.iter().map(|k| {
@@ -456,11 +466,6 @@ impl ScoreReport {
                     ]
                 })
             })
-            .collect();
-        s.push_str(&render_text(
-            &["device", "kernel", "domain", "ratios", "ratio", "ratio/W"],
-            &rows,
-        ));
-        s
+            .collect()
     }
 }
