@@ -24,14 +24,7 @@ use crate::kernels::{
     sample_indices,
 };
 
-pub const BUILTIN: BuiltinKernel = BuiltinKernel {
-    name: "conv2d",
-    manifest: include_str!("../../kernels/conv2d/kernel.toml"),
-    sources: &[include_str!("conv2d.rs")],
-    wgsl: Some(include_str!("../../kernels/conv2d/conv2d.wgsl")),
-    opencl: Some(include_str!("../../kernels/conv2d/conv2d.cl")),
-    make: || Box::new(Conv2d),
-};
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("conv2d", Conv2d);
 
 const MAX_DIM: usize = 1 << 14;
 const MAX_ELEMS: usize = 1 << 30;

@@ -25,14 +25,7 @@ use crate::kernels::{
 };
 use crate::multiversion;
 
-pub const BUILTIN: BuiltinKernel = BuiltinKernel {
-    name: "fma_peak",
-    manifest: include_str!("../../kernels/fma_peak/kernel.toml"),
-    sources: &[include_str!("fma_peak.rs")],
-    wgsl: Some(include_str!("../../kernels/fma_peak/fma_peak.wgsl")),
-    opencl: Some(include_str!("../../kernels/fma_peak/fma_peak.cl")),
-    make: || Box::new(FmaPeak),
-};
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("fma_peak", FmaPeak);
 
 /// Independent chains per item.
 pub const CHAINS: usize = 16;

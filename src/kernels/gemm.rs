@@ -23,14 +23,7 @@ use crate::kernels::{
     sample_indices,
 };
 
-pub const BUILTIN: BuiltinKernel = BuiltinKernel {
-    name: "gemm",
-    manifest: include_str!("../../kernels/gemm/kernel.toml"),
-    sources: &[include_str!("gemm.rs")],
-    wgsl: Some(include_str!("../../kernels/gemm/gemm.wgsl")),
-    opencl: Some(include_str!("../../kernels/gemm/gemm.cl")),
-    make: || Box::new(Gemm),
-};
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("gemm", Gemm);
 
 /// Largest n accepted (three 4 GiB matrices).
 const MAX_N: usize = 32_768;

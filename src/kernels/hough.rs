@@ -34,14 +34,7 @@ use crate::kernels::{
     LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
 };
 
-pub const BUILTIN: BuiltinKernel = BuiltinKernel {
-    name: "hough",
-    manifest: include_str!("../../kernels/hough/kernel.toml"),
-    sources: &[include_str!("hough.rs")],
-    wgsl: Some(include_str!("../../kernels/hough/hough.wgsl")),
-    opencl: Some(include_str!("../../kernels/hough/hough.cl")),
-    make: || Box::new(Hough),
-};
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("hough", Hough);
 
 /// phi = phi0 - CURVATURE * r * q/pT, rad per mm per GeV^-1 (2 T).
 pub const CURVATURE: f64 = 3e-4;

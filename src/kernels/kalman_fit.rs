@@ -38,14 +38,7 @@ use crate::kernels::{
 };
 use crate::multiversion;
 
-pub const BUILTIN: BuiltinKernel = BuiltinKernel {
-    name: "kalman_fit",
-    manifest: include_str!("../../kernels/kalman_fit/kernel.toml"),
-    sources: &[include_str!("kalman_fit.rs")],
-    wgsl: Some(include_str!("../../kernels/kalman_fit/kalman_fit.wgsl")),
-    opencl: Some(include_str!("../../kernels/kalman_fit/kalman_fit.cl")),
-    make: || Box::new(KalmanFit),
-};
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("kalman_fit", KalmanFit);
 
 const MAX_TRACKS: usize = 1 << 26;
 const MAX_LAYERS: usize = 64;

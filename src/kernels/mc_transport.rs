@@ -38,14 +38,7 @@ use crate::kernels::{
     LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, param_u32,
 };
 
-pub const BUILTIN: BuiltinKernel = BuiltinKernel {
-    name: "mc_transport",
-    manifest: include_str!("../../kernels/mc_transport/kernel.toml"),
-    sources: &[include_str!("mc_transport.rs")],
-    wgsl: Some(include_str!("../../kernels/mc_transport/mc_transport.wgsl")),
-    opencl: Some(include_str!("../../kernels/mc_transport/mc_transport.cl")),
-    make: || Box::new(McTransport),
-};
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("mc_transport", McTransport);
 
 /// Energy bins of the cross-section tables (log-spaced edges).
 pub const NE: usize = 128;

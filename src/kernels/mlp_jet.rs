@@ -36,14 +36,7 @@ use crate::kernels::{
     LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
 };
 
-pub const BUILTIN: BuiltinKernel = BuiltinKernel {
-    name: "mlp_jet",
-    manifest: include_str!("../../kernels/mlp_jet/kernel.toml"),
-    sources: &[include_str!("mlp_jet.rs")],
-    wgsl: Some(include_str!("../../kernels/mlp_jet/mlp_jet.wgsl")),
-    opencl: Some(include_str!("../../kernels/mlp_jet/mlp_jet.cl")),
-    make: || Box::new(MlpJet),
-};
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("mlp_jet", MlpJet);
 
 /// Neurons per layer, input first.
 pub const DIMS: [usize; 5] = [16, 64, 32, 32, 5];

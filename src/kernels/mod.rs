@@ -197,6 +197,35 @@ pub fn param_u32(n: usize, what: &str) -> Result<u32> {
     })
 }
 
+/// The [`BuiltinKernel`] of kernel `$name`, made by `$make`: its manifest
+/// and shaders from `kernels/$name/`, its source `src/kernels/$name.rs`.
+/// Invoke it from that file (paths are relative to `src/kernels/`).
+#[macro_export]
+macro_rules! builtin_kernel {
+    ($name:literal, $make:expr) => {
+        $crate::kernels::BuiltinKernel {
+            name: $name,
+            manifest: include_str!(concat!("../../kernels/", $name, "/kernel.toml")),
+            sources: &[include_str!(concat!($name, ".rs"))],
+            wgsl: Some(include_str!(concat!(
+                "../../kernels/",
+                $name,
+                "/",
+                $name,
+                ".wgsl"
+            ))),
+            opencl: Some(include_str!(concat!(
+                "../../kernels/",
+                $name,
+                "/",
+                $name,
+                ".cl"
+            ))),
+            make: || Box::new($make),
+        }
+    };
+}
+
 /// A buffer of kernel data. Every element is 4 bytes, so GPU backends move
 /// buffers as bytes and only the element type tells them apart.
 #[derive(Debug, Clone, PartialEq)]

@@ -26,14 +26,7 @@ use crate::kernels::{
 };
 use crate::multiversion;
 
-pub const BUILTIN: BuiltinKernel = BuiltinKernel {
-    name: "nbody",
-    manifest: include_str!("../../kernels/nbody/kernel.toml"),
-    sources: &[include_str!("nbody.rs")],
-    wgsl: Some(include_str!("../../kernels/nbody/nbody.wgsl")),
-    opencl: Some(include_str!("../../kernels/nbody/nbody.cl")),
-    make: || Box::new(NBody),
-};
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("nbody", NBody);
 
 const MAX_N: usize = 1 << 24;
 /// Bodies checked against f64 sums.

@@ -39,14 +39,7 @@ use crate::kernels::{
 };
 use crate::multiversion;
 
-pub const BUILTIN: BuiltinKernel = BuiltinKernel {
-    name: "pic_push",
-    manifest: include_str!("../../kernels/pic_push/kernel.toml"),
-    sources: &[include_str!("pic_push.rs")],
-    wgsl: Some(include_str!("../../kernels/pic_push/pic_push.wgsl")),
-    opencl: Some(include_str!("../../kernels/pic_push/pic_push.cl")),
-    make: || Box::new(PicPush),
-};
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("pic_push", PicPush);
 
 /// Time step (cyclotron frequency 1: 0.1 rad per step).
 pub const DT: f32 = 0.1;

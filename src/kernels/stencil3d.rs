@@ -35,14 +35,7 @@ use crate::kernels::{
 };
 use crate::multiversion;
 
-pub const BUILTIN: BuiltinKernel = BuiltinKernel {
-    name: "stencil3d",
-    manifest: include_str!("../../kernels/stencil3d/kernel.toml"),
-    sources: &[include_str!("stencil3d.rs")],
-    wgsl: Some(include_str!("../../kernels/stencil3d/stencil3d.wgsl")),
-    opencl: Some(include_str!("../../kernels/stencil3d/stencil3d.cl")),
-    make: || Box::new(Stencil3d),
-};
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("stencil3d", Stencil3d);
 
 /// Diffusion number of the step.
 pub const C1: f32 = 0.125;

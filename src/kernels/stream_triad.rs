@@ -15,14 +15,7 @@ use crate::kernels::{
 use crate::multiversion;
 use rayon::prelude::*;
 
-pub const BUILTIN: BuiltinKernel = BuiltinKernel {
-    name: "stream_triad",
-    manifest: include_str!("../../kernels/stream_triad/kernel.toml"),
-    sources: &[include_str!("stream_triad.rs")],
-    wgsl: Some(include_str!("../../kernels/stream_triad/stream_triad.wgsl")),
-    opencl: Some(include_str!("../../kernels/stream_triad/stream_triad.cl")),
-    make: || Box::new(StreamTriad),
-};
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("stream_triad", StreamTriad);
 
 /// The scalar of the triad, as in STREAM.
 pub const SCALAR: f32 = 3.0;
