@@ -3,6 +3,7 @@
 #   stream_triad (medium, n=2^25)  vs an OpenMP C triad (-O3 -march=native -fopenmp)   target >= 0.9x
 #   gemm (large, n=2048)           vs OpenBLAS cblas_sgemm                              target >= 0.8x
 #   nbody (medium, n=16384)        vs an OpenMP C loop of the same arithmetic           target >= 0.8x
+#   ... one row per kernel below, then the f64 variants (peers built with -DREAL=double)
 # Needs a C compiler with OpenMP, OpenBLAS (Debian: libopenblas-dev) and python3.
 # Usage: scripts/peer-ratios.sh [--budget SECONDS]   (run on an idle node)
 # Exit status: 0 when every ratio meets its target, 1 otherwise, 2 on a setup error.
@@ -24,23 +25,24 @@ hb=target/release/hetbench
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# hetbench's throughput for one kernel and size, from its own database.
+# hetbench's throughput for one kernel and size (and precision, if given),
+# from its own database.
 harness() {
   "$hb" --db "$tmp/peer.db" --results-dir "$tmp" run --backend cpu --kernel "$1" --size "$2" \
-        --time-budget "$budget" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 2; }
+        ${3:+--precision "$3"} --time-budget "$budget" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 2; }
   "$hb" --db "$tmp/peer.db" results --kernel "$1" --size "$2" --limit 1 --json |
     python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["throughput"])'
 }
 
 threads=$(nproc)
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $threads logical CPUs"
-printf '%-14s %-24s %12s %12s %8s %8s\n' kernel peer hetbench peer ratio target
+printf '%-16s %-24s %12s %12s %8s %8s\n' kernel peer hetbench peer ratio target
 status=0
 row() { # kernel peer unit harness peer target
   ratio=$(python3 -c "print(f'{$4/$5:.3f}')")
   verdict=$(python3 -c "print('ok' if $4/$5 >= $6 else 'BELOW')")
   [ "$verdict" = ok ] || status=1
-  printf '%-14s %-24s %12.2f %12.2f %8s %8s %s (%s)\n' "$1" "$2" "$4" "$5" "$ratio" "$6" "$verdict" "$3"
+  printf '%-16s %-24s %12.2f %12.2f %8s %8s %s (%s)\n' "$1" "$2" "$4" "$5" "$ratio" "$6" "$verdict" "$3"
 }
 
 h=$(harness stream_triad medium); p=$(OMP_NUM_THREADS=$threads "$build/triad" 33554432 50 2>/dev/null)
@@ -85,4 +87,18 @@ row hough "OpenMP C loop" Gvotes/s "$h" "$p" 0.8
 cc -O3 -march=native -fopenmp scripts/peers/conv2d.c -o "$build/conv2d" -lopenblas || { echo "cannot build the conv2d peer: install libopenblas-dev" >&2; exit 2; }
 h=$(harness conv2d medium); p=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=passive OMP_NUM_THREADS=$threads "$build/conv2d" 8 64 64 56 56 3 10 2>/dev/null)
 row conv2d "im2col + OpenBLAS" GFLOP/s "$h" "$p" 0.8
+# The f64 variants against the same peers compiled with -DREAL=double
+# (OpenBLAS cblas_dgemm for gemm), same targets.
+cc -O3 -march=native -fopenmp -DREAL=double scripts/peers/triad.c -o "$build/triad64" || { echo "cannot build the f64 triad peer" >&2; exit 2; }
+h=$(harness stream_triad medium f64); p=$(OMP_NUM_THREADS=$threads "$build/triad64" 33554432 50 2>/dev/null)
+row "stream_triad/f64" "OpenMP C triad" GB/s "$h" "$p" 0.9
+cc -O3 -march=native -DREAL=double scripts/peers/sgemm.c -o "$build/dgemm" -lopenblas || { echo "cannot build the dgemm peer" >&2; exit 2; }
+h=$(harness gemm large f64); p=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$build/dgemm" 2048 10 2>/dev/null)
+row "gemm/f64" "OpenBLAS dgemm" GFLOP/s "$h" "$p" 0.8
+cc -O3 -march=native -fno-math-errno -fopenmp -DREAL=double scripts/peers/nbody.c -o "$build/nbody64" -lm || { echo "cannot build the f64 nbody peer" >&2; exit 2; }
+h=$(harness nbody medium f64); p=$(OMP_NUM_THREADS=$threads "$build/nbody64" 16384 5 2>/dev/null)
+row "nbody/f64" "OpenMP C loop" Ginteractions/s "$h" "$p" 0.8
+cc -O3 -march=native -fopenmp -DREAL=double scripts/peers/fma_peak.c -o "$build/fma_peak64" || { echo "cannot build the f64 fma_peak peer" >&2; exit 2; }
+h=$(harness fma_peak medium f64); p=$(OMP_NUM_THREADS=$threads "$build/fma_peak64" 262144 1024 10 2>/dev/null)
+row "fma_peak/f64" "C vector loop" GFLOP/s "$h" "$p" 0.8
 exit $status

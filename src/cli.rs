@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use hetbench::backends::{self, BackendKind, BackendOptions};
 use hetbench::error::{EXIT_RESULTS_FAILED, Error};
-use hetbench::kernels::Registry;
+use hetbench::kernels::{Precision, Registry};
 use hetbench::measure::MeasureConfig;
 use hetbench::report::{export::Format, table};
 use hetbench::runner::{self, Observer, RunOptions, RunPlan, Sinks};
@@ -68,7 +68,7 @@ enum Command {
     },
     /// Measure kernels on devices, verify them and store the results
     #[command(
-        after_help = "Examples:\n  hetbench run --quick\n  hetbench run --kernel gemm,nbody --size large\n  hetbench run --backend cpu --threads 16 --time-budget 3"
+        after_help = "Examples:\n  hetbench run --quick\n  hetbench run --kernel gemm,nbody --size large\n  hetbench run --precision f32,f64 -k gemm,stream_triad\n  hetbench run --backend cpu --threads 16 --time-budget 3"
     )]
     Run(RunArgs),
     /// Query stored results
@@ -207,6 +207,9 @@ struct RunArgs {
     /// Device ids to use (see `hetbench info`), e.g. cpu0
     #[arg(short, long, value_delimiter = ',')]
     device: Vec<String>,
+    /// Precisions: f32, f64, u32 or all, each where a kernel has it (default: each kernel's own, f32 for floating-point kernels)
+    #[arg(short, long, value_delimiter = ',')]
+    precision: Vec<String>,
     /// A short smoke run: small sizes, 0.1 s per measurement
     #[arg(long)]
     quick: bool,
@@ -336,6 +339,7 @@ pub fn main() -> Result<ExitCode> {
                         "device",
                         "kernel",
                         "size",
+                        "precision",
                         "FLOP/B",
                         "GFLOP/s",
                         "GB/s",
@@ -736,6 +740,18 @@ fn run(
         };
         inject_fault.push(fault);
     }
+    let precisions = if args.precision.iter().any(|p| p == "all") {
+        Precision::ALL.to_vec()
+    } else {
+        let mut v = Vec::new();
+        for p in &args.precision {
+            let p = Precision::parse(p)?;
+            if !v.contains(&p) {
+                v.push(p);
+            }
+        }
+        v
+    };
     let db = open_db(db_path)?;
     let (plan, resume) = match &args.resume {
         Some(run_id) => {
@@ -746,6 +762,7 @@ fn run(
             RunPlan {
                 kernels,
                 sizes,
+                precisions,
                 backends,
                 devices: args.device.clone(),
                 seed: args.seed,
@@ -878,6 +895,9 @@ impl Observer for Progress {
     }
     fn energy_note(&mut self, note: &str) {
         self.bar.suspend(|| eprintln!("energy: {note}"));
+    }
+    fn plan_note(&mut self, note: &str) {
+        self.bar.suspend(|| eprintln!("note: {note}"));
     }
     fn planned(&mut self, total: usize, already_done: usize) {
         self.bar.set_length(total as u64);

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backends::{self, Backend, BackendKind, BackendOptions, Device};
 use crate::error::{Error, Result};
-use crate::kernels::{Buffer, RegisteredKernel, Registry, SizeSpec};
+use crate::kernels::{Buffer, Precision, RegisteredKernel, Registry, SizeSpec};
 use crate::measure::{self, MeasureConfig};
 use crate::platform::{self, Fingerprint};
 use crate::power::{self, EnergyMeter, IdleReading, PowerConfig};
@@ -50,6 +50,10 @@ pub enum FaultKind {
 pub struct RunPlan {
     pub kernels: Vec<String>,
     pub sizes: Vec<String>,
+    /// Precisions to run, each where a kernel's manifest lists it; empty
+    /// runs every kernel in its first listed (default) precision.
+    #[serde(default)]
+    pub precisions: Vec<Precision>,
     pub backends: Vec<BackendKind>,
     /// Device ids to keep (`cpu0`); empty keeps all.
     pub devices: Vec<String>,
@@ -111,6 +115,21 @@ pub trait Observer {
     fn meters(&mut self, _found: &[&power::MeterInfo], _missing: &[(String, String)]) {}
     /// A note about energy measurement (idle baseline, a failed meter).
     fn energy_note(&mut self, _note: &str) {}
+    /// A note about the plan (kernels left out of a precision).
+    fn plan_note(&mut self, _note: &str) {}
+}
+
+/// The precisions `kernel` runs in under `plan`.
+pub fn planned_precisions(plan: &RunPlan, kernel: &RegisteredKernel) -> Vec<Precision> {
+    if plan.precisions.is_empty() {
+        vec![kernel.manifest.default_precision()]
+    } else {
+        plan.precisions
+            .iter()
+            .copied()
+            .filter(|p| kernel.manifest.precisions.contains(p))
+            .collect()
+    }
 }
 
 /// What a run did.
@@ -218,6 +237,51 @@ pub fn run(
             k.size(s)?;
         }
     }
+    if !plan.precisions.is_empty() {
+        let (with, without): (Vec<&RegisteredKernel>, Vec<&RegisteredKernel>) = kernels
+            .iter()
+            .copied()
+            .partition(|k| !planned_precisions(plan, k).is_empty());
+        let asked = plan
+            .precisions
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if with.is_empty() {
+            let capable: Vec<&str> = registry
+                .kernels
+                .iter()
+                .filter(|k| {
+                    plan.precisions
+                        .iter()
+                        .any(|p| k.manifest.precisions.contains(p))
+                })
+                .map(|k| k.name())
+                .collect();
+            return Err(Error::InvalidValue {
+                what: "--precision".into(),
+                message: format!(
+                    "no kernel of the plan has precision {asked}; kernels that do: {}",
+                    if capable.is_empty() {
+                        "none".to_string()
+                    } else {
+                        capable.join(", ")
+                    }
+                ),
+            });
+        }
+        if !without.is_empty() {
+            observer.plan_note(&format!(
+                "not in precision {asked} (their manifests do not list it): {}",
+                without
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
     let fingerprint = platform::fingerprint();
     if let Some((run, _)) = &resume
         && run.platform.hash != fingerprint.hash
@@ -291,7 +355,7 @@ pub fn run(
     for kernel in &kernels {
         for size_name in &plan.sizes {
             let size = kernel.size(size_name)?;
-            for precision in &kernel.manifest.precisions {
+            for precision in &planned_precisions(plan, kernel) {
                 for (backend, devs) in &backends {
                     for device in devs {
                         todo.push((
@@ -339,7 +403,7 @@ pub fn run(
             seed: plan.seed,
             run: &run,
         };
-        let record = match memory_check(kernel, &size) {
+        let record = match memory_check(kernel, &size, precision) {
             Err(e) => base.record(Status::Error, Some(e.to_string())),
             Ok(Some(reason)) => base.record(Status::Skipped, Some(reason)),
             Ok(None) => {
@@ -470,8 +534,12 @@ fn idle_baseline(
 
 /// The reason to skip `size` when it cannot fit in the host's free memory;
 /// an error when the size's parameters are unusable.
-fn memory_check(kernel: &RegisteredKernel, size: &SizeSpec) -> Result<Option<String>> {
-    let need = kernel.kernel.memory_bytes(size)?;
+fn memory_check(
+    kernel: &RegisteredKernel,
+    size: &SizeSpec,
+    precision: &str,
+) -> Result<Option<String>> {
+    let need = kernel.memory_bytes(size, Precision::parse(precision)?)?;
     let Some(available) = platform::available_memory() else {
         return Ok(None);
     };
@@ -514,7 +582,9 @@ impl Base<'_> {
             timing: None,
             throughput: None,
             throughput_unit: m.throughput.unit.clone(),
-            work: self.kernel.kernel.work(self.size).ok(),
+            work: Precision::parse(self.precision)
+                .and_then(|p| self.kernel.work(self.size, p))
+                .ok(),
             verification: None,
             message,
             warnings: Vec::new(),
@@ -539,8 +609,12 @@ fn measure_job(
     notes: &mut Vec<String>,
 ) -> ResultRecord {
     let mut attempt = || -> Result<ResultRecord> {
+        let precision = Precision::parse(base.precision)?;
         let inputs = base.kernel.kernel.generate(base.size, job.seed)?;
-        let mut prepared = backend.prepare(base.kernel, base.device, &inputs)?;
+        // The backend gets the inputs in the run's precision; verification
+        // the generated ones (the same values, see Inputs::in_precision).
+        let mut prepared =
+            backend.prepare(base.kernel, base.device, &inputs.in_precision(precision))?;
         match job.fault {
             Some(FaultKind::Crash) => std::process::abort(),
             Some(FaultKind::Hang) => loop {
@@ -553,17 +627,26 @@ fn measure_job(
         // A modeled backend (FPGA emulation) brings its energy and report,
         // and a fixed-point one its own tolerance.
         let modeled = prepared.modeled();
-        let tolerance = prepared.tolerance(base.kernel.manifest.tolerance);
+        let tolerance = prepared.tolerance(base.kernel.manifest.tolerance_for(precision));
         drop(prepared);
-        if job.inject_error
-            && let Some((_, Buffer::F32(v))) = outputs.entries.first_mut()
-            && let Some(x) = v.last_mut()
-        {
-            *x = *x * 1.5 + 1.0;
+        if job.inject_error {
+            match outputs.entries.first_mut() {
+                Some((_, Buffer::F32(v))) => {
+                    if let Some(x) = v.last_mut() {
+                        *x = *x * 1.5 + 1.0;
+                    }
+                }
+                Some((_, Buffer::F64(v))) => {
+                    if let Some(x) = v.last_mut() {
+                        *x = *x * 1.5 + 1.0;
+                    }
+                }
+                _ => {}
+            }
         }
         let manifest = &base.kernel.manifest;
         let verdict = base.kernel.kernel.verify(&inputs, &outputs, tolerance)?;
-        let work = base.kernel.kernel.work(base.size)?;
+        let work = base.kernel.work(base.size, precision)?;
         let primary = *m.primary();
         let throughput =
             work.metric(manifest.throughput.metric) / primary.median / manifest.throughput.scale;

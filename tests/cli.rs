@@ -189,6 +189,79 @@ mod run {
     }
 
     #[test]
+    fn precision_f64_runs_the_kernels_that_have_it_and_says_which_not() {
+        let s = Scratch::new();
+        let out = s
+            .hb()
+            .args([
+                "run",
+                "--quick",
+                "-b",
+                "cpu",
+                "-k",
+                "gemm,hough",
+                "-p",
+                "f32,f64",
+            ])
+            .assert()
+            .success();
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(
+            stderr.contains("not in precision f32, f64 (their manifests do not list it): hough"),
+            "{stderr}"
+        );
+        let results = s.results_json(&[]);
+        let mut got: Vec<(String, String)> = results
+            .iter()
+            .map(|r| {
+                assert_eq!(r["status"], "ok", "{r}");
+                (
+                    r["kernel"].as_str().unwrap().to_string(),
+                    r["precision"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [("gemm".into(), "f32".into()), ("gemm".into(), "f64".into())]
+        );
+        // The f64 result moves 8-byte values: twice the bytes, same FLOP.
+        let by = |p: &str| results.iter().find(|r| r["precision"] == p).unwrap();
+        assert_eq!(
+            by("f64")["work"]["bytes"].as_f64().unwrap(),
+            2.0 * by("f32")["work"]["bytes"].as_f64().unwrap()
+        );
+        assert_eq!(by("f64")["work"]["flops"], by("f32")["work"]["flops"]);
+        // The table shows the precision; hough runs in its own (u32) by default.
+        s.hb()
+            .args(["run", "--quick", "-b", "cpu", "-k", "hough"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(" u32 "));
+    }
+
+    #[test]
+    fn precision_no_kernel_has_or_unknown_is_refused() {
+        let s = Scratch::new();
+        s.hb()
+            .args(["run", "--quick", "-b", "cpu", "-k", "hough", "-p", "f64"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "--precision: no kernel of the plan has precision f64; kernels that do: stream_triad, gemm, nbody",
+            ));
+        s.hb()
+            .args(["run", "--quick", "-b", "cpu", "-k", "gemm", "-p", "f16"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "unknown precision 'f16'; valid precisions: f32, f64, u32",
+            ));
+        assert!(!s.db().exists() || s.results_json(&[]).is_empty());
+    }
+
+    #[test]
     fn selection_by_kernel_and_size() {
         let s = Scratch::new();
         s.hb()
@@ -429,7 +502,7 @@ mod store {
             .arg("results")
             .assert()
             .success()
-            .stdout(predicate::str::is_match("(?m)^nbody +small +cpu").unwrap());
+            .stdout(predicate::str::is_match("(?m)^nbody +small +f32 +cpu").unwrap());
 
         let out = s
             .hb()
@@ -449,7 +522,7 @@ mod store {
             .assert()
             .success();
         let md = std::fs::read_to_string(md).unwrap();
-        assert!(md.starts_with("| kernel | size | backend |"), "{md}");
+        assert!(md.starts_with("| kernel | size | precision | backend |"), "{md}");
         assert_eq!(md.lines().count(), 5);
 
         let out = s

@@ -1,5 +1,6 @@
-//! The conformance suite: every registered kernel on every backend and
-//! device present, at small sizes with ragged edges, verified against the
+//! The conformance suite: every registered kernel in every precision its
+//! manifest lists, on every backend and device present, at small sizes
+//! with ragged edges, verified against the
 //! CPU reference. Prints what it skipped and why; a backend named in
 //! HETBENCH_REQUIRE_BACKENDS that is missing fails the suite.
 
@@ -53,25 +54,33 @@ fn every_kernel_on_every_available_backend_and_device() {
         });
         for device in &devices {
             for kernel in &registry.kernels {
-                for size in sizes(kernel) {
+                for (size, precision) in sizes(kernel).into_iter().flat_map(|s| {
+                    kernel
+                        .manifest
+                        .precisions
+                        .iter()
+                        .map(move |p| (s.clone(), *p))
+                }) {
                     let label = format!(
-                        "{} {:?} on {} {} ({}, {})",
+                        "{} {:?} {} on {} {} ({}, {})",
                         kernel.name(),
                         size.params,
+                        precision.as_str(),
                         kind.as_str(),
                         device.id,
                         device.name,
                         device.device_type.as_str()
                     );
                     let inputs = kernel.kernel.generate(&size, 11).unwrap();
-                    let mut prepared = match backend.prepare(kernel, device, &inputs) {
-                        Ok(p) => p,
-                        Err(e @ hetbench::error::Error::Unsupported { .. }) => {
-                            println!("skipped {label}: {e}");
-                            continue;
-                        }
-                        Err(e) => panic!("{label}: prepare failed: {e}"),
-                    };
+                    let mut prepared =
+                        match backend.prepare(kernel, device, &inputs.in_precision(precision)) {
+                            Ok(p) => p,
+                            Err(e @ hetbench::error::Error::Unsupported { .. }) => {
+                                println!("skipped {label}: {e}");
+                                continue;
+                            }
+                            Err(e) => panic!("{label}: prepare failed: {e}"),
+                        };
                     let t = prepared.run(2).unwrap_or_else(|e| panic!("{label}: {e}"));
                     assert!(t.host_s > 0.0, "{label}: no host time");
                     if let Some(d) = t.device_s {
@@ -85,7 +94,7 @@ fn every_kernel_on_every_available_backend_and_device() {
                         .verify(
                             &inputs,
                             &outputs,
-                            prepared.tolerance(kernel.manifest.tolerance),
+                            prepared.tolerance(kernel.manifest.tolerance_for(precision)),
                         )
                         .unwrap();
                     assert!(verdict.passed, "{label}: {}", verdict.detail);

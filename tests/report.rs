@@ -492,7 +492,7 @@ mod plot {
             .find(|s| s.hostname == "alpha")
             .unwrap()
             .clone();
-        let roof = roofline::roofline(&data, &alpha).unwrap();
+        let roof = roofline::roofline(&data, &alpha, "f32").unwrap();
         let work = |k: &str| {
             let run = real_run();
             let r = run["results"]
@@ -527,6 +527,54 @@ mod plot {
             .find(|p| p.label == "gemm medium")
             .unwrap();
         assert!(close(p.intensity, gemm_flops / gemm_bytes));
+    }
+
+    #[test]
+    fn f64_results_stand_under_their_own_compute_ceiling() {
+        let f = Fixture::new();
+        let mut data = dataset(&f);
+        let alpha = data
+            .subjects
+            .keys()
+            .find(|s| s.hostname == "alpha")
+            .unwrap()
+            .clone();
+        // An f64 gemm at half the f32 one's FLOP/s (twice the time).
+        let results = data.subjects.get_mut(&alpha).unwrap();
+        let key = ("gemm".to_string(), "medium".to_string(), "f32".to_string());
+        let mut g64 = results[&key].clone();
+        g64.precision = "f64".into();
+        let t = g64.timing.as_mut().unwrap();
+        t.summary.median *= 2.0;
+        let f32_gflops = {
+            let w = results[&key].work.as_ref().unwrap();
+            w.flops / results[&key].timing.as_ref().unwrap().summary.median / 1e9
+        };
+        results.insert(("gemm".into(), "medium".into(), "f64".into()), g64);
+        let roofs = roofline::rooflines(&data);
+        let mine: Vec<_> = roofs.iter().filter(|(s, _, _)| **s == alpha).collect();
+        assert_eq!(
+            mine.iter().map(|(_, p, _)| p.as_str()).collect::<Vec<_>>(),
+            ["f32", "f64"]
+        );
+        let f64_roof = &mine[1].2;
+        assert_eq!(f64_roof.points.len(), 1);
+        assert!(close(f64_roof.peak_gflops, f32_gflops / 2.0));
+        assert_eq!(f64_roof.peak_from, "gemm medium");
+        // The f32 roof does not see the f64 result.
+        assert!(
+            mine[0]
+                .2
+                .points
+                .iter()
+                .all(|p| !close(p.gflops, f32_gflops / 2.0))
+        );
+        let rows = roofline::fractions(&data);
+        let row = rows
+            .iter()
+            .find(|r| r[0].starts_with("alpha") && r[1] == "gemm" && r[3] == "f64")
+            .unwrap();
+        assert_eq!(row[8], "1.00", "{row:?}");
     }
 }
 

@@ -1,24 +1,27 @@
-// C = A * B, square row-major f32, n x n.
+// C = A * B, square row-major, n x n, in `real` (f32, or f64 where the
+// harness runs the f64 variant: it rewrites the alias line).
 // Each workgroup of 16 x 16 invocations computes a 64 x 64 tile of C, each
 // invocation 4 x 4 elements strided by 16 (rows ty + 16i, columns tx + 16j)
 // so that shared-memory reads and global writes are contiguous across
 // invocations. K advances in slabs of 16 staged through workgroup memory.
 // Launch: a, b (in), c (out), then Params; groups (ceil(n/64), ceil(n/64)).
+alias real = f32;
+
 struct Params {
     n: u32,
 }
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<real>;
+@group(0) @binding(1) var<storage, read> b: array<real>;
+@group(0) @binding(2) var<storage, read_write> c: array<real>;
 @group(0) @binding(3) var<uniform> p: Params;
 
 const TS: u32 = 64u;
 const TK: u32 = 16u;
 
 // As[k][row], Bs[k][col]
-var<workgroup> As: array<f32, 1024>;
-var<workgroup> Bs: array<f32, 1024>;
+var<workgroup> As: array<real, 1024>;
+var<workgroup> Bs: array<real, 1024>;
 
 @compute @workgroup_size(16, 16, 1)
 fn gemm(@builtin(local_invocation_id) lid: vec3<u32>,
@@ -29,7 +32,7 @@ fn gemm(@builtin(local_invocation_id) lid: vec3<u32>,
     let tx = lid.x;
     let ty = lid.y;
     let tid = ty * 16u + tx;
-    var acc: array<f32, 16>;
+    var acc: array<real, 16>;
     for (var i = 0u; i < 16u; i++) {
         acc[i] = 0.0;
     }
@@ -39,7 +42,7 @@ fn gemm(@builtin(local_invocation_id) lid: vec3<u32>,
             // A slab: 64 rows x 16 k, read along k.
             let ar = e / TK;
             let ak = e % TK;
-            var av = 0.0;
+            var av: real = 0.0;
             if (row0 + ar < n && k0 + ak < n) {
                 av = a[(row0 + ar) * n + k0 + ak];
             }
@@ -47,7 +50,7 @@ fn gemm(@builtin(local_invocation_id) lid: vec3<u32>,
             // B slab: 16 k x 64 columns, read along columns.
             let bk = e / TS;
             let bc = e % TS;
-            var bv = 0.0;
+            var bv: real = 0.0;
             if (k0 + bk < n && col0 + bc < n) {
                 bv = b[(k0 + bk) * n + col0 + bc];
             }
@@ -55,8 +58,8 @@ fn gemm(@builtin(local_invocation_id) lid: vec3<u32>,
         }
         workgroupBarrier();
         for (var k = 0u; k < TK; k++) {
-            var ra: array<f32, 4>;
-            var rb: array<f32, 4>;
+            var ra: array<real, 4>;
+            var rb: array<real, 4>;
             for (var i = 0u; i < 4u; i++) {
                 ra[i] = As[k * TS + ty + 16u * i];
                 rb[i] = Bs[k * TS + tx + 16u * i];

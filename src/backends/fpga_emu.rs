@@ -75,6 +75,16 @@ impl Backend for FpgaEmuBackend {
         device: &Device,
         inputs: &Inputs,
     ) -> Result<Box<dyn Prepared>> {
+        if inputs.precision() != crate::kernels::Precision::F32 {
+            return Err(Error::Unsupported {
+                backend: "fpga-emu".into(),
+                message: format!(
+                    "the emulation computes in the card's fixed-point format, not {}: \
+                     run the f32 variant",
+                    inputs.precision().as_str()
+                ),
+            });
+        }
         let card = self
             .cards
             .iter()

@@ -64,7 +64,7 @@ use opencl3::types::{cl_device_id, cl_float, cl_uint};
 use crate::backends::{Backend, BackendKind, Device, DeviceType, Prepared, Timing, Unavailable};
 use crate::error::{Error, Result};
 use crate::kernels::{
-    Buffer, Buffers, Dispatch, Elem, Inputs, Launch, RegisteredKernel, Role, Scalar,
+    Buffer, Buffers, Dispatch, Elem, Inputs, Launch, Precision, RegisteredKernel, Role, Scalar,
     ShaderLanguage, ShaderSource,
 };
 
@@ -235,7 +235,10 @@ impl Backend for OpenClBackend {
         let source = kernel
             .shader(ShaderLanguage::OpenClC)
             .map_err(unsupported)?;
-        let launch = kernel.kernel.launch(inputs)?;
+        let launch = kernel
+            .kernel
+            .launch(inputs)?
+            .in_precision(inputs.precision());
         Ok(Box::new(OpenClPrepared::new(
             entry, source, &launch, inputs,
         )?))
@@ -253,7 +256,7 @@ fn check_limits(dev: &ClDevice, name: &str, launch: &Launch) -> Result<()> {
         .map_err(cl_err("CL_DEVICE_GLOBAL_MEM_SIZE"))?;
     let mut total = 0u64;
     for b in &launch.buffers {
-        let bytes = b.len as u64 * 4;
+        let bytes = (b.len * b.elem.size()) as u64;
         if bytes > max_alloc {
             return Err(unsupported(format!(
                 "buffer '{}' needs {}, over CL_DEVICE_MAX_MEM_ALLOC_SIZE ({}) of {name}",
@@ -366,9 +369,9 @@ struct ReadyDispatch {
 struct DeviceBuffer {
     name: &'static str,
     role: Role,
+    /// Length in 4-byte words (an f64 element is two).
     len: usize,
-    /// Device memory; every element is 4 bytes, held as `cl_float` bits
-    /// whatever `elem` says.
+    /// Device memory; held as `cl_float` bits whatever `elem` says.
     buffer: ClBuffer<cl_float>,
     elem: Elem,
     /// The input's data (for `end_to_end`); empty for outputs.
@@ -414,7 +417,23 @@ impl OpenClPrepared {
         }
         .map_err(cl_err("clCreateCommandQueue with profiling"))?;
 
-        let program = build_program(&context, entry.id, name, source, build_options(&dev))?;
+        // Inputs come in the run's precision: f64 needs cl_khr_fp64 and the
+        // source's f64 variant.
+        let precision = inputs.precision();
+        if precision == Precision::F64 {
+            let fp64 = dev.double_fp_config().unwrap_or(0);
+            if fp64 == 0 {
+                return Err(unsupported(format!(
+                    "{name} has no double precision (CL_DEVICE_DOUBLE_FP_CONFIG is 0)"
+                )));
+            }
+        }
+        let options = format!(
+            "{} {}",
+            build_options(&dev),
+            source.opencl_options(precision)?
+        );
+        let program = build_program(&context, entry.id, name, source, options.trim())?;
 
         let mut buffers = Vec::with_capacity(launch.buffers.len());
         for b in &launch.buffers {
@@ -422,15 +441,17 @@ impl OpenClPrepared {
                 Role::Input => CL_MEM_READ_ONLY,
                 Role::Output => CL_MEM_READ_WRITE,
             };
+            // Device memory counts 4-byte words (an f64 element is two).
+            let words = b.len * b.elem.size() / 4;
             // A zero-sized buffer is invalid in OpenCL: allocate one element.
             // SAFETY: no host pointer is passed; the size is checked above.
             let buffer = unsafe {
-                ClBuffer::<cl_float>::create(&context, flags, b.len.max(1), std::ptr::null_mut())
+                ClBuffer::<cl_float>::create(&context, flags, words.max(1), std::ptr::null_mut())
             }
             .map_err(cl_err(format!(
                 "clCreateBuffer '{}' of {}",
                 b.name,
-                mib(b.len as u64 * 4)
+                mib(words as u64 * 4)
             )))?;
             let host = match b.role {
                 Role::Input => {
@@ -455,7 +476,7 @@ impl OpenClPrepared {
             buffers.push(DeviceBuffer {
                 name: b.name,
                 role: b.role,
-                len: b.len,
+                len: words,
                 buffer,
                 elem: b.elem,
                 host,

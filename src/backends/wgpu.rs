@@ -52,7 +52,8 @@ use std::time::Instant;
 use crate::backends::{Backend, BackendKind, Device, DeviceType, Prepared, Timing, Unavailable};
 use crate::error::{Error, Result};
 use crate::kernels::{
-    Buffer, Buffers, Elem, Inputs, Launch, RegisteredKernel, Role, ShaderLanguage, ShaderSource,
+    Buffer, Buffers, Elem, Inputs, Launch, Precision, RegisteredKernel, Role, ShaderLanguage,
+    ShaderSource,
 };
 
 const BACKEND: &str = "wgpu";
@@ -206,7 +207,9 @@ impl WgpuBackend {
         if let Some(o) = opened.as_ref() {
             return Ok(o.clone());
         }
-        let features = slot.adapter.features() & ::wgpu::Features::TIMESTAMP_QUERY;
+        // Timestamps for device time; f64 shaders where the adapter has them.
+        let features = slot.adapter.features()
+            & (::wgpu::Features::TIMESTAMP_QUERY | ::wgpu::Features::SHADER_F64);
         let desc = ::wgpu::DeviceDescriptor {
             label: Some("hetbench"),
             required_features: features,
@@ -370,7 +373,7 @@ fn check_limits(launch: &Launch, limits: &::wgpu::Limits) -> Result<()> {
         "max_buffer_size"
     };
     for b in &launch.buffers {
-        let bytes = (b.len as u64).saturating_mul(4);
+        let bytes = (b.len as u64).saturating_mul(b.elem.size() as u64);
         if bytes > storage_limit {
             return Err(unsupported(format!(
                 "buffer '{}' needs {bytes} bytes, over the device's {limit_name} of {storage_limit} bytes",
@@ -464,9 +467,9 @@ fn uniform_bytes(launch: &Launch) -> Vec<u8> {
     bytes
 }
 
-/// Bytes of a buffer of `len` f32 elements; wgpu needs a non-zero binding.
-fn buffer_size(len: usize) -> u64 {
-    (len as u64 * 4).max(4)
+/// Bytes of a buffer of `len` elements of `elem`; wgpu needs a non-zero binding.
+fn buffer_size(len: usize, elem: Elem) -> u64 {
+    (len as u64 * elem.size() as u64).max(4)
 }
 
 impl Backend for WgpuBackend {
@@ -500,12 +503,30 @@ impl Backend for WgpuBackend {
                 ))
             })?;
         let shader = kernel.shader(ShaderLanguage::Wgsl).map_err(unsupported)?;
-        let launch = kernel.kernel.launch(inputs)?;
-        let module = validate_wgsl(shader)?;
+        // Inputs come in the run's precision; f64 needs the adapter's
+        // SHADER_F64 and the shader's f64 variant.
+        let precision = inputs.precision();
+        if precision == Precision::F64
+            && !slot
+                .adapter
+                .features()
+                .contains(::wgpu::Features::SHADER_F64)
+        {
+            return Err(unsupported(format!(
+                "{} ({}) lacks the SHADER_F64 feature: no f64 shaders",
+                device.id, device.name
+            )));
+        }
+        let shader = ShaderSource {
+            origin: shader.origin.clone(),
+            text: shader.wgsl_in_precision(precision)?,
+        };
+        let launch = kernel.kernel.launch(inputs)?.in_precision(precision);
+        let module = validate_wgsl(&shader)?;
         check_entries(&module, &launch, &shader.origin)?;
         let opened = Self::open(slot)?;
         check_limits(&launch, &opened.device.limits())?;
-        WgpuPrepared::build(opened, kernel.name(), shader, launch, inputs)
+        WgpuPrepared::build(opened, kernel.name(), &shader, launch, inputs)
             .map(|p| Box::new(p) as Box<dyn Prepared>)
     }
 }
@@ -648,7 +669,7 @@ impl WgpuPrepared {
             | ::wgpu::BufferUsages::COPY_SRC;
         let mut buffers = Vec::with_capacity(launch.buffers.len());
         for b in &launch.buffers {
-            let size = buffer_size(b.len);
+            let size = buffer_size(b.len, b.elem);
             let (buffer, staging, host) = match b.role {
                 Role::Input => {
                     let data = inputs
@@ -702,7 +723,7 @@ impl WgpuPrepared {
                 name: b.name,
                 role: b.role,
                 buffer,
-                size: b.len as u64 * 4,
+                size: (b.len * b.elem.size()) as u64,
                 staging,
                 host,
                 elem: b.elem,

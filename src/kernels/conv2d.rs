@@ -257,7 +257,7 @@ impl CpuInstance for ConvCpu {
                 });
             let y = &mut self.y[img * s.cout * hw..][..s.cout * hw];
             // y is cout x hw, wt cout x taps, col taps x hw, all row-major.
-            crate::kernels::par::sgemm_row_major(s.cout, hw, taps, &self.wt, &self.col, y);
+            crate::kernels::par::gemm_row_major(s.cout, hw, taps, &self.wt, &self.col, y);
         }
     }
 

@@ -6,6 +6,8 @@
 //! compiler cannot fold them), the fixed point is 1. Chain j of item i starts
 //! at x0[i] + j/8. Work: 2 FLOP per FMA, 2 x 16 x iters per item.
 //!
+//! In f32 or f64: the f64 variant gives the double-precision peak.
+//!
 //! The CPU implementation runs 16 items per vector (AVX-512 width) and 8
 //! chains at a time, 8 independent vector FMA chains, enough to fill two FMA
 //! pipes of 4 cycles' latency; compiled for AVX-512, AVX2+FMA or baseline
@@ -17,7 +19,7 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::kernels::par::mul_add;
+use crate::kernels::par::Real;
 use crate::kernels::{
     Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
     LaunchBuffer, MAX_GROUPS_PER_DIM, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for,
@@ -93,15 +95,7 @@ impl Kernel for FmaPeak {
     }
 
     fn cpu(&self, inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
-        let (n, iters) = params(&inputs.size)?;
-        let mut x0 = inputs.buffers.f32("x0")?.to_vec();
-        x0.resize(n.next_multiple_of(LANES), 0.0);
-        Ok(Box::new(FmaCpu {
-            n,
-            iters,
-            x0,
-            y: vec![0.0; n.next_multiple_of(LANES)],
-        }))
+        crate::by_precision!(inputs, fma_cpu(inputs))
     }
 
     fn launch(&self, inputs: &Inputs) -> Result<Launch> {
@@ -125,7 +119,7 @@ impl Kernel for FmaPeak {
     fn verify(&self, inputs: &Inputs, outputs: &Buffers, tol: Tolerance) -> Result<Verdict> {
         let (n, iters) = params(&inputs.size)?;
         let x0 = inputs.buffers.f32("x0")?;
-        let y = outputs.f32("y")?;
+        let y = outputs.real("y")?;
         let mut checker = Checker::new(tol);
         if y.len() != n {
             checker.check(y.len() as f64, n as f64, 0.0, || "length of y".into());
@@ -147,7 +141,7 @@ impl Kernel for FmaPeak {
             .into_par_iter()
             .map(|i| {
                 let (want, scale) = reference(i);
-                let err = (y[i] as f64 - want).abs();
+                let err = (y.at(i) - want).abs();
                 let bound = (tol.abs + tol.rel * scale).max(f64::MIN_POSITIVE);
                 (
                     i,
@@ -161,48 +155,61 @@ impl Kernel for FmaPeak {
             .reduce(|| (0, -1.0), |a, b| if b.1 > a.1 { b } else { a })
             .0;
         let (want, scale) = reference(worst);
-        checker.check(y[worst] as f64, want, scale, || format!("y[{worst}]"));
+        checker.check(y.at(worst), want, scale, || format!("y[{worst}]"));
         let mut verdict = checker.finish();
         verdict.checked = n as u64;
         Ok(verdict)
     }
 }
 
-struct FmaCpu {
+struct FmaCpu<T> {
     n: usize,
     iters: usize,
-    x0: Vec<f32>,
-    y: Vec<f32>,
+    x0: Vec<T>,
+    y: Vec<T>,
+}
+
+fn fma_cpu<T: Real>(inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
+    let (n, iters) = params(&inputs.size)?;
+    let mut x0 = T::input(inputs, "x0")?.to_vec();
+    x0.resize(n.next_multiple_of(LANES), T::ZERO);
+    Ok(Box::new(FmaCpu {
+        n,
+        iters,
+        x0,
+        y: vec![T::ZERO; n.next_multiple_of(LANES)],
+    }))
 }
 
 /// One step of `LANES` chains.
 #[inline(always)]
-fn step<const FMA: bool>(v: [f32; LANES], a: f32, b: f32) -> [f32; LANES] {
-    v.map(|x| mul_add::<FMA>(x, a, b))
+fn step<T: Real, const FMA: bool>(v: [T; LANES], a: T, b: T) -> [T; LANES] {
+    v.map(|x| T::mul_add::<FMA>(x, a, b))
 }
 
 /// Items `x0.len()` (a multiple of [`LANES`]) into `y`. The [`GROUP`]
 /// accumulators of a group are separate values, one vector register each
-/// (an array of them would live in memory).
+/// in f32, two in f64 (an array of them would live in memory).
 #[inline(always)]
-fn items_body<const FMA: bool>(x0: &[f32], y: &mut [f32], iters: usize, a: f32, b: f32) {
+fn items_body<T: Real, const FMA: bool>(x0: &[T], y: &mut [T], iters: usize, a: T, b: T) {
     const _: () = assert!(GROUP == 8 && CHAINS == 2 * GROUP);
     for (x0, y) in x0.chunks_exact(LANES).zip(y.chunks_exact_mut(LANES)) {
-        let x0: [f32; LANES] = std::array::from_fn(|l| x0[l]);
-        let mut sum = [[0.0f32; LANES]; 2];
+        let x0: [T; LANES] = std::array::from_fn(|l| x0[l]);
+        let mut sum = [[T::ZERO; LANES]; 2];
         for (g, sum) in sum.iter_mut().enumerate() {
-            let init = |c: usize| x0.map(|x| start(x, g * GROUP + c));
+            // Chain j starts at x0 + j/8 (exact in f32 and f64).
+            let init = |c: usize| x0.map(|x| x + T::from_f32((g * GROUP + c) as f32 * 0.125));
             let (mut c0, mut c1, mut c2, mut c3) = (init(0), init(1), init(2), init(3));
             let (mut c4, mut c5, mut c6, mut c7) = (init(4), init(5), init(6), init(7));
             for _ in 0..iters {
-                c0 = step::<FMA>(c0, a, b);
-                c1 = step::<FMA>(c1, a, b);
-                c2 = step::<FMA>(c2, a, b);
-                c3 = step::<FMA>(c3, a, b);
-                c4 = step::<FMA>(c4, a, b);
-                c5 = step::<FMA>(c5, a, b);
-                c6 = step::<FMA>(c6, a, b);
-                c7 = step::<FMA>(c7, a, b);
+                c0 = step::<T, FMA>(c0, a, b);
+                c1 = step::<T, FMA>(c1, a, b);
+                c2 = step::<T, FMA>(c2, a, b);
+                c3 = step::<T, FMA>(c3, a, b);
+                c4 = step::<T, FMA>(c4, a, b);
+                c5 = step::<T, FMA>(c5, a, b);
+                c6 = step::<T, FMA>(c6, a, b);
+                c7 = step::<T, FMA>(c7, a, b);
             }
             // Pairwise, as the shaders sum their chains.
             for l in 0..LANES {
@@ -215,13 +222,16 @@ fn items_body<const FMA: bool>(x0: &[f32], y: &mut [f32], iters: usize, a: f32, 
     }
 }
 
-multiversion!(fn items(x0: &[f32], y: &mut [f32], iters: usize, a: f32, b: f32) = items_body);
+multiversion!(fn items<T: Real>(x0: &[T], y: &mut [T], iters: usize, a: T, b: T) = items_body);
 
-impl CpuInstance for FmaCpu {
+impl<T: Real> CpuInstance for FmaCpu<T> {
     fn run(&mut self) {
         // `a` and `b` go through a black box so that the compiler cannot
         // treat them as constants (as the GPU backends' parameters are not).
-        let (a, b) = (std::hint::black_box(A), std::hint::black_box(B));
+        let (a, b) = (
+            std::hint::black_box(T::from_f32(A)),
+            std::hint::black_box(T::from_f32(B)),
+        );
         let iters = self.iters;
         self.x0
             .par_chunks(ITEMS_PER_TASK)
@@ -231,7 +241,7 @@ impl CpuInstance for FmaCpu {
 
     fn outputs(&self) -> Buffers {
         let mut out = Buffers::default();
-        out.push("y", Buffer::F32(self.y[..self.n].to_vec()));
+        out.push("y", T::buffer(self.y[..self.n].to_vec()));
         out
     }
 }

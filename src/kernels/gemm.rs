@@ -1,4 +1,5 @@
-//! `gemm`: C = A * B for square row-major f32 matrices.
+//! `gemm`: C = A * B for square row-major matrices, f32 (SGEMM) or f64
+//! (DGEMM).
 //!
 //! Stands for dense layers and every compute-bound linear-algebra code; it
 //! gives the compute ceiling a device reaches on real work. The CPU
@@ -17,6 +18,7 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::fpga::Scalar as FpgaScalar;
+use crate::kernels::par::Real;
 use crate::kernels::{
     Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
     LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
@@ -68,13 +70,7 @@ impl Kernel for Gemm {
     }
 
     fn cpu(&self, inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
-        let n = inputs.size.usize("n", MAX_N)?;
-        Ok(Box::new(GemmCpu {
-            n,
-            a: inputs.buffers.f32("a")?.to_vec(),
-            b: inputs.buffers.f32("b")?.to_vec(),
-            c: vec![0.0; n * n],
-        }))
+        crate::by_precision!(inputs, gemm_cpu(inputs))
     }
 
     fn launch(&self, inputs: &Inputs) -> Result<Launch> {
@@ -99,7 +95,7 @@ impl Kernel for Gemm {
         let n = inputs.size.usize("n", MAX_N)?;
         let a = inputs.buffers.f32("a")?;
         let b = inputs.buffers.f32("b")?;
-        let c = outputs.f32("c")?;
+        let c = outputs.real("c")?;
         let mut checker = Checker::new(tol);
         if c.len() != n * n {
             checker.check(c.len() as f64, (n * n) as f64, 0.0, || "length of c".into());
@@ -122,9 +118,7 @@ impl Kernel for Gemm {
             })
             .collect();
         for (e, want, scale) in sampled {
-            checker.check(c[e] as f64, want, scale, || {
-                format!("c[{}][{}]", e / n, e % n)
-            });
+            checker.check(c.at(e), want, scale, || format!("c[{}][{}]", e / n, e % n));
         }
 
         // (2) Freivalds: row i of C*x against row i of A*(B*x), x in {-1, 1}^n.
@@ -138,23 +132,22 @@ impl Kernel for Gemm {
                 }
             })
             .collect();
-        let mat_vec = |m: &[f32], v: &[f64], abs: bool| -> Vec<f64> {
-            m.par_chunks(n)
-                .map(|row| {
-                    row.iter()
-                        .zip(v)
-                        .map(|(&r, &v)| {
-                            if abs {
-                                (r as f64).abs() * v
-                            } else {
-                                r as f64 * v
-                            }
+        let mat_vec = |m: &(dyn Fn(usize) -> f64 + Sync), v: &[f64], abs: bool| -> Vec<f64> {
+            (0..n)
+                .into_par_iter()
+                .map(|i| {
+                    v.iter()
+                        .enumerate()
+                        .map(|(j, &v)| {
+                            let r = m(i * n + j);
+                            if abs { r.abs() * v } else { r * v }
                         })
                         .sum()
                 })
                 .collect()
         };
-        let cx = mat_vec(c, &x, false);
+        let (a, b) = (&|e: usize| a[e] as f64, &|e: usize| b[e] as f64);
+        let cx = mat_vec(&|e| c.at(e), &x, false);
         let abx = mat_vec(a, &mat_vec(b, &x, false), false);
         let scale = mat_vec(a, &mat_vec(b, &vec![1.0; n], true), true);
         for i in 0..n {
@@ -190,22 +183,32 @@ pub fn reference_generic<S: FpgaScalar>(n: usize, a: &[S], b: &[S]) -> Vec<S> {
     c
 }
 
-struct GemmCpu {
+struct GemmCpu<T> {
     n: usize,
-    a: Vec<f32>,
-    b: Vec<f32>,
-    c: Vec<f32>,
+    a: Vec<T>,
+    b: Vec<T>,
+    c: Vec<T>,
 }
 
-impl CpuInstance for GemmCpu {
+fn gemm_cpu<T: Real>(inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
+    let n = inputs.size.usize("n", MAX_N)?;
+    Ok(Box::new(GemmCpu {
+        n,
+        a: T::input(inputs, "a")?.to_vec(),
+        b: T::input(inputs, "b")?.to_vec(),
+        c: vec![T::ZERO; n * n],
+    }))
+}
+
+impl<T: Real> CpuInstance for GemmCpu<T> {
     fn run(&mut self) {
         let n = self.n;
-        crate::kernels::par::sgemm_row_major(n, n, n, &self.a, &self.b, &mut self.c);
+        crate::kernels::par::gemm_row_major(n, n, n, &self.a, &self.b, &mut self.c);
     }
 
     fn outputs(&self) -> Buffers {
         let mut out = Buffers::default();
-        out.push("c", Buffer::F32(self.c.clone()));
+        out.push("c", T::buffer(self.c.clone()));
         out
     }
 }

@@ -33,20 +33,37 @@ impl Domain {
     }
 }
 
-/// Floating-point precision of a kernel variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// The number format a kernel variant computes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     F32,
     F64,
+    /// Integer arithmetic (32-bit): kernels whose results are exact, such
+    /// as fixed-point Hough transforms, are neither f32 nor f64.
+    U32,
 }
 
 impl Precision {
+    pub const ALL: [Precision; 3] = [Precision::F32, Precision::F64, Precision::U32];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Precision::F32 => "f32",
             Precision::F64 => "f64",
+            Precision::U32 => "u32",
         }
+    }
+
+    pub fn parse(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == name)
+            .ok_or_else(|| Error::UnknownName {
+                what: "precision",
+                name: name.to_string(),
+                valid: Self::ALL.map(|p| p.as_str()).join(", "),
+            })
     }
 }
 
@@ -144,6 +161,11 @@ pub struct KernelManifest {
     pub precisions: Vec<Precision>,
     pub throughput: Throughput,
     pub tolerance: Tolerance,
+    /// The tolerance of the f64 variant (`[tolerance_f64]`), required when
+    /// `precisions` lists f64: an f64 result verified with the f32 bound
+    /// would pass even if it had been computed in f32.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance_f64: Option<Tolerance>,
     pub sizes: BTreeMap<String, BTreeMap<String, Param>>,
 }
 
@@ -196,12 +218,42 @@ impl KernelManifest {
                 self.throughput.scale
             )));
         }
-        let tol = self.tolerance;
-        if !(tol.rel.is_finite() && tol.rel >= 0.0 && tol.abs.is_finite() && tol.abs >= 0.0) {
-            return Err(bad(format!(
-                "tolerance: rel ({}) and abs ({}) must be non-negative numbers",
-                tol.rel, tol.abs
-            )));
+        let mut seen = Vec::new();
+        for p in &self.precisions {
+            if seen.contains(p) {
+                return Err(bad(format!("precisions: '{}' is listed twice", p.as_str())));
+            }
+            seen.push(*p);
+        }
+        for (table, tol) in [
+            ("tolerance", Some(self.tolerance)),
+            ("tolerance_f64", self.tolerance_f64),
+        ] {
+            let Some(tol) = tol else { continue };
+            if !(tol.rel.is_finite() && tol.rel >= 0.0 && tol.abs.is_finite() && tol.abs >= 0.0) {
+                return Err(bad(format!(
+                    "{table}: rel ({}) and abs ({}) must be non-negative numbers",
+                    tol.rel, tol.abs
+                )));
+            }
+        }
+        match (
+            self.precisions.contains(&Precision::F64),
+            self.tolerance_f64,
+        ) {
+            (true, None) => {
+                return Err(bad(
+                    "tolerance_f64: missing; a kernel with precision f64 states the f64 \
+                     variant's tolerance in a [tolerance_f64] table"
+                        .into(),
+                ));
+            }
+            (false, Some(_)) => {
+                return Err(bad(
+                    "tolerance_f64: given, but precisions does not list f64".into(),
+                ));
+            }
+            _ => {}
         }
         for size in SIZE_NAMES {
             if !self.sizes.contains_key(size) {
@@ -212,6 +264,19 @@ impl KernelManifest {
             }
         }
         Ok(())
+    }
+
+    /// The precision a run uses unless told otherwise: the first listed.
+    pub fn default_precision(&self) -> Precision {
+        self.precisions.first().copied().unwrap_or(Precision::F32)
+    }
+
+    /// The verification tolerance of the variant in `precision`.
+    pub fn tolerance_for(&self, precision: Precision) -> Tolerance {
+        match (precision, self.tolerance_f64) {
+            (Precision::F64, Some(t)) => t,
+            _ => self.tolerance,
+        }
     }
 
     /// The size named `name`, with `source` recorded for later errors.
@@ -309,6 +374,49 @@ x = 0.5
             .to_string();
         assert!(err.starts_with("m.toml:6:"), "{err}");
         assert!(err.contains("sumary"), "{err}");
+    }
+
+    #[test]
+    fn f64_needs_its_own_tolerance_and_picks_it() {
+        let f64_without = GOOD.replace(r#"precisions = ["f32"]"#, r#"precisions = ["f32", "f64"]"#);
+        let err = KernelManifest::parse(&f64_without, "m.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tolerance_f64: missing"), "{err}");
+
+        let f64_with = f64_without.replace(
+            "[sizes.tiny]",
+            "[tolerance_f64]\nrel = 1e-12\nabs = 0.0\n[sizes.tiny]",
+        );
+        let m = KernelManifest::parse(&f64_with, "m.toml").unwrap();
+        assert_eq!(m.default_precision(), Precision::F32);
+        assert_eq!(m.tolerance_for(Precision::F32).rel, 1e-4);
+        assert_eq!(m.tolerance_for(Precision::F64).rel, 1e-12);
+
+        let stray = GOOD.replace(
+            "[sizes.tiny]",
+            "[tolerance_f64]\nrel = 1e-12\nabs = 0.0\n[sizes.tiny]",
+        );
+        let err = KernelManifest::parse(&stray, "m.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("precisions does not list f64"), "{err}");
+
+        let twice = GOOD.replace(r#"precisions = ["f32"]"#, r#"precisions = ["u32", "u32"]"#);
+        let err = KernelManifest::parse(&twice, "m.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'u32' is listed twice"), "{err}");
+
+        let negative = f64_with.replace("rel = 1e-12", "rel = -1.0");
+        let err = KernelManifest::parse(&negative, "m.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tolerance_f64: rel (-1)"), "{err}");
+        assert_eq!(
+            Precision::parse("f16").unwrap_err().to_string(),
+            "unknown precision 'f16'; valid precisions: f32, f64, u32"
+        );
     }
 
     #[test]

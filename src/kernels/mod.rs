@@ -80,6 +80,22 @@ pub struct Launch {
     pub dispatches: Vec<Dispatch>,
 }
 
+impl Launch {
+    /// The launch of a run in `precision`: for f64, every f32 buffer holds
+    /// f64 (the shader's `real`); u32 buffers and the parameters stay as
+    /// they are (f32 parameters are converted by the shader).
+    pub fn in_precision(mut self, precision: Precision) -> Launch {
+        if precision == Precision::F64 {
+            for b in &mut self.buffers {
+                if b.elem == Elem::F32 {
+                    b.elem = Elem::F64;
+                }
+            }
+        }
+        self
+    }
+}
+
 /// What a launch buffer holds and whether it is read back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -96,7 +112,7 @@ pub enum Role {
 pub struct LaunchBuffer {
     pub name: &'static str,
     pub role: Role,
-    /// Length in elements (all 4 bytes).
+    /// Length in elements.
     pub len: usize,
     pub elem: Elem,
 }
@@ -226,12 +242,14 @@ macro_rules! builtin_kernel {
     };
 }
 
-/// A buffer of kernel data. Every element is 4 bytes, so GPU backends move
-/// buffers as bytes and only the element type tells them apart.
+/// A buffer of kernel data: f32 and u32 elements of 4 bytes, f64 elements
+/// of 8. Kernels generate f32 data; an f64 run widens it (exactly, see
+/// [`Inputs::in_precision`]), so both variants compute on the same values.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Buffer {
     F32(Vec<f32>),
     U32(Vec<u32>),
+    F64(Vec<f64>),
 }
 
 /// The element type of a buffer.
@@ -239,6 +257,17 @@ pub enum Buffer {
 pub enum Elem {
     F32,
     U32,
+    F64,
+}
+
+impl Elem {
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            Elem::F32 | Elem::U32 => 4,
+            Elem::F64 => 8,
+        }
+    }
 }
 
 impl Buffer {
@@ -246,6 +275,7 @@ impl Buffer {
         match self {
             Buffer::F32(v) => v.len(),
             Buffer::U32(v) => v.len(),
+            Buffer::F64(v) => v.len(),
         }
     }
 
@@ -254,13 +284,14 @@ impl Buffer {
     }
 
     pub fn bytes(&self) -> usize {
-        self.len() * 4
+        self.len() * self.elem().size()
     }
 
     pub fn elem(&self) -> Elem {
         match self {
             Buffer::F32(_) => Elem::F32,
             Buffer::U32(_) => Elem::U32,
+            Buffer::F64(_) => Elem::F64,
         }
     }
 
@@ -269,6 +300,7 @@ impl Buffer {
         match self {
             Buffer::F32(v) => bytemuck::cast_slice(v),
             Buffer::U32(v) => bytemuck::cast_slice(v),
+            Buffer::F64(v) => bytemuck::cast_slice(v),
         }
     }
 
@@ -277,6 +309,45 @@ impl Buffer {
         match elem {
             Elem::F32 => Buffer::F32(bytemuck::pod_collect_to_vec(bytes)),
             Elem::U32 => Buffer::U32(bytemuck::pod_collect_to_vec(bytes)),
+            Elem::F64 => Buffer::F64(bytemuck::pod_collect_to_vec(bytes)),
+        }
+    }
+}
+
+/// A real-valued output in whichever precision the run computed it, read
+/// as f64 by verification.
+#[derive(Debug, Clone, Copy)]
+pub enum Reals<'a> {
+    F32(&'a [f32]),
+    F64(&'a [f64]),
+}
+
+impl Reals<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Reals::F32(v) => v.len(),
+            Reals::F64(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Element `i` as f64 (exact for both precisions).
+    #[inline]
+    pub fn at(&self, i: usize) -> f64 {
+        match self {
+            Reals::F32(v) => v[i] as f64,
+            Reals::F64(v) => v[i],
+        }
+    }
+
+    /// Every element as f64.
+    pub fn to_f64(&self) -> Vec<f64> {
+        match self {
+            Reals::F32(v) => v.iter().map(|&x| x as f64).collect(),
+            Reals::F64(v) => v.to_vec(),
         }
     }
 }
@@ -314,6 +385,23 @@ impl Buffers {
         }
     }
 
+    /// The f64 buffer `name`.
+    pub fn f64(&self, name: &str) -> Result<&[f64]> {
+        match self.get(name) {
+            Some(Buffer::F64(v)) => Ok(v),
+            other => Err(self.wrong(name, "f64", other)),
+        }
+    }
+
+    /// The real-valued buffer `name`, f32 or f64.
+    pub fn real(&self, name: &str) -> Result<Reals<'_>> {
+        match self.get(name) {
+            Some(Buffer::F32(v)) => Ok(Reals::F32(v)),
+            Some(Buffer::F64(v)) => Ok(Reals::F64(v)),
+            other => Err(self.wrong(name, "f32 or f64", other)),
+        }
+    }
+
     /// The u32 buffer `name`.
     pub fn u32(&self, name: &str) -> Result<&[u32]> {
         match self.get(name) {
@@ -343,6 +431,37 @@ pub struct Inputs {
     pub size: SizeSpec,
     pub seed: u64,
     pub buffers: Buffers,
+}
+
+impl Inputs {
+    /// The inputs of a run in `precision`: for f64, every f32 buffer
+    /// widened to f64 (exact, so both variants compute on the same values
+    /// and one f64 reference verifies both); otherwise unchanged.
+    pub fn in_precision(&self, precision: Precision) -> Inputs {
+        let mut out = self.clone();
+        if precision == Precision::F64 {
+            for (_, b) in &mut out.buffers.entries {
+                if let Buffer::F32(v) = b {
+                    *b = Buffer::F64(v.iter().map(|&x| x as f64).collect());
+                }
+            }
+        }
+        out
+    }
+
+    /// The precision these inputs are in: f64 when any buffer is f64.
+    pub fn precision(&self) -> Precision {
+        if self
+            .buffers
+            .entries
+            .iter()
+            .any(|(_, b)| b.elem() == Elem::F64)
+        {
+            Precision::F64
+        } else {
+            Precision::F32
+        }
+    }
 }
 
 /// The amount of work of one kernel invocation.
@@ -470,13 +589,19 @@ pub trait Kernel: Send + Sync {
     /// reference's working memory), to refuse sizes that do not fit.
     fn memory_bytes(&self, size: &SizeSpec) -> Result<u64>;
 
-    /// The tuned CPU implementation, prepared for `inputs`.
+    /// The tuned CPU implementation, prepared for `inputs`. Inputs come in
+    /// the run's precision ([`Inputs::in_precision`]): a kernel whose
+    /// manifest lists f64 must run f64 buffers in f64.
     fn cpu(&self, inputs: &Inputs) -> Result<Box<dyn CpuInstance>>;
 
-    /// How GPU backends run this kernel on `inputs` (see [`Launch`]).
+    /// How GPU backends run this kernel on `inputs` (see [`Launch`]),
+    /// described for f32; backends derive the f64 launch with
+    /// [`Launch::in_precision`].
     fn launch(&self, inputs: &Inputs) -> Result<Launch>;
 
-    /// Verifies `outputs` against an f64 reference computed from `inputs`.
+    /// Verifies `outputs` against an f64 reference computed from `inputs`
+    /// (the generated, f32 inputs; outputs in the run's precision, so read
+    /// real outputs with [`Buffers::real`]).
     /// Kernels whose full reference is too costly check a documented,
     /// seeded subset plus a whole-output invariant (see their README).
     fn verify(&self, inputs: &Inputs, outputs: &Buffers, tol: Tolerance) -> Result<Verdict>;
@@ -502,6 +627,66 @@ pub struct RegisteredKernel {
 pub struct ShaderSource {
     pub origin: String,
     pub text: String,
+}
+
+/// The line by which a WGSL shader with an f64 variant names its real
+/// type; the f64 variant is the same text with `f64` there.
+pub const WGSL_REAL_ALIAS: &str = "alias real = f32;";
+/// The macro an OpenCL C source with an f64 variant tests to define its
+/// `real` type as `double` (the backend compiles it with `-D`).
+pub const OPENCL_F64_MACRO: &str = "HETBENCH_F64";
+
+impl ShaderSource {
+    /// The WGSL text of the variant in `precision`.
+    pub fn wgsl_in_precision(&self, precision: Precision) -> Result<String> {
+        match precision {
+            Precision::F64 => {
+                if !self.text.lines().any(|l| l.trim() == WGSL_REAL_ALIAS) {
+                    return Err(Error::Unsupported {
+                        backend: "wgpu".into(),
+                        message: format!(
+                            "{} has no f64 variant: it must declare its real type with the line \
+                             `{WGSL_REAL_ALIAS}`",
+                            self.origin
+                        ),
+                    });
+                }
+                Ok(self
+                    .text
+                    .lines()
+                    .map(|l| {
+                        if l.trim() == WGSL_REAL_ALIAS {
+                            "alias real = f64;"
+                        } else {
+                            l
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"))
+            }
+            _ => Ok(self.text.clone()),
+        }
+    }
+
+    /// The OpenCL compiler options of the variant in `precision`.
+    pub fn opencl_options(&self, precision: Precision) -> Result<String> {
+        match precision {
+            Precision::F64 => {
+                if !self.text.contains(OPENCL_F64_MACRO) {
+                    return Err(Error::Unsupported {
+                        backend: "opencl".into(),
+                        message: format!(
+                            "{} has no f64 variant: it must define its real type under \
+                             `#ifdef {OPENCL_F64_MACRO}`",
+                            self.origin
+                        ),
+                    });
+                }
+                Ok(format!("-D{OPENCL_F64_MACRO}"))
+            }
+            _ => Ok(String::new()),
+        }
+    }
 }
 
 impl RegisteredKernel {
@@ -541,6 +726,27 @@ impl RegisteredKernel {
                 self.name(),
                 language.extension()
             )
+        })
+    }
+
+    /// The work of one invocation at `size` in `precision`. Work models
+    /// count 4-byte values; in an f64 variant every real moves in 8 bytes,
+    /// so its bytes double (kernels that list f64 count only real data).
+    pub fn work(&self, size: &SizeSpec, precision: Precision) -> Result<Work> {
+        let mut work = self.kernel.work(size)?;
+        if precision == Precision::F64 {
+            work.bytes *= 2.0;
+        }
+        Ok(work)
+    }
+
+    /// Host bytes a run of `size` in `precision` needs (see [`Kernel::memory_bytes`]).
+    pub fn memory_bytes(&self, size: &SizeSpec, precision: Precision) -> Result<u64> {
+        let bytes = self.kernel.memory_bytes(size)?;
+        Ok(if precision == Precision::F64 {
+            bytes.saturating_mul(2)
+        } else {
+            bytes
         })
     }
 
@@ -740,6 +946,121 @@ mod tests {
         let v = c.finish();
         assert!(!v.passed);
         assert!(v.detail.starts_with("x[1]"), "{}", v.detail);
+    }
+
+    #[test]
+    fn f64_runs_widen_f32_data_exactly_and_keep_u32() {
+        let mut b = Buffers::default();
+        b.push("x", Buffer::F32(vec![0.1, -3.5]));
+        b.push("i", Buffer::U32(vec![7]));
+        let inputs = Inputs {
+            size: SizeSpec {
+                name: "t".into(),
+                params: Default::default(),
+                source: "test".into(),
+            },
+            seed: 1,
+            buffers: b,
+        };
+        assert_eq!(inputs.precision(), Precision::F32);
+        let wide = inputs.in_precision(Precision::F64);
+        assert_eq!(wide.precision(), Precision::F64);
+        assert_eq!(wide.buffers.f64("x").unwrap(), &[0.1f32 as f64, -3.5]);
+        assert_eq!(wide.buffers.u32("i").unwrap(), &[7]);
+        assert_eq!(wide.buffers.get("x").unwrap().bytes(), 16);
+        assert_eq!(wide.buffers.real("x").unwrap().at(0), 0.1f32 as f64);
+        assert!(inputs.buffers.real("i").is_err());
+
+        let launch = Launch {
+            buffers: vec![
+                LaunchBuffer::input("x", 2),
+                LaunchBuffer::output("i", 1).u32(),
+            ],
+            params: vec![("s", Scalar::F32(2.0))],
+            dispatches: vec![],
+        }
+        .in_precision(Precision::F64);
+        assert_eq!(launch.buffers[0].elem, Elem::F64);
+        assert_eq!(launch.buffers[1].elem, Elem::U32);
+        assert_eq!(launch.params[0].1, Scalar::F32(2.0));
+    }
+
+    #[test]
+    fn shader_variants_for_f64() {
+        let wgsl = ShaderSource {
+            origin: "k.wgsl".into(),
+            text: "// x\nalias real = f32;\nvar<private> v: real;".into(),
+        };
+        assert_eq!(wgsl.wgsl_in_precision(Precision::F32).unwrap(), wgsl.text);
+        assert_eq!(
+            wgsl.wgsl_in_precision(Precision::F64).unwrap(),
+            "// x\nalias real = f64;\nvar<private> v: real;"
+        );
+        let plain = ShaderSource {
+            origin: "p.wgsl".into(),
+            text: "var<private> v: f32;".into(),
+        };
+        let err = plain.wgsl_in_precision(Precision::F64).unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+        assert!(
+            err.to_string().contains("p.wgsl has no f64 variant"),
+            "{err}"
+        );
+        let cl = ShaderSource {
+            origin: "k.cl".into(),
+            text: "#ifdef HETBENCH_F64\ntypedef double real;\n#endif".into(),
+        };
+        assert_eq!(cl.opencl_options(Precision::F64).unwrap(), "-DHETBENCH_F64");
+        assert_eq!(cl.opencl_options(Precision::F32).unwrap(), "");
+        assert!(plain.opencl_options(Precision::F64).is_err());
+    }
+
+    /// Every kernel with an f64 variant: its CPU f64 output passes the f64
+    /// tolerance, and its f32 output fails it (so that the tolerance tells
+    /// a real f64 computation from an f32 one). Every such kernel's shaders
+    /// declare their f64 variant.
+    #[test]
+    fn f64_variants_compute_in_f64() {
+        let reg = Registry::builtin().unwrap();
+        let mut seen = Vec::new();
+        for k in reg
+            .kernels
+            .iter()
+            .filter(|k| k.manifest.precisions.contains(&Precision::F64))
+        {
+            let size = k.size("tiny").unwrap();
+            let inputs = k.kernel.generate(&size, 5).unwrap();
+            let tol = k.manifest.tolerance_for(Precision::F64);
+            for (p, should_pass) in [(Precision::F64, true), (Precision::F32, false)] {
+                let mut cpu = k.kernel.cpu(&inputs.in_precision(p)).unwrap();
+                cpu.run();
+                let out = cpu.outputs();
+                let v = k.kernel.verify(&inputs, &out, tol).unwrap();
+                assert_eq!(v.passed, should_pass, "{} {}: {v:?}", k.name(), p.as_str());
+            }
+            for lang in [ShaderLanguage::Wgsl, ShaderLanguage::OpenClC] {
+                let shader = k.shader(lang).unwrap();
+                assert!(
+                    shader.wgsl_in_precision(Precision::F64).is_ok()
+                        || lang != ShaderLanguage::Wgsl,
+                    "{}",
+                    shader.origin
+                );
+                assert!(
+                    shader.opencl_options(Precision::F64).is_ok()
+                        || lang != ShaderLanguage::OpenClC,
+                    "{}",
+                    shader.origin
+                );
+            }
+            seen.push(k.name().to_string());
+        }
+        assert!(
+            ["stream_triad", "gemm", "nbody", "fma_peak"]
+                .iter()
+                .all(|n| seen.iter().any(|s| s == n)),
+            "{seen:?}"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `nbody`: all-pairs gravitational accelerations with Plummer softening.
 //!
-//! a_i = sum_j m_j (r_j - r_i) / (|r_j - r_i|^2 + eps^2)^(3/2), in f32, one
+//! a_i = sum_j m_j (r_j - r_i) / (|r_j - r_i|^2 + eps^2)^(3/2), in f32 or f64, one
 //! force evaluation over n bodies (the O(n^2) core of direct N-body codes).
 //! The self term is zero by construction (r_j - r_i = 0). Work: 20 FLOP per
 //! interaction, the convention of Nyland, Harris and Prins (GPU Gems 3,
@@ -18,7 +18,7 @@
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::kernels::par::mul_add;
+use crate::kernels::par::Real;
 use crate::kernels::{
     Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
     LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
@@ -86,27 +86,7 @@ impl Kernel for NBody {
     }
 
     fn cpu(&self, inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
-        let n = inputs.size.usize("n", MAX_N)?;
-        let eps = inputs.size.f64("softening", 1e-6..=1.0)? as f32;
-        let b = &inputs.buffers;
-        // Pad to whole lanes with massless bodies far away: they add exactly 0.
-        let padded = n.next_multiple_of(LANES);
-        let pad = |v: &[f32], fill: f32| {
-            let mut p = v.to_vec();
-            p.resize(padded, fill);
-            p
-        };
-        Ok(Box::new(NBodyCpu {
-            n,
-            eps2: eps * eps,
-            x: pad(b.f32("x")?, 1e3),
-            y: pad(b.f32("y")?, 1e3),
-            z: pad(b.f32("z")?, 1e3),
-            m: pad(b.f32("m")?, 0.0),
-            ax: vec![0.0; n],
-            ay: vec![0.0; n],
-            az: vec![0.0; n],
-        }))
+        crate::by_precision!(inputs, nbody_cpu(inputs))
     }
 
     fn launch(&self, inputs: &Inputs) -> Result<Launch> {
@@ -140,7 +120,11 @@ impl Kernel for NBody {
         let eps2 = (eps * eps) as f64;
         let b = &inputs.buffers;
         let (x, y, z, m) = (b.f32("x")?, b.f32("y")?, b.f32("z")?, b.f32("m")?);
-        let acc = [outputs.f32("ax")?, outputs.f32("ay")?, outputs.f32("az")?];
+        let acc = [
+            outputs.real("ax")?,
+            outputs.real("ay")?,
+            outputs.real("az")?,
+        ];
         let mut checker = Checker::new(tol);
         for (name, a) in ["ax", "ay", "az"].iter().zip(acc) {
             if a.len() != n {
@@ -149,10 +133,8 @@ impl Kernel for NBody {
                 });
                 return Ok(checker.finish());
             }
-            if let Some(i) = a.iter().position(|v| !v.is_finite()) {
-                checker.check(a[i] as f64, 0.0, 0.0, || {
-                    format!("{name}[{i}] (not finite)")
-                });
+            if let Some(i) = (0..a.len()).find(|&i| !a.at(i).is_finite()) {
+                checker.check(a.at(i), 0.0, 0.0, || format!("{name}[{i}] (not finite)"));
             }
         }
         let bodies = sample_indices(n, SAMPLED_BODIES, inputs.seed, 100);
@@ -176,44 +158,66 @@ impl Kernel for NBody {
         for (i, sum, scale) in refs {
             for c in 0..3 {
                 let name = ["ax", "ay", "az"][c];
-                checker.check(acc[c][i] as f64, sum[c], scale[c], || {
-                    format!("{name}[{i}]")
-                });
+                checker.check(acc[c].at(i), sum[c], scale[c], || format!("{name}[{i}]"));
             }
         }
         Ok(checker.finish())
     }
 }
 
-struct NBodyCpu {
+struct NBodyCpu<T> {
     n: usize,
-    eps2: f32,
-    x: Vec<f32>,
-    y: Vec<f32>,
-    z: Vec<f32>,
-    m: Vec<f32>,
-    ax: Vec<f32>,
-    ay: Vec<f32>,
-    az: Vec<f32>,
+    eps2: T,
+    x: Vec<T>,
+    y: Vec<T>,
+    z: Vec<T>,
+    m: Vec<T>,
+    ax: Vec<T>,
+    ay: Vec<T>,
+    az: Vec<T>,
+}
+
+fn nbody_cpu<T: Real>(inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
+    let n = inputs.size.usize("n", MAX_N)?;
+    let eps = inputs.size.f64("softening", 1e-6..=1.0)? as f32;
+    // Pad to whole lanes with massless bodies far away: they add exactly 0.
+    let padded = n.next_multiple_of(LANES);
+    let pad = |name: &str, fill: f32| -> Result<Vec<T>> {
+        let mut p = T::input(inputs, name)?.to_vec();
+        p.resize(padded, T::from_f32(fill));
+        Ok(p)
+    };
+    Ok(Box::new(NBodyCpu {
+        n,
+        // eps^2 rounded to f32 in both variants, as the GPU parameter is.
+        eps2: T::from_f32(eps * eps),
+        x: pad("x", 1e3)?,
+        y: pad("y", 1e3)?,
+        z: pad("z", 1e3)?,
+        m: pad("m", 0.0)?,
+        ax: vec![T::ZERO; n],
+        ay: vec![T::ZERO; n],
+        az: vec![T::ZERO; n],
+    }))
 }
 
 /// Bodies with their (padded) arrays, shared by every task.
-struct Bodies<'a> {
-    x: &'a [f32],
-    y: &'a [f32],
-    z: &'a [f32],
-    m: &'a [f32],
-    eps2: f32,
+struct Bodies<'a, T> {
+    x: &'a [T],
+    y: &'a [T],
+    z: &'a [T],
+    m: &'a [T],
+    eps2: T,
 }
 
 /// Accelerations of bodies `first..first + ax.len()`.
 #[inline(always)]
-fn rows_body<const FMA: bool>(
-    bodies: &Bodies,
+fn rows_body<T: Real, const FMA: bool>(
+    bodies: &Bodies<T>,
     first: usize,
-    ax: &mut [f32],
-    ay: &mut [f32],
-    az: &mut [f32],
+    ax: &mut [T],
+    ay: &mut [T],
+    az: &mut [T],
 ) {
     let (xs, ys, zs, ms) = (
         bodies.x.chunks_exact(LANES),
@@ -224,34 +228,39 @@ fn rows_body<const FMA: bool>(
     for r in 0..ax.len() {
         let i = first + r;
         let (xi, yi, zi) = (bodies.x[i], bodies.y[i], bodies.z[i]);
-        let mut sx = [0.0f32; LANES];
-        let mut sy = [0.0f32; LANES];
-        let mut sz = [0.0f32; LANES];
+        let mut sx = [T::ZERO; LANES];
+        let mut sy = [T::ZERO; LANES];
+        let mut sz = [T::ZERO; LANES];
         for (((xj, yj), zj), mj) in xs.clone().zip(ys.clone()).zip(zs.clone()).zip(ms.clone()) {
             for l in 0..LANES {
                 let dx = xj[l] - xi;
                 let dy = yj[l] - yi;
                 let dz = zj[l] - zi;
-                let r2 = mul_add::<FMA>(
+                let r2 = T::mul_add::<FMA>(
                     dx,
                     dx,
-                    mul_add::<FMA>(dy, dy, mul_add::<FMA>(dz, dz, bodies.eps2)),
+                    T::mul_add::<FMA>(dy, dy, T::mul_add::<FMA>(dz, dz, bodies.eps2)),
                 );
                 let s = mj[l] / (r2 * r2.sqrt());
-                sx[l] = mul_add::<FMA>(dx, s, sx[l]);
-                sy[l] = mul_add::<FMA>(dy, s, sy[l]);
-                sz[l] = mul_add::<FMA>(dz, s, sz[l]);
+                sx[l] = T::mul_add::<FMA>(dx, s, sx[l]);
+                sy[l] = T::mul_add::<FMA>(dy, s, sy[l]);
+                sz[l] = T::mul_add::<FMA>(dz, s, sz[l]);
             }
         }
-        ax[r] = sx.iter().sum();
-        ay[r] = sy.iter().sum();
-        az[r] = sz.iter().sum();
+        ax[r] = lane_sum(&sx);
+        ay[r] = lane_sum(&sy);
+        az[r] = lane_sum(&sz);
     }
 }
 
-multiversion!(fn rows(bodies: &Bodies, first: usize, ax: &mut [f32], ay: &mut [f32], az: &mut [f32]) = rows_body);
+#[inline(always)]
+fn lane_sum<T: Real>(v: &[T; LANES]) -> T {
+    v.iter().fold(T::ZERO, |a, &b| a + b)
+}
 
-impl CpuInstance for NBodyCpu {
+multiversion!(fn rows<T: Real>(bodies: &Bodies<T>, first: usize, ax: &mut [T], ay: &mut [T], az: &mut [T]) = rows_body);
+
+impl<T: Real> CpuInstance for NBodyCpu<T> {
     fn run(&mut self) {
         let bodies = Bodies {
             x: &self.x,
@@ -271,9 +280,9 @@ impl CpuInstance for NBodyCpu {
 
     fn outputs(&self) -> Buffers {
         let mut out = Buffers::default();
-        out.push("ax", Buffer::F32(self.ax.clone()));
-        out.push("ay", Buffer::F32(self.ay.clone()));
-        out.push("az", Buffer::F32(self.az.clone()));
+        out.push("ax", T::buffer(self.ax.clone()));
+        out.push("ay", T::buffer(self.ay.clone()));
+        out.push("az", T::buffer(self.az.clone()));
         out
     }
 }

@@ -11,6 +11,109 @@
 
 use std::ops::Range;
 
+use crate::error::Result;
+use crate::kernels::{Buffer, Inputs};
+
+/// The floating-point types kernels compute in: f32, and f64 for kernels
+/// with an f64 variant. CPU implementations are written once over `Real`.
+pub trait Real:
+    Copy
+    + Default
+    + Send
+    + Sync
+    + PartialOrd
+    + std::fmt::Debug
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::Neg<Output = Self>
+    + std::ops::AddAssign
+    + std::ops::MulAssign
+    + 'static
+{
+    const ZERO: Self;
+    const ONE: Self;
+    fn from_f32(x: f32) -> Self;
+    fn from_f64(x: f64) -> Self;
+    fn to_f64(self) -> f64;
+    fn sqrt(self) -> Self;
+    /// `a * b + c`, fused where the caller was compiled with FMA.
+    fn mul_add<const FMA: bool>(a: Self, b: Self, c: Self) -> Self;
+    /// The input buffer `name` of `inputs` in this type.
+    fn input<'a>(inputs: &'a Inputs, name: &str) -> Result<&'a [Self]>;
+    /// An output buffer of this type.
+    fn buffer(v: Vec<Self>) -> Buffer;
+}
+
+impl Real for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    fn from_f32(x: f32) -> Self {
+        x
+    }
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        f32::sqrt(self)
+    }
+    #[inline(always)]
+    fn mul_add<const FMA: bool>(a: Self, b: Self, c: Self) -> Self {
+        if FMA { a.mul_add(b, c) } else { a * b + c }
+    }
+    fn input<'a>(inputs: &'a Inputs, name: &str) -> Result<&'a [Self]> {
+        inputs.buffers.f32(name)
+    }
+    fn buffer(v: Vec<Self>) -> Buffer {
+        Buffer::F32(v)
+    }
+}
+
+impl Real for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    fn from_f32(x: f32) -> Self {
+        x as f64
+    }
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        f64::sqrt(self)
+    }
+    #[inline(always)]
+    fn mul_add<const FMA: bool>(a: Self, b: Self, c: Self) -> Self {
+        if FMA { a.mul_add(b, c) } else { a * b + c }
+    }
+    fn input<'a>(inputs: &'a Inputs, name: &str) -> Result<&'a [Self]> {
+        inputs.buffers.f64(name)
+    }
+    fn buffer(v: Vec<Self>) -> Buffer {
+        Buffer::F64(v)
+    }
+}
+
+/// Calls `$f::<f32>` or `$f::<f64>` as `$inputs` are in f32 or f64 (see
+/// [`Inputs::in_precision`]): how a kernel's `cpu` picks its variant.
+#[macro_export]
+macro_rules! by_precision {
+    ($inputs:expr, $f:ident($($arg:expr),* $(,)?)) => {
+        match $inputs.precision() {
+            $crate::kernels::Precision::F64 => $f::<f64>($($arg),*),
+            _ => $f::<f32>($($arg),*),
+        }
+    };
+}
+
 /// `n` items split into `parts` contiguous ranges whose starts are multiples
 /// of `align` (items), covering `0..n` exactly.
 pub fn static_ranges(n: usize, parts: usize, align: usize) -> Vec<Range<usize>> {
@@ -67,9 +170,9 @@ pub fn for_each_static_range(n: usize, align: usize, f: impl Fn(Range<usize>) + 
 
 /// A copy of `src` whose pages are first touched by the threads that
 /// [`for_each_static_range`] will give them to.
-pub fn first_touch_copy(src: &[f32], align: usize) -> Vec<f32> {
+pub fn first_touch_copy<T: Real>(src: &[T], align: usize) -> Vec<T> {
     // `vec![0.0; n]` is a zeroed allocation: pages are mapped on first write.
-    let mut dst = vec![0.0f32; src.len()];
+    let mut dst = vec![T::ZERO; src.len()];
     let view = SharedMut::new(&mut dst);
     for_each_static_range(src.len(), align, |r| {
         // SAFETY: static ranges are disjoint and `dst` outlives the broadcast.
@@ -79,10 +182,11 @@ pub fn first_touch_copy(src: &[f32], align: usize) -> Vec<f32> {
     dst
 }
 
-/// C = A B for row-major f32 matrices, C m x n, A m x k, B k x n, on the
-/// current rayon pool, with the `gemm` crate's packed AVX2/AVX-512
-/// micro-kernels. The slices must hold the matrices exactly.
-pub fn sgemm_row_major(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+/// C = A B for row-major matrices (f32: sgemm, f64: dgemm), C m x n, A
+/// m x k, B k x n, on the current rayon pool, with the `gemm` crate's
+/// packed AVX2/AVX-512 micro-kernels. The slices must hold the matrices
+/// exactly.
+pub fn gemm_row_major<T: Real>(m: usize, n: usize, k: usize, a: &[T], b: &[T], c: &mut [T]) {
     assert!(a.len() == m * k && b.len() == k * n && c.len() == m * n);
     // SAFETY: the lengths are checked above, `c` is borrowed mutably so it
     // aliases neither input, and the strides (1 between columns, the row
@@ -102,8 +206,8 @@ pub fn sgemm_row_major(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &m
             b.as_ptr(),
             1,
             n as isize,
-            0.0,
-            1.0,
+            T::ZERO,
+            T::ONE,
             false,
             false,
             false,
@@ -124,6 +228,30 @@ pub fn mul_add<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
 /// `const FMA: bool`.
 #[macro_export]
 macro_rules! multiversion {
+    ($vis:vis fn $name:ident<$g:ident : $bound:path>($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? = $body:ident) => {
+        $vis fn $name<$g: $bound>($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+                fn v4<$g: $bound>($($arg: $ty),*) $(-> $ret)? { $body::<$g, true>($($arg),*) }
+                #[target_feature(enable = "avx2,fma")]
+                fn v3<$g: $bound>($($arg: $ty),*) $(-> $ret)? { $body::<$g, true>($($arg),*) }
+                if std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512vl")
+                    && std::is_x86_feature_detected!("avx512dq")
+                    && std::is_x86_feature_detected!("avx512bw")
+                {
+                    // SAFETY: the features v4 is compiled for were detected.
+                    return unsafe { v4::<$g>($($arg),*) };
+                }
+                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                    // SAFETY: the features v3 is compiled for were detected.
+                    return unsafe { v3::<$g>($($arg),*) };
+                }
+            }
+            $body::<$g, false>($($arg),*)
+        }
+    };
     ($vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? = $body:ident) => {
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]

@@ -1,12 +1,14 @@
-//! `stream_triad`: a[i] = b[i] + s * c[i] (McCalpin's STREAM triad), f32.
+//! `stream_triad`: a[i] = b[i] + s * c[i] (McCalpin's STREAM triad), in
+//! f32 or f64.
 //!
 //! Stands for memory-bandwidth-bound code and gives the bandwidth ceiling of
 //! each device's roofline. Bytes are counted as STREAM does: 12 per element
-//! (read b, read c, write a), without the write-allocate traffic.
+//! in f32, 24 in f64 (read b, read c, write a), without the write-allocate
+//! traffic.
 
 use crate::error::Result;
 use crate::fpga::Scalar as FpgaScalar;
-use crate::kernels::par::{SharedMut, first_touch_copy, for_each_static_range};
+use crate::kernels::par::{Real, SharedMut, first_touch_copy, for_each_static_range};
 use crate::kernels::{
     Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
     LaunchBuffer, MAX_GROUPS_PER_DIM, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for,
@@ -61,15 +63,7 @@ impl Kernel for StreamTriad {
     }
 
     fn cpu(&self, inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
-        let b = first_touch_copy(inputs.buffers.f32("b")?, ALIGN);
-        let c = first_touch_copy(inputs.buffers.f32("c")?, ALIGN);
-        let mut a = vec![0.0f32; b.len()];
-        let view = SharedMut::new(&mut a);
-        for_each_static_range(b.len(), ALIGN, |r| {
-            // SAFETY: static ranges are disjoint; `a` outlives the broadcast.
-            unsafe { view.range(r) }.fill(0.0);
-        });
-        Ok(Box::new(TriadCpu { a, b, c }))
+        crate::by_precision!(inputs, triad_cpu(inputs))
     }
 
     fn launch(&self, inputs: &Inputs) -> Result<Launch> {
@@ -97,42 +91,37 @@ impl Kernel for StreamTriad {
     fn verify(&self, inputs: &Inputs, outputs: &Buffers, tol: Tolerance) -> Result<Verdict> {
         let b = inputs.buffers.f32("b")?;
         let c = inputs.buffers.f32("c")?;
-        let a = outputs.f32("a")?;
+        let a = outputs.real("a")?;
         let mut checker = Checker::new(tol);
         if a.len() != b.len() {
             checker.check(a.len() as f64, b.len() as f64, 0.0, || "length of a".into());
             return Ok(checker.finish());
         }
-        // Full check in f64, in parallel: find the worst element per chunk.
+        // Full check in f64, in parallel: find the worst element.
         let s = SCALAR as f64;
-        let worst = a
-            .par_chunks(1 << 16)
-            .enumerate()
-            .map(|(chunk, a)| {
-                let base = chunk << 16;
-                let mut worst = (0usize, -1.0f64);
-                for (k, &got) in a.iter().enumerate() {
-                    let i = base + k;
-                    let want = b[i] as f64 + s * c[i] as f64;
-                    let scale = (b[i] as f64).abs() + (s * c[i] as f64).abs();
-                    let err = (got as f64 - want).abs();
-                    let ratio = if err.is_nan() {
-                        f64::INFINITY
-                    } else {
-                        err / (tol.abs + tol.rel * scale).max(f64::MIN_POSITIVE)
-                    };
-                    if ratio > worst.1 {
-                        worst = (i, ratio);
-                    }
-                }
-                worst
+        let reference = |i: usize| {
+            let want = b[i] as f64 + s * c[i] as f64;
+            let scale = (b[i] as f64).abs() + (s * c[i] as f64).abs();
+            (want, scale)
+        };
+        let worst = (0..a.len())
+            .into_par_iter()
+            .with_min_len(1 << 16)
+            .map(|i| {
+                let (want, scale) = reference(i);
+                let err = (a.at(i) - want).abs();
+                let ratio = if err.is_nan() {
+                    f64::INFINITY
+                } else {
+                    err / (tol.abs + tol.rel * scale).max(f64::MIN_POSITIVE)
+                };
+                (i, ratio)
             })
             .reduce(|| (0, -1.0), |x, y| if y.1 > x.1 { y } else { x });
         // Record every element as checked, the worst one with its values.
         let i = worst.0;
-        let want = b[i] as f64 + s * c[i] as f64;
-        let scale = (b[i] as f64).abs() + (s * c[i] as f64).abs();
-        checker.check(a[i] as f64, want, scale, || format!("a[{i}]"));
+        let (want, scale) = reference(i);
+        checker.check(a.at(i), want, scale, || format!("a[{i}]"));
         let mut verdict = checker.finish();
         verdict.checked = a.len() as u64;
         Ok(verdict)
@@ -149,22 +138,35 @@ pub fn reference_generic<S: FpgaScalar>(s: S, b: &[S], c: &[S]) -> Vec<S> {
         .collect()
 }
 
-struct TriadCpu {
-    a: Vec<f32>,
-    b: Vec<f32>,
-    c: Vec<f32>,
+struct TriadCpu<T> {
+    a: Vec<T>,
+    b: Vec<T>,
+    c: Vec<T>,
+}
+
+fn triad_cpu<T: Real>(inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
+    let b = first_touch_copy(T::input(inputs, "b")?, ALIGN);
+    let c = first_touch_copy(T::input(inputs, "c")?, ALIGN);
+    let mut a = vec![T::ZERO; b.len()];
+    let view = SharedMut::new(&mut a);
+    for_each_static_range(b.len(), ALIGN, |r| {
+        // SAFETY: static ranges are disjoint; `a` outlives the broadcast.
+        unsafe { view.range(r) }.fill(T::ZERO);
+    });
+    Ok(Box::new(TriadCpu { a, b, c }))
 }
 
 #[inline(always)]
-fn triad_body<const FMA: bool>(a: &mut [f32], b: &[f32], c: &[f32]) {
+fn triad_body<T: Real, const FMA: bool>(a: &mut [T], b: &[T], c: &[T]) {
+    let s = T::from_f32(SCALAR);
     for ((a, &b), &c) in a.iter_mut().zip(b).zip(c) {
-        *a = crate::kernels::par::mul_add::<FMA>(SCALAR, c, b);
+        *a = T::mul_add::<FMA>(s, c, b);
     }
 }
 
-multiversion!(fn triad(a: &mut [f32], b: &[f32], c: &[f32]) = triad_body);
+multiversion!(fn triad<T: Real>(a: &mut [T], b: &[T], c: &[T]) = triad_body);
 
-impl CpuInstance for TriadCpu {
+impl<T: Real> CpuInstance for TriadCpu<T> {
     fn run(&mut self) {
         let view = SharedMut::new(&mut self.a);
         let (b, c) = (&self.b, &self.c);
@@ -177,7 +179,7 @@ impl CpuInstance for TriadCpu {
 
     fn outputs(&self) -> Buffers {
         let mut out = Buffers::default();
-        out.push("a", Buffer::F32(self.a.clone()));
+        out.push("a", T::buffer(self.a.clone()));
         out
     }
 }

@@ -4,9 +4,10 @@
 use crate::store::ResultRecord;
 
 /// Column headings of the results table.
-pub const HEADINGS: [&str; 12] = [
+pub const HEADINGS: [&str; 13] = [
     "kernel",
     "size",
+    "precision",
     "backend",
     "device",
     "type",
@@ -73,6 +74,7 @@ pub fn row(r: &ResultRecord) -> Vec<String> {
     vec![
         r.kernel.clone(),
         r.size.clone(),
+        r.precision.clone(),
         r.backend.clone(),
         r.device_name.clone(),
         r.device_type.clone(),

@@ -3,7 +3,10 @@
 //! ceilings that are themselves measurements on that device, not vendor
 //! figures: the bandwidth ceiling is the best `stream_triad` throughput, the
 //! compute ceiling the best `fma_peak` throughput (the micro-kernel made for
-//! it), or, on a device without one, the best FLOP/s any kernel reached. A device whose
+//! it), or, on a device without one, the best FLOP/s any kernel reached.
+//! Compute ceilings are per precision: f64 results stand under the f64
+//! `fma_peak`, f32 ones under the f32 one (the bandwidth ceiling, in bytes,
+//! is shared). A device whose
 //! ceilings come from its own results says where it stands against what it
 //! has shown it can do; the plot says so in its captions.
 
@@ -46,10 +49,28 @@ fn gflops(r: &ResultRecord) -> Option<f64> {
     (w.flops > 0.0 && t > 0.0).then(|| w.flops / t / 1e9)
 }
 
-/// The roofline of one device, if any of its results has FLOPs and bytes.
-pub fn roofline(data: &Dataset, subject: &Subject) -> Option<Roofline> {
-    let results = data.subjects.get(subject)?;
-    let bandwidth_gbs = results
+/// The rooflines of every device, one per precision its results with a
+/// FLOP and byte work model have (f32 first).
+pub fn rooflines(data: &Dataset) -> Vec<(&Subject, String, Roofline)> {
+    let mut out = Vec::new();
+    for (subject, results) in &data.subjects {
+        let precisions: std::collections::BTreeSet<&str> =
+            results.values().map(|r| r.precision.as_str()).collect();
+        for p in precisions {
+            if let Some(roof) = roofline(data, subject, p) {
+                out.push((subject, p.to_string(), roof));
+            }
+        }
+    }
+    out
+}
+
+/// The roofline of one device in `precision`, if any of its results in
+/// that precision has FLOPs and bytes.
+pub fn roofline(data: &Dataset, subject: &Subject, precision: &str) -> Option<Roofline> {
+    let all = data.subjects.get(subject)?;
+    let results: Vec<&ResultRecord> = all.values().filter(|r| r.precision == precision).collect();
+    let bandwidth_gbs = all
         .values()
         .filter(|r| r.kernel == "stream_triad")
         .filter_map(|r| {
@@ -60,12 +81,12 @@ pub fn roofline(data: &Dataset, subject: &Subject) -> Option<Roofline> {
         .reduce(f64::max);
     let mut points = Vec::new();
     let fma_peak = results
-        .values()
+        .iter()
         .filter(|r| r.kernel == "fma_peak")
         .filter_map(|r| gflops(r).map(|g| (g, format!("{} {}", r.kernel, r.size))))
         .reduce(|a, b| if b.0 > a.0 { b } else { a });
     let mut peak = (0.0, String::new());
-    for r in results.values() {
+    for r in results.iter().copied() {
         let (Some(g), Some(w)) = (gflops(r), r.work.as_ref()) else {
             continue;
         };
@@ -104,19 +125,17 @@ impl Roofline {
     }
 }
 
-/// Each result's place under its device's measured roofline, as table
-/// rows: device, kernel, size, FLOP/byte, GFLOP/s, GB/s, bound, fraction.
+/// Each result's place under its device's measured roofline of its
+/// precision, as table rows: device, kernel, size, precision, FLOP/byte,
+/// GFLOP/s, GB/s, bound, fraction.
 pub fn fractions(data: &Dataset) -> Vec<Vec<String>> {
     use crate::report::table::format_value;
     let mut rows = Vec::new();
-    for subject in data.subjects.keys() {
-        let Some(roof) = roofline(data, subject) else {
-            continue;
-        };
+    for (subject, precision, roof) in rooflines(data) {
         let Some(results) = data.subjects.get(subject) else {
             continue;
         };
-        for r in results.values() {
+        for r in results.values().filter(|r| r.precision == precision) {
             let (Some(w), Some(t)) = (r.work.as_ref(), r.timing.as_ref()) else {
                 continue;
             };
@@ -135,6 +154,7 @@ pub fn fractions(data: &Dataset) -> Vec<Vec<String>> {
                 subject.label(),
                 r.kernel.clone(),
                 r.size.clone(),
+                precision.clone(),
                 format_value(ai),
                 format_value(achieved),
                 format_value(w.bytes / secs / 1e9),
@@ -148,12 +168,11 @@ pub fn fractions(data: &Dataset) -> Vec<Vec<String>> {
 
 /// The ceilings each device's fractions are measured against, in words.
 pub fn ceilings(data: &Dataset) -> Vec<String> {
-    data.subjects
-        .keys()
-        .filter_map(|s| {
-            let roof = roofline(data, s)?;
-            Some(format!(
-                "{}: bandwidth {}, compute {} GFLOP/s ({})",
+    rooflines(data)
+        .into_iter()
+        .map(|(s, precision, roof)| {
+            format!(
+                "{} [{precision}]: bandwidth {}, compute {} GFLOP/s ({})",
                 s.label(),
                 roof.bandwidth_gbs
                     .map(|b| format!("{b:.1} GB/s (stream_triad)"))
@@ -167,17 +186,21 @@ pub fn ceilings(data: &Dataset) -> Vec<String> {
                         roof.peak_from
                     )
                 }
-            ))
+            )
         })
         .collect()
 }
 
 pub fn draw(data: &Dataset) -> Result<Figure, Error> {
-    let roofs: Vec<(usize, &Subject, Roofline)> = data
+    let index: std::collections::BTreeMap<&Subject, usize> = data
         .subjects
         .keys()
         .enumerate()
-        .filter_map(|(i, s)| roofline(data, s).map(|r| (i, s, r)))
+        .map(|(i, s)| (s, i))
+        .collect();
+    let roofs: Vec<(usize, String, Roofline)> = rooflines(data)
+        .into_iter()
+        .map(|(s, p, r)| (index[s], format!("{} [{p}]", s.label()), r))
         .collect();
     let title = "Roofline per device (measured ceilings)".to_string();
     if roofs.is_empty() {
@@ -239,9 +262,9 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
                 "compute ceiling {:.1} GFLOP/s (best measured: {})",
                 roof.peak_gflops, roof.peak_from
             );
-            notes.push(format!("{}: {bw_text}; {compute_text}", subject.label()));
+            notes.push(format!("{subject}: {bw_text}; {compute_text}"));
             let mut chart = ChartBuilder::on(panel)
-                .caption(subject.label(), font(16))
+                .caption(subject.as_str(), font(16))
                 .margin(10)
                 .x_label_area_size(40)
                 .y_label_area_size(70)
