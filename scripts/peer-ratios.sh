@@ -66,6 +66,10 @@ row pic_push "OpenMP C loop" Gpushes/s "$h" "$p" 0.8
 cc -O3 -march=native -fno-math-errno -fopenmp scripts/peers/mlp_jet.c -o "$build/mlp_jet" -lm || { echo "cannot build the mlp_jet peer" >&2; exit 2; }
 h=$(harness mlp_jet medium); p=$(OMP_NUM_THREADS=$threads "$build/mlp_jet" 1048576 10 2>/dev/null)
 row mlp_jet "OpenMP C loop" Mevents/s "$h" "$p" 0.8
+# and vs the library way: tiles of events through one OpenBLAS sgemm per layer (single-threaded BLAS inside OpenMP)
+cc -O3 -march=native -fno-math-errno -fopenmp scripts/peers/mlp_jet_blas.c -o "$build/mlp_jet_blas" -lopenblas -lm || { echo "cannot build the mlp_jet BLAS peer: install libopenblas-dev" >&2; exit 2; }
+p=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=$threads "$build/mlp_jet_blas" 1048576 10 2>/dev/null)
+row mlp_jet "tiled OpenBLAS sgemm" Mevents/s "$h" "$p" 0.8
 # mc_transport (medium, 2^20 photons) vs an OpenMP C port of the same transport, target >= 0.8x
 cc -O3 -march=native -fno-math-errno -fopenmp scripts/peers/mc_transport.c -o "$build/mc_transport" -lm || { echo "cannot build the mc_transport peer" >&2; exit 2; }
 h=$(harness mc_transport medium); p=$(OMP_NUM_THREADS=$threads "$build/mc_transport" 1048576 5 2>/dev/null)
