@@ -78,6 +78,10 @@ row mc_transport "OpenMP C port" Mphotons/s "$h" "$p" 0.8
 cc -O3 -march=native -fno-math-errno -fopenmp scripts/peers/kalman_fit.c -o "$build/kalman_fit" -lm || { echo "cannot build the kalman_fit peer" >&2; exit 2; }
 h=$(harness kalman_fit medium); p=$(OMP_NUM_THREADS=$threads "$build/kalman_fit" 1048576 10 2>/dev/null)
 row kalman_fit "OpenMP C loop" Mtracks/s "$h" "$p" 0.8
+# and vs the tuned layout: blocks of 16 tracks, every quantity a 16-lane array, one omp simd loop per plane
+cc -O3 -march=native -fno-math-errno -fopenmp scripts/peers/kalman_fit_lanes.c -o "$build/kalman_fit_lanes" -lm || { echo "cannot build the kalman_fit lanes peer" >&2; exit 2; }
+p=$(OMP_NUM_THREADS=$threads "$build/kalman_fit_lanes" 1048576 10 2>/dev/null)
+row kalman_fit "OpenMP C, 16-lane blocks" Mtracks/s "$h" "$p" 0.8
 # fma_peak (medium, 2^18 items x 1024 iterations) vs a C loop of the same chains (GCC vectors, OpenMP), target >= 0.8x
 cc -O3 -march=native -fopenmp scripts/peers/fma_peak.c -o "$build/fma_peak" || { echo "cannot build the fma_peak peer" >&2; exit 2; }
 h=$(harness fma_peak medium); p=$(OMP_NUM_THREADS=$threads "$build/fma_peak" 262144 1024 10 2>/dev/null)
