@@ -109,4 +109,7 @@ row "nbody/f64" "OpenMP C loop" Ginteractions/s "$h" "$p" 0.8
 cc -O3 -march=native -fopenmp -DREAL=double scripts/peers/fma_peak.c -o "$build/fma_peak64" || { echo "cannot build the f64 fma_peak peer" >&2; exit 2; }
 h=$(harness fma_peak medium f64); p=$(OMP_NUM_THREADS=$threads "$build/fma_peak64" 262144 1024 10 2>/dev/null)
 row "fma_peak/f64" "C vector loop" GFLOP/s "$h" "$p" 0.8
+cc -O3 -march=native -fno-math-errno -fopenmp -DREAL=double scripts/peers/pic_push.c -o "$build/pic_push64" || { echo "cannot build the f64 pic_push peer" >&2; exit 2; }
+h=$(harness pic_push medium f64); p=$(OMP_NUM_THREADS=$threads "$build/pic_push64" 4194304 8 10 2>/dev/null)
+row "pic_push/f64" "OpenMP C loop" Gpushes/s "$h" "$p" 0.8
 exit $status

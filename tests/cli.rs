@@ -522,7 +522,10 @@ mod store {
             .assert()
             .success();
         let md = std::fs::read_to_string(md).unwrap();
-        assert!(md.starts_with("| kernel | size | precision | backend |"), "{md}");
+        assert!(
+            md.starts_with("| kernel | size | precision | backend |"),
+            "{md}"
+        );
         assert_eq!(md.lines().count(), 5);
 
         let out = s

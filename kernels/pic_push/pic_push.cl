@@ -1,4 +1,5 @@
-// Boris push (f32) of n particles in the fields of a Penning trap with a
+// Boris push, in `real` (float; double with -DHETBENCH_F64), of n particles
+// in the fields of a Penning trap with a
 // magnetic bottle (q/m folded into h = q/m dt/2):
 //   E = k (x, y, -2z),  B = b0 (-bb x z, -bb y z, 1 + bb z^2)
 //   v- = v + hE;  t = hB;  s = 2t / (1 + t.t)
@@ -9,21 +10,30 @@
 // 256, grid-stride over n. One dispatch per step; the kernel picks the
 // source and destination (ping-pong), the last step always writes p.
 
-static inline void push(__global const float *restrict src, __global float *restrict dst,
-                        const uint n, const float h, const float dt, const float k,
-                        const float b0, const float bb) {
+#ifdef HETBENCH_F64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double real;
+typedef double3 real3;
+#else
+typedef float real;
+typedef float3 real3;
+#endif
+
+static inline void push(__global const real *restrict src, __global real *restrict dst,
+                        const uint n, const real h, const real dt, const real k,
+                        const real b0, const real bb) {
     for (uint i = get_global_id(0); i < n; i += get_global_size(0)) {
-        const float3 r = (float3)(src[i], src[n + i], src[2 * n + i]);
-        const float3 v = (float3)(src[3 * n + i], src[4 * n + i], src[5 * n + i]);
-        const float3 he = h * (k * (float3)(r.x, r.y, -2.0f * r.z));
-        const float3 vm = v + he;
-        const float c = b0 * bb;
-        const float3 b = (float3)(-c * (r.x * r.z), -c * (r.y * r.z), b0 * fma(bb, r.z * r.z, 1.0f));
-        const float3 t = h * b;
-        const float3 s = (2.0f / (1.0f + dot(t, t))) * t;
-        const float3 vp = vm + cross(vm, t);
-        const float3 vn = vm + cross(vp, s) + he;
-        const float3 rn = r + dt * vn;
+        const real3 r = (real3)(src[i], src[n + i], src[2 * n + i]);
+        const real3 v = (real3)(src[3 * n + i], src[4 * n + i], src[5 * n + i]);
+        const real3 he = h * (k * (real3)(r.x, r.y, (real)-2.0 * r.z));
+        const real3 vm = v + he;
+        const real c = b0 * bb;
+        const real3 b = (real3)(-c * (r.x * r.z), -c * (r.y * r.z), b0 * fma((real)bb, r.z * r.z, (real)1.0));
+        const real3 t = h * b;
+        const real3 s = ((real)2.0 / ((real)1.0 + dot(t, t))) * t;
+        const real3 vp = vm + cross(vm, t);
+        const real3 vn = vm + cross(vp, s) + he;
+        const real3 rn = r + dt * vn;
         dst[i] = rn.x;
         dst[n + i] = rn.y;
         dst[2 * n + i] = rn.z;
@@ -33,8 +43,8 @@ static inline void push(__global const float *restrict src, __global float *rest
     }
 }
 
-#define ARGS __global const float *restrict p0, __global float *restrict p, \
-             __global float *restrict tmp, const uint n, const float h, const float dt, \
+#define ARGS __global const real *restrict p0, __global real *restrict p, \
+             __global real *restrict tmp, const uint n, const float h, const float dt, \
              const float k, const float b0, const float bb
 
 __kernel __attribute__((reqd_work_group_size(256, 1, 1))) void in_to_p(ARGS) {

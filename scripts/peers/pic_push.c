@@ -7,22 +7,25 @@
 #include <stdio.h>
 #include <omp.h>
 #include "common.h"
+#ifndef REAL
+#define REAL float /* -DREAL=double for the f64 variant */
+#endif
 
-static void push(const float *restrict s, float *restrict d, long n, long lo, long hi) {
-    const float dt = 0.1f, h = 0.05f, hk = 0.05f * 0.1f, c = 1.0f * 0.05f, bb = 0.05f;
-    const float *x = s, *y = s + n, *z = s + 2 * n, *vx = s + 3 * n, *vy = s + 4 * n, *vz = s + 5 * n;
-    float *ox = d, *oy = d + n, *oz = d + 2 * n, *ovx = d + 3 * n, *ovy = d + 4 * n, *ovz = d + 5 * n;
+static void push(const REAL *restrict s, REAL *restrict d, long n, long lo, long hi) {
+    const REAL dt = (REAL)0.1, h = (REAL)0.05, hk = (REAL)0.05 * (REAL)0.1, c = (REAL)1.0 * (REAL)0.05, bb = (REAL)0.05;
+    const REAL *x = s, *y = s + n, *z = s + 2 * n, *vx = s + 3 * n, *vy = s + 4 * n, *vz = s + 5 * n;
+    REAL *ox = d, *oy = d + n, *oz = d + 2 * n, *ovx = d + 3 * n, *ovy = d + 4 * n, *ovz = d + 5 * n;
 #pragma omp simd
     for (long i = lo; i < hi; i++) {
-        const float hx = hk * x[i], hy = hk * y[i], hz = hk * (-2.0f * z[i]);
-        const float mx = vx[i] + hx, my = vy[i] + hy, mz = vz[i] + hz;
-        const float tx = h * (-c * (x[i] * z[i])), ty = h * (-c * (y[i] * z[i]));
-        const float tz = h * (1.0f * (bb * (z[i] * z[i]) + 1.0f));
-        const float f = 2.0f / (1.0f + (tx * tx + ty * ty + tz * tz));
-        const float sx = f * tx, sy = f * ty, sz = f * tz;
-        const float px = mx + (my * tz - mz * ty), py = my + (mz * tx - mx * tz), pz = mz + (mx * ty - my * tx);
-        const float wx = mx + (py * sz - pz * sy) + hx, wy = my + (pz * sx - px * sz) + hy;
-        const float wz = mz + (px * sy - py * sx) + hz;
+        const REAL hx = hk * x[i], hy = hk * y[i], hz = hk * (-(REAL)2.0 * z[i]);
+        const REAL mx = vx[i] + hx, my = vy[i] + hy, mz = vz[i] + hz;
+        const REAL tx = h * (-c * (x[i] * z[i])), ty = h * (-c * (y[i] * z[i]));
+        const REAL tz = h * ((REAL)1.0 * (bb * (z[i] * z[i]) + (REAL)1.0));
+        const REAL f = (REAL)2.0 / ((REAL)1.0 + (tx * tx + ty * ty + tz * tz));
+        const REAL sx = f * tx, sy = f * ty, sz = f * tz;
+        const REAL px = mx + (my * tz - mz * ty), py = my + (mz * tx - mx * tz), pz = mz + (mx * ty - my * tx);
+        const REAL wx = mx + (py * sz - pz * sy) + hx, wy = my + (pz * sx - px * sz) + hy;
+        const REAL wz = mz + (px * sy - py * sx) + hz;
         ox[i] = x[i] + dt * wx; oy[i] = y[i] + dt * wy; oz[i] = z[i] + dt * wz;
         ovx[i] = wx; ovy[i] = wy; ovz[i] = wz;
     }
@@ -32,8 +35,8 @@ int main(int argc, char **argv) {
     long n = argc > 1 ? atol(argv[1]) : 4194304;
     int steps = argc > 2 ? atoi(argv[2]) : 8;
     int reps = argc > 3 ? atoi(argv[3]) : 10;
-    float *p0 = malloc(6 * n * sizeof(float)), *a = malloc(6 * n * sizeof(float));
-    float *b = malloc(6 * n * sizeof(float));
+    REAL *p0 = malloc(6 * n * sizeof(REAL)), *a = malloc(6 * n * sizeof(REAL));
+    REAL *b = malloc(6 * n * sizeof(REAL));
     double *t = malloc(reps * sizeof(double));
 #pragma omp parallel
     {
@@ -41,8 +44,8 @@ int main(int argc, char **argv) {
         long per = (n + nt - 1) / nt, lo = th * per, hi = lo + per < n ? lo + per : n;
         for (int c = 0; c < 6; c++)
             for (long i = lo; i < hi; i++) {
-                p0[c * n + i] = (float)(((i + c) * 7919) % 2000) / 1000.0f - 1.0f;
-                a[c * n + i] = b[c * n + i] = 0.0f;
+                p0[c * n + i] = (REAL)(((i + c) * 7919) % 2000) / (REAL)1000.0 - (REAL)1.0;
+                a[c * n + i] = b[c * n + i] = (REAL)0.0;
             }
         for (int r = -1; r < reps; r++) {
 #pragma omp barrier

@@ -1056,7 +1056,7 @@ mod tests {
             seen.push(k.name().to_string());
         }
         assert!(
-            ["stream_triad", "gemm", "nbody", "fma_peak"]
+            ["stream_triad", "gemm", "nbody", "fma_peak", "pic_push"]
                 .iter()
                 .all(|n| seen.iter().any(|s| s == n)),
             "{seen:?}"

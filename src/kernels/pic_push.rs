@@ -1,4 +1,5 @@
-//! `pic_push`: the Boris particle push of particle-in-cell codes, f32.
+//! `pic_push`: the Boris particle push of particle-in-cell codes, f32 or
+//! f64.
 //!
 //! n charged particles (structure of arrays: x, y, z, vx, vy, vz in one
 //! buffer of 6n) advance `steps` steps in the analytic fields of a Penning
@@ -31,7 +32,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::kernels::par::{SharedMut, mul_add, static_ranges};
+use crate::kernels::par::{Real, SharedMut, static_ranges};
 use crate::kernels::{
     Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
     LaunchBuffer, MAX_GROUPS_PER_DIM, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for,
@@ -100,34 +101,7 @@ impl Kernel for PicPush {
     }
 
     fn cpu(&self, inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
-        let (n, steps) = params(&inputs.size)?;
-        let src = inputs.buffers.f32("p0")?;
-        let ranges = static_ranges(n, rayon::current_num_threads(), ALIGN);
-        let touch = |fill: Option<&[f32]>| {
-            let mut v = vec![0.0f32; 6 * n];
-            let view = SharedMut::new(&mut v);
-            rayon::broadcast(|ctx| {
-                let r = ranges[ctx.index()].clone();
-                for c in 0..6 {
-                    let r = c * n + r.start..c * n + r.end;
-                    // SAFETY: ranges are disjoint and `v` outlives the broadcast.
-                    let d = unsafe { view.range(r.clone()) };
-                    match fill {
-                        Some(s) => d.copy_from_slice(&s[r]),
-                        None => d.fill(0.0),
-                    }
-                }
-            });
-            v
-        };
-        Ok(Box::new(PushCpu {
-            n,
-            steps,
-            p0: touch(Some(src)),
-            p: touch(None),
-            tmp: touch(None),
-            ranges,
-        }))
+        crate::by_precision!(inputs, push_cpu(inputs))
     }
 
     fn launch(&self, inputs: &Inputs) -> Result<Launch> {
@@ -171,15 +145,18 @@ impl Kernel for PicPush {
     fn verify(&self, inputs: &Inputs, outputs: &Buffers, tol: Tolerance) -> Result<Verdict> {
         let (n, steps) = params(&inputs.size)?;
         let p0 = inputs.buffers.f32("p0")?;
-        let p = outputs.f32("p")?;
+        let p = outputs.real("p")?;
         let mut checker = Checker::new(tol);
         if p.len() != 6 * n {
             checker.check(p.len() as f64, (6 * n) as f64, 0.0, || "length of p".into());
             return Ok(checker.finish());
         }
         const NAMES: [&str; 6] = ["x", "y", "z", "vx", "vy", "vz"];
-        if let Some(j) = p.par_iter().position_any(|v| !v.is_finite()) {
-            checker.check(p[j] as f64, 0.0, 0.0, || {
+        if let Some(j) = (0..p.len())
+            .into_par_iter()
+            .find_any(|&j| !p.at(j).is_finite())
+        {
+            checker.check(p.at(j), 0.0, 0.0, || {
                 format!("{}[{}] (not finite)", NAMES[j / n], j % n)
             });
         }
@@ -198,7 +175,7 @@ impl Kernel for PicPush {
             .collect();
         for (i, want, scale) in refs {
             for c in 0..6 {
-                checker.check(p[c * n + i] as f64, want[c], scale[c / 3], || {
+                checker.check(p.at(c * n + i), want[c], scale[c / 3], || {
                     format!("{}[{i}]", NAMES[c])
                 });
             }
@@ -247,12 +224,43 @@ fn reference(mut s: [f64; 6], steps: usize) -> ([f64; 6], [f64; 2]) {
     (s, scale)
 }
 
-struct PushCpu {
+fn push_cpu<T: Real>(inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
+    let (n, steps) = params(&inputs.size)?;
+    let src = T::input(inputs, "p0")?;
+    let ranges = static_ranges(n, rayon::current_num_threads(), ALIGN);
+    let touch = |fill: Option<&[T]>| {
+        let mut v = vec![T::ZERO; 6 * n];
+        let view = SharedMut::new(&mut v);
+        rayon::broadcast(|ctx| {
+            let r = ranges[ctx.index()].clone();
+            for c in 0..6 {
+                let r = c * n + r.start..c * n + r.end;
+                // SAFETY: ranges are disjoint and `v` outlives the broadcast.
+                let d = unsafe { view.range(r.clone()) };
+                match fill {
+                    Some(s) => d.copy_from_slice(&s[r]),
+                    None => d.fill(T::ZERO),
+                }
+            }
+        });
+        v
+    };
+    Ok(Box::new(PushCpu {
+        n,
+        steps,
+        p0: touch(Some(src)),
+        p: touch(None),
+        tmp: touch(None),
+        ranges,
+    }))
+}
+
+struct PushCpu<T> {
     n: usize,
     steps: usize,
-    p0: Vec<f32>,
-    p: Vec<f32>,
-    tmp: Vec<f32>,
+    p0: Vec<T>,
+    p: Vec<T>,
+    tmp: Vec<T>,
     /// Each thread's particles, the same on every run.
     ranges: Vec<Range<usize>>,
 }
@@ -260,19 +268,25 @@ struct PushCpu {
 /// The base of a state that threads read and write at disjoint particle
 /// ranges, as a raw pointer (no slice of the whole state is ever formed
 /// while others write to it).
-#[derive(Clone, Copy)]
-struct StatePtr(*mut f32);
+struct StatePtr<T>(*mut T);
+
+impl<T> Clone for StatePtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for StatePtr<T> {}
 
 // SAFETY: threads use disjoint particle ranges of the state (see `run`).
-unsafe impl Send for StatePtr {}
-unsafe impl Sync for StatePtr {}
+unsafe impl<T> Send for StatePtr<T> {}
+unsafe impl<T> Sync for StatePtr<T> {}
 
-impl StatePtr {
+impl<T> StatePtr<T> {
     /// Pointers to particle `start` of each of the six components.
     ///
     /// # Safety
     /// `start + len <= n` and the state holds `6n` floats.
-    unsafe fn components(self, n: usize, start: usize) -> [*mut f32; 6] {
+    unsafe fn components(self, n: usize, start: usize) -> [*mut T; 6] {
         // SAFETY: within the state, by the caller's promise.
         std::array::from_fn(|c| unsafe { self.0.add(c * n + start) })
     }
@@ -283,10 +297,9 @@ impl StatePtr {
 /// # Safety
 /// Every pointer addresses `len` floats; `dst` ranges are not aliased.
 #[inline(always)]
-unsafe fn push_body<const FMA: bool>(src: [*const f32; 6], dst: [*mut f32; 6], len: usize) {
+unsafe fn push_body<T: Real, const FMA: bool>(src: [*const T; 6], dst: [*mut T; 6], len: usize) {
     // SAFETY: the caller's promise.
-    let s: [&[f32]; 6] =
-        std::array::from_fn(|c| unsafe { std::slice::from_raw_parts(src[c], len) });
+    let s: [&[T]; 6] = std::array::from_fn(|c| unsafe { std::slice::from_raw_parts(src[c], len) });
     let [x, y, z, vx, vy, vz] = s;
     // SAFETY: the caller's promise.
     let d = unsafe {
@@ -300,16 +313,19 @@ unsafe fn push_body<const FMA: bool>(src: [*const f32; 6], dst: [*mut f32; 6], l
         ]
     };
     let [ox, oy, oz, ovx, ovy, ovz] = d;
-    let h = 0.5 * DT;
-    let (hk, c) = (h * K, B0 * BB);
-    let m = mul_add::<FMA>;
+    // The f32 constants (as the GPU parameters are), products in T.
+    let f32 = T::from_f32;
+    let (h, dt, k, b0, bb) = (f32(0.5 * DT), f32(DT), f32(K), f32(B0), f32(BB));
+    let (hk, c) = (h * k, b0 * bb);
+    let (one, two) = (T::ONE, f32(2.0));
+    let m = T::mul_add::<FMA>;
     for i in 0..len {
         let (x, y, z) = (x[i], y[i], z[i]);
-        let he = [hk * x, hk * y, hk * (-2.0 * z)];
+        let he = [hk * x, hk * y, hk * (-(two * z))];
         let vm = [vx[i] + he[0], vy[i] + he[1], vz[i] + he[2]];
-        let b = [-c * (x * z), -c * (y * z), B0 * m(BB, z * z, 1.0)];
+        let b = [-c * (x * z), -c * (y * z), b0 * m(bb, z * z, one)];
         let t = [h * b[0], h * b[1], h * b[2]];
-        let f = 2.0 / (1.0 + m(t[0], t[0], m(t[1], t[1], t[2] * t[2])));
+        let f = two / (one + m(t[0], t[0], m(t[1], t[1], t[2] * t[2])));
         let s = [f * t[0], f * t[1], f * t[2]];
         let vp = [
             vm[0] + m(vm[1], t[2], -(vm[2] * t[1])),
@@ -321,9 +337,9 @@ unsafe fn push_body<const FMA: bool>(src: [*const f32; 6], dst: [*mut f32; 6], l
             vm[1] + m(vp[2], s[0], -(vp[0] * s[2])) + he[1],
             vm[2] + m(vp[0], s[1], -(vp[1] * s[0])) + he[2],
         ];
-        ox[i] = m(DT, v[0], x);
-        oy[i] = m(DT, v[1], y);
-        oz[i] = m(DT, v[2], z);
+        ox[i] = m(dt, v[0], x);
+        oy[i] = m(dt, v[1], y);
+        oz[i] = m(dt, v[2], z);
         ovx[i] = v[0];
         ovy[i] = v[1];
         ovz[i] = v[2];
@@ -331,25 +347,25 @@ unsafe fn push_body<const FMA: bool>(src: [*const f32; 6], dst: [*mut f32; 6], l
 }
 
 #[inline(always)]
-fn push_safe_body<const FMA: bool>(src: [*const f32; 6], dst: [*mut f32; 6], len: usize) {
+fn push_safe_body<T: Real, const FMA: bool>(src: [*const T; 6], dst: [*mut T; 6], len: usize) {
     // SAFETY: only called through `push_range`, which checks the bounds.
-    unsafe { push_body::<FMA>(src, dst, len) }
+    unsafe { push_body::<T, FMA>(src, dst, len) }
 }
 
-multiversion!(fn push_ptrs(src: [*const f32; 6], dst: [*mut f32; 6], len: usize) = push_safe_body);
+multiversion!(fn push_ptrs<T: Real>(src: [*const T; 6], dst: [*mut T; 6], len: usize) = push_safe_body);
 
 /// One push of particles `r` from the state `src` into the state `dst`.
 ///
 /// # Safety
 /// Both states hold `6n` floats, `r` is within `0..n`, and no other thread
 /// touches particles `r` of `dst` meanwhile.
-unsafe fn push_range(src: StatePtr, dst: StatePtr, n: usize, r: &Range<usize>) {
+unsafe fn push_range<T: Real>(src: StatePtr<T>, dst: StatePtr<T>, n: usize, r: &Range<usize>) {
     // SAFETY: the caller's promise.
     let (s, d) = unsafe { (src.components(n, r.start), dst.components(n, r.start)) };
-    push_ptrs(s.map(|p| p as *const f32), d, r.len());
+    push_ptrs(s.map(|p| p as *const T), d, r.len());
 }
 
-impl CpuInstance for PushCpu {
+impl<T: Real> CpuInstance for PushCpu<T> {
     fn run(&mut self) {
         let (n, steps) = (self.n, self.steps);
         if self.ranges.len() != rayon::current_num_threads() {
@@ -379,7 +395,7 @@ impl CpuInstance for PushCpu {
 
     fn outputs(&self) -> Buffers {
         let mut out = Buffers::default();
-        out.push("p", Buffer::F32(self.p.clone()));
+        out.push("p", T::buffer(self.p.clone()));
         out
     }
 }
