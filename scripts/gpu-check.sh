@@ -38,8 +38,11 @@ hb=target/release/hetbench
 res="$out/results"
 export HETBENCH_RESULTS_DIR="$res"
 # Verify every kernel on the GPU first (small sizes), then measure.
-"$hb" run --backend wgpu,opencl --size small --quick
+"$hb" run --backend wgpu,opencl --size small --quick --precision all
 "$hb" run --backend wgpu,opencl --size medium,large --time-budget 2
+# The f64 roofline: stream_triad, gemm and fma_peak in double precision.
+"$hb" run --backend wgpu,opencl --size large -k stream_triad,gemm,fma_peak --precision f64 --time-budget 2
+"$hb" results --roofline | tee "$out/roofline.txt"
 "$hb" results --json > "$out/results.json"
 "$hb" export --format markdown > "$out/summary.md"
 cat "$out/summary.md"
