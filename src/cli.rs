@@ -570,6 +570,12 @@ fn list(registry: &Registry, as_json: bool) -> Result<ExitCode> {
                 k.name().to_string(),
                 k.manifest.domain.as_str().to_string(),
                 k.manifest.version.clone(),
+                k.manifest
+                    .precisions
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
                 k.manifest.throughput.unit.clone(),
                 sizes,
                 k.manifest.summary.clone(),
@@ -578,7 +584,15 @@ fn list(registry: &Registry, as_json: bool) -> Result<ExitCode> {
         .collect();
     write_stdout(
         table::render_text(
-            &["kernel", "domain", "version", "unit", "sizes", "summary"],
+            &[
+                "kernel",
+                "domain",
+                "version",
+                "precisions",
+                "unit",
+                "sizes",
+                "summary",
+            ],
             &rows,
         )
         .as_bytes(),

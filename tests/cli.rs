@@ -447,7 +447,7 @@ mod inspect {
             .success()
             .stdout(
                 predicate::str::is_match(
-                    "gemm +ml +1.0.0 +GFLOP/s +tiny\\(n=67\\), small\\(n=64\\)",
+                    "gemm +ml +1.0.0 +f32,f64 +GFLOP/s +tiny\\(n=67\\), small\\(n=64\\)",
                 )
                 .unwrap(),
             )
