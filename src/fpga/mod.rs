@@ -61,4 +61,4 @@ pub use card::Card;
 pub use fixed::{ApFixed, Format};
 pub use kernels::FpgaKernel;
 pub use model::MODEL_VERSION;
-pub use scalar::Scalar;
+pub use scalar::{Arith, Scalar};
