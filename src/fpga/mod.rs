@@ -55,6 +55,7 @@ pub mod card;
 pub mod fixed;
 pub mod kernels;
 pub mod model;
+pub mod report;
 pub mod scalar;
 
 pub use card::Card;
