@@ -355,6 +355,9 @@ pub fn main() -> Result<ExitCode> {
                 eprintln!("no results match in '{}'", db_path.display());
             } else {
                 write_stdout(table::results_text(&results).as_bytes())?;
+                if let Some(text) = hetbench::fpga::report::modeled_text(&results) {
+                    write_stdout(format!("\n{text}").as_bytes())?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -812,6 +815,9 @@ fn run(
     progress.bar.finish_and_clear();
 
     write_stdout(table::results_text(&outcome.results).as_bytes())?;
+    if let Some(text) = hetbench::fpga::report::modeled_text(&outcome.results) {
+        write_stdout(format!("\n{text}").as_bytes())?;
+    }
     eprintln!(
         "run {}: {} results stored in '{}' and '{}'",
         outcome.run.run_id,
