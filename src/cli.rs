@@ -162,6 +162,9 @@ enum Command {
         /// Only results of this suite version
         #[arg(long, value_name = "VERSION")]
         suite: Option<String>,
+        /// Compare modeled results (FPGA emulation) too, labelled [MODELED]
+        #[arg(long)]
+        include_modeled: bool,
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
@@ -402,8 +405,16 @@ pub fn main() -> Result<ExitCode> {
             baseline,
             filter,
             suite,
+            include_modeled,
             json,
-        } => report::compare(&db_path, filter, baseline, suite.as_deref(), *json),
+        } => report::compare(
+            &db_path,
+            filter,
+            baseline,
+            suite.as_deref(),
+            *include_modeled,
+            *json,
+        ),
         Command::Plot { out, args } => report::plot(&db_path, &registry()?, args, out),
         Command::Report {
             out,
