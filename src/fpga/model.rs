@@ -246,10 +246,14 @@ pub enum Weights {
 /// of a DSP (constant-multiplication strength reduction; a multiply by zero
 /// is removed, one by a power of two is a shift). That constant
 /// multiplications need no DSP is the basis of hls4ml's fabric-only
-/// constant matrix-vector products (da4ml, arXiv:2507.04535); that
-/// hls4ml's DSP counts fall below its multiply counts is discussed by
-/// Duarte et al., JINST 13 (2018) P07027 (section to be checked: this
-/// citation was written from memory). The two-digit threshold is this
+/// constant matrix-vector products (Sun et al., "da4ml: Distributed
+/// Arithmetic for Real-time Neural Networks on FPGAs", arXiv:2507.04535;
+/// checked); that hls4ml's DSP counts fall below its multiply counts at
+/// reduced precision is reported by Duarte et al., "Fast inference of deep
+/// neural networks in FPGAs for particle physics", JINST 13 (2018) P07027,
+/// arXiv:1804.06913 (title, authors and arXiv number checked; the finding
+/// checked only in summaries of the paper, not in its text; the journal
+/// reference is as commonly cited, not checked). The two-digit threshold is this
 /// model's choice (one adder per multiply is cheaper than a DSP48E2 at
 /// 16-18 bits), checked against the published jet-tagging figures in the
 /// tests (`hls4ml_jet_tagger_calibration`), not fitted to them.
