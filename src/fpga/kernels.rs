@@ -1004,7 +1004,7 @@ fn kalman_tolerance<S: Scalar>(inputs: &Inputs) -> Result<(Tolerance, String)> {
         );
     let fmt = S::format().map_or_else(|| "f64".to_string(), |f| f.name());
     let max = S::format().map_or(f64::INFINITY, |f| f.max_value());
-    if !(largest < max / 2.0) || !worst.0.is_finite() {
+    if largest >= max / 2.0 || largest.is_nan() || !worst.0.is_finite() {
         return Err(Error::Unsupported {
             backend: "fpga-emu".into(),
             message: format!(
