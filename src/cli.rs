@@ -162,6 +162,9 @@ enum Command {
         /// Only results of this suite version
         #[arg(long, value_name = "VERSION")]
         suite: Option<String>,
+        /// Compare modeled results (FPGA emulation) too, labelled [MODELED]
+        #[arg(long)]
+        include_modeled: bool,
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
@@ -359,6 +362,9 @@ pub fn main() -> Result<ExitCode> {
                 eprintln!("no results match in '{}'", db_path.display());
             } else {
                 write_stdout(table::results_text(&results).as_bytes())?;
+                if let Some(text) = hetbench::fpga::report::modeled_text(&results) {
+                    write_stdout(format!("\n{text}").as_bytes())?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -403,8 +409,16 @@ pub fn main() -> Result<ExitCode> {
             baseline,
             filter,
             suite,
+            include_modeled,
             json,
-        } => report::compare(&db_path, filter, baseline, suite.as_deref(), *json),
+        } => report::compare(
+            &db_path,
+            filter,
+            baseline,
+            suite.as_deref(),
+            *include_modeled,
+            *json,
+        ),
         Command::Plot { out, args } => report::plot(&db_path, &registry()?, args, out),
         Command::Report {
             out,
@@ -843,6 +857,9 @@ fn run(
     progress.bar.finish_and_clear();
 
     write_stdout(table::results_text(&outcome.results).as_bytes())?;
+    if let Some(text) = hetbench::fpga::report::modeled_text(&outcome.results) {
+        write_stdout(format!("\n{text}").as_bytes())?;
+    }
     eprintln!(
         "run {}: {} results stored in '{}' and '{}'",
         outcome.run.run_id,

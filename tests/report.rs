@@ -638,3 +638,173 @@ mod report {
         assert!(!out.join("report.html").exists());
     }
 }
+
+/// Modeled results (the FPGA emulation) stay out of every ranking unless
+/// `--include-modeled`: a third platform whose figures are modeled.
+mod modeled {
+    use super::*;
+    use hetbench::report::data::{Dataset, rankable};
+    use hetbench::report::plot::pareto;
+    use hetbench::store::{Database, ResultFilter};
+
+    // fpgahost: ratios 4, 4, 4 at a modeled 40 W; mean times 0.5 ms.
+    const FPGA: Figures = [
+        ("stream_triad", 160.0, 5e-4, 1e-5, 10),
+        ("gemm", 800.0, 5e-4, 1e-5, 10),
+        ("nbody", 32.0, 5e-4, 1e-5, 10),
+    ];
+
+    fn with_modeled() -> Fixture {
+        let f = Fixture::new();
+        let mut run = platform(
+            "fpgahost",
+            "ffffffffffffffff",
+            "0.1",
+            &FPGA,
+            Some(("modeled", "modeled", 40.0)),
+        );
+        for r in run["results"].as_array_mut().unwrap() {
+            r["backend"] = json!("fpga-emu");
+            r["device"] = json!("fpga0");
+            r["device_name"] = json!("AMD Alveo U250 (emulated)");
+            r["device_type"] = json!("fpga-emulated");
+            r["model"] = json!({ "model_version": "3" });
+        }
+        let p = f.write("fpga.json", &run);
+        f.hb().arg("import").arg(p).assert().success();
+        f
+    }
+
+    fn hosts(s: &Value) -> Vec<String> {
+        s["subjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["subject"]["hostname"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn score_leaves_modeled_results_out_unless_asked() {
+        let f = with_modeled();
+        let s = f.json(&["score"]);
+        assert!(!hosts(&s).contains(&"fpgahost".to_string()), "{s}");
+        assert_eq!(s["modeled_left_out"], 3);
+        // --include-estimated is not --include-modeled.
+        let s = f.json(&["score", "--include-estimated"]);
+        assert!(!hosts(&s).contains(&"fpgahost".to_string()));
+        let s = f.json(&["score", "--include-modeled"]);
+        let m = subject(&s, "fpgahost");
+        assert_eq!(m["subject"]["modeled"], true);
+        assert!(m["label"].as_str().unwrap().ends_with("[MODELED]"));
+        // gemm (ml) and nbody (simulation) at ratio 4 each: overall 4; per
+        // watt at a modeled 40 W: 0.1, labelled.
+        assert!(close(m["overall"].as_f64().unwrap(), 4.0));
+        assert!(close(m["overall_per_watt"].as_f64().unwrap(), 0.1));
+        assert_eq!(m["overall_per_watt_estimated"], true);
+        // The measured devices score as before.
+        assert!(close(
+            subject(&s, "alpha")["overall"].as_f64().unwrap(),
+            2f64.sqrt()
+        ));
+        let text = f.stdout(&[
+            "score",
+            "--include-modeled",
+            "--reference",
+            f.path("reference.json").to_str().unwrap(),
+        ]);
+        assert!(
+            text.contains("modeled results (FPGA emulation) included"),
+            "{text}"
+        );
+        let line = text.lines().find(|l| l.starts_with("fpgahost")).unwrap();
+        assert!(
+            line.contains("[MODELED]") && line.contains("0.1000 (ESTIMATED)"),
+            "{line}"
+        );
+        let text = f.stdout(&[
+            "score",
+            "--reference",
+            f.path("reference.json").to_str().unwrap(),
+        ]);
+        assert!(
+            text.contains("3 modeled result(s) (FPGA emulation) left out"),
+            "{text}"
+        );
+        assert!(!text.contains("fpgahost"));
+    }
+
+    #[test]
+    fn compare_leaves_modeled_devices_out_unless_asked() {
+        let f = with_modeled();
+        let c = f.json(&["compare", "--baseline", "alpha"]);
+        let rows = c["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 3);
+        assert!(rows.iter().all(|r| r["subject"]["hostname"] != "fpgahost"));
+        let c = f.json(&["compare", "--baseline", "alpha", "--include-modeled"]);
+        let g = c["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kernel"] == "gemm" && r["subject"]["hostname"] == "fpgahost")
+            .unwrap();
+        // 1 ms against a modeled 0.5 ms.
+        assert!(close(g["ratio"].as_f64().unwrap(), 2.0));
+        assert!(g["label"].as_str().unwrap().ends_with("[MODELED]"));
+        let err = f.bad(&["compare", "--baseline", "fpgahost"]);
+        assert!(
+            err.contains("modeled device") && err.contains("--include-modeled"),
+            "{err}"
+        );
+        let c = f.json(&["compare", "--baseline", "fpgahost", "--include-modeled"]);
+        assert_eq!(c["baseline"]["modeled"], true);
+    }
+
+    #[test]
+    fn plots_and_the_pareto_front_take_modeled_points_only_when_asked() {
+        let f = with_modeled();
+        let db = Database::open(&f.path("db/hetbench.db").display().to_string()).unwrap();
+        let all = db.results(&ResultFilter::default()).unwrap();
+        let (measured, left_out) = rankable(&all, false);
+        assert_eq!(left_out, 3);
+        assert!(measured.iter().all(|r| !r.is_modeled()));
+        let key = ("gemm".to_string(), "medium".to_string(), "f32".to_string());
+        let data = Dataset::new(&rankable(&all, true).0);
+        // fpgahost: 800 at a modeled 40 W beats alpha's 800 at 100 W, but
+        // joins the front only with modeled points allowed.
+        let front = |est: bool, modeled: bool| -> Vec<f64> {
+            pareto::points_with(&data, &key, est, modeled)
+                .iter()
+                .filter(|p| p.on_front)
+                .map(|p| p.watts)
+                .collect()
+        };
+        assert_eq!(front(false, false), vec![100.0]);
+        let with_estimates = front(true, false);
+        assert!(with_estimates.contains(&50.0) && !with_estimates.contains(&40.0));
+        let with_modeled = front(false, true);
+        assert!(with_modeled.contains(&40.0) && !with_modeled.contains(&50.0));
+        // The plot command draws no modeled device unless asked.
+        let out = f.path("plots");
+        let r = f.path("reference.json");
+        f.stdout(&[
+            "plot",
+            "--out",
+            out.to_str().unwrap(),
+            "--reference",
+            r.to_str().unwrap(),
+        ]);
+        let ppw = std::fs::read_to_string(out.join("perf-per-watt.svg")).unwrap();
+        assert!(!ppw.contains("fpgahost"));
+        f.stdout(&[
+            "plot",
+            "--out",
+            out.to_str().unwrap(),
+            "--reference",
+            r.to_str().unwrap(),
+            "--include-modeled",
+        ]);
+        let ppw = std::fs::read_to_string(out.join("perf-per-watt.svg")).unwrap();
+        assert!(ppw.contains("fpgahost") && ppw.contains("[MODELED]"));
+    }
+}

@@ -17,6 +17,7 @@ use crate::backends::{
     Backend, BackendKind, Device, DeviceType, ModeledFigures, Prepared, Timing, Unavailable,
 };
 use crate::error::{Error, Result};
+use crate::fpga::report::{Accuracy, ModelReport};
 use crate::fpga::{self, Card, MODEL_VERSION};
 use crate::kernels::{Buffers, Inputs, RegisteredKernel, Tolerance};
 
@@ -102,11 +103,16 @@ impl Backend for FpgaEmuBackend {
                 kernel.name()
             ),
         })?;
-        let fmt = card.fixed_format().map_err(|m| Error::Backend {
+        let card_fmt = card.fixed_format().map_err(|m| Error::Backend {
             backend: "fpga-emu".into(),
             message: format!("{}: format: {m}", card.origin),
         })?;
-        let design = adapter.design(card, &fmt, inputs)?;
+        // A kernel the card's format cannot represent runs in its own.
+        let (fmt, why) = adapter.format(card_fmt);
+        let mut design = adapter.design(card, &fmt, inputs)?;
+        if let Some(why) = why {
+            design.notes.insert(0, why);
+        }
         let eval = fpga::model::evaluate(card, &fmt, &design);
 
         let start = Instant::now();
@@ -116,47 +122,40 @@ impl Backend for FpgaEmuBackend {
         let accuracy = kernel.kernel.verify(inputs, &outputs, tolerance)?;
 
         let work = kernel.kernel.work(&inputs.size)?;
-        let mut report = serde_json::to_value(&eval)?;
-        if let serde_json::Value::Object(map) = &mut report {
-            map.insert(
-                "accuracy".into(),
-                serde_json::json!({
-                    "against": "f64 reference",
-                    "max_abs_error": accuracy.max_abs_error,
-                    "max_rel_error": accuracy.max_rel_error,
-                    "rel_error_of": "each element's scale (sum of |terms|), as the kernel's verification defines it",
-                    "checked": accuracy.checked,
-                    "within_tolerance": accuracy.passed,
-                    "detail": accuracy.detail,
-                    "tolerance": { "abs": tolerance.abs, "rel": tolerance.rel },
-                    "tolerance_derivation": derivation,
-                }),
-            );
-            map.insert(
-                "energy_per_item_j".into(),
-                serde_json::json!(eval.energy_j / work.items.max(1.0)),
-            );
-            map.insert("item_unit".into(), serde_json::json!(work.item_unit));
-            map.insert("emulation_s".into(), serde_json::json!(emulation_s));
-            map.insert(
-                "timing".into(),
-                serde_json::json!("modeled: device time = latency_s per iteration; end-to-end = latency + host bytes over memory.pcie_gbs"),
-            );
-        }
+        let (seconds, energy_j, end_to_end_s) = (eval.latency_s, eval.energy_j, eval.end_to_end_s);
+        let report = serde_json::to_value(ModelReport {
+            card_format: (fmt != card_fmt).then(|| card_fmt.name()),
+            accuracy: Accuracy {
+                against: "f64 reference".into(),
+                max_abs_error: accuracy.max_abs_error,
+                max_rel_error: accuracy.max_rel_error,
+                rel_error_of: adapter.rel_error_of().into(),
+                checked: accuracy.checked,
+                within_tolerance: accuracy.passed,
+                detail: accuracy.detail,
+                tolerance,
+                tolerance_derivation: derivation,
+            },
+            energy_per_item_j: energy_j / work.items.max(1.0),
+            item_unit: work.item_unit,
+            emulation_s,
+            timing: "modeled: device time = latency_s per iteration; end-to-end = latency + host bytes over memory.pcie_gbs".into(),
+            evaluation: eval,
+        })?;
         let figures = ModeledFigures {
             meter: format!("model:{}", card.id),
             covers: format!(
                 "{} board: static + dynamic of the design + off-chip traffic (model v{MODEL_VERSION})",
                 card.name
             ),
-            seconds: eval.latency_s,
-            energy_j: eval.energy_j,
+            seconds,
+            energy_j,
             report,
         };
         Ok(Box::new(FpgaPrepared {
             outputs,
-            latency_s: eval.latency_s,
-            end_to_end_s: eval.end_to_end_s,
+            latency_s: seconds,
+            end_to_end_s,
             tolerance,
             figures,
         }))

@@ -9,7 +9,7 @@ use clap::Args;
 use hetbench::error::Error;
 use hetbench::kernels::Registry;
 use hetbench::report::compare::{self, Comparison};
-use hetbench::report::data::Dataset;
+use hetbench::report::data::{Dataset, modeled_hint, rankable};
 use hetbench::report::plot::{self, Figure};
 use hetbench::report::score::{self, Reference, ScoreOptions, ScoreReport};
 use hetbench::store::{ResultRecord, RunRecord};
@@ -29,9 +29,12 @@ pub struct ScoreArgs {
     /// Count the micro domain (stream_triad, ...) in the overall score
     #[arg(long)]
     include_micro: bool,
-    /// Let estimated and modeled energy into per-watt figures (always labelled)
+    /// Let estimated energy into per-watt figures (always labelled)
     #[arg(long)]
     include_estimated: bool,
+    /// Rank modeled results (FPGA emulation: modeled time and energy) beside measured ones (labelled [MODELED])
+    #[arg(long)]
+    include_modeled: bool,
     /// Weight of a kernel within its domain (default 1; comma list or repeated)
     #[arg(long, value_name = "KERNEL=W", value_delimiter = ',')]
     weight: Vec<String>,
@@ -56,6 +59,7 @@ impl ScoreArgs {
         Ok(ScoreOptions {
             include_micro: self.include_micro,
             include_estimated: self.include_estimated,
+            include_modeled: self.include_modeled,
             weights,
             suite: self.suite.clone(),
         })
@@ -120,10 +124,11 @@ pub fn compare(
     filter: &FilterArgs,
     baseline: &str,
     suite: Option<&str>,
+    include_modeled: bool,
     json: bool,
 ) -> Result<ExitCode> {
     let results = load_results(db_path, filter, suite)?;
-    let c = compare::compare(&results, baseline)?;
+    let c = compare::compare(&results, baseline, include_modeled)?;
     if json {
         write_stdout(format!("{}\n", serde_json::to_string_pretty(&c)?).as_bytes())?;
     } else {
@@ -144,7 +149,17 @@ fn draw_all(
     registry: &Registry,
     args: &ScoreArgs,
 ) -> Result<(Vec<ResultRecord>, Drawn)> {
-    let results = load_results(db_path, &args.filter, args.suite.as_deref())?;
+    let all = load_results(db_path, &args.filter, args.suite.as_deref())?;
+    // Modeled results stay out of every figure unless asked for.
+    let (results, left_out) = rankable(&all, args.include_modeled);
+    if results.is_empty() && left_out > 0 {
+        return Err(Error::NoResults(format!(
+            "no measured results in {}{}",
+            source(db_path),
+            modeled_hint(left_out)
+        ))
+        .into());
+    }
     let data = Dataset::require(&results, &source(db_path))?;
     let suites = data.suite_versions();
     if suites.len() > 1 {
@@ -154,11 +169,11 @@ fn draw_all(
         ))
         .into());
     }
-    let score = score::score(&results, &args.reference()?, registry, &args.options()?)
+    let score = score::score(&all, &args.reference()?, registry, &args.options()?)
         .map_err(|e| e.to_string());
     let mut figures = vec![
         plot::perf_per_watt::draw(&data)?,
-        plot::pareto::draw(&data, args.include_estimated)?,
+        plot::pareto::draw(&data, args.include_estimated, args.include_modeled)?,
         plot::roofline::draw(&data)?,
     ];
     match &score {
@@ -166,7 +181,7 @@ fn draw_all(
         Err(why) => eprintln!("note: no score plot: {why}"),
     }
     Ok((
-        results,
+        all,
         Drawn {
             data,
             score,
@@ -204,7 +219,7 @@ pub fn report(
     let (results, drawn) = draw_all(db_path, registry, args)?;
     let comparison: std::result::Result<Comparison, String> = match baseline {
         // A baseline named on the command line must exist.
-        Some(b) => Ok(compare::compare(&results, b)?),
+        Some(b) => Ok(compare::compare(&results, b, args.include_modeled)?),
         None => Err("no --baseline given".into()),
     };
     let db = open_db(db_path)?;

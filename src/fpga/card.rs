@@ -55,8 +55,9 @@ pub enum DspRule {
     /// DSP48E2 (27x18 signed): ceil(Wa/27) * ceil(Wb/18) slices (UG579).
     UltrascalePlus,
     /// Agilex variable-precision DSP block: two 18x19 per block, one 27x27,
-    /// 36x36 in two blocks, 54x54 in four (Agilex 7 Device Overview, table
-    /// "Variable-Precision DSP Block Configurations").
+    /// 36x36 in two blocks, 54x54 in four (Agilex 7 FPGAs and SoCs Device
+    /// Overview, 683458, table "Variable-Precision DSP Block Configurations";
+    /// checked).
     Agilex,
 }
 
@@ -307,7 +308,7 @@ mod tests {
         assert!(cards[0].origin.ends_with("mine.toml"));
 
         let no_source = BUILTIN[0].1.replace(
-            "source = \"DS962 (Alveo U200/U250 data sheet): 300 MHz kernel clock of the XDMA platform\"",
+            "source = \"UG1393/UG1702 platforminfo 'Clock Information': Alveo XDMA platforms' default kernel clock (index 0) is 300 MHz (the guides' example output, not this card's platforminfo)\"",
             "source = \" \"",
         );
         assert_ne!(no_source, BUILTIN[0].1);

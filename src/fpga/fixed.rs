@@ -237,6 +237,33 @@ impl Format {
         raw as f64 * self.lsb()
     }
 
+    /// `1 / x` for the value of raw `raw`, quantised once under the modes,
+    /// as HLS assigns the quotient `1 / x` to this type. The quotient
+    /// `2^(2F) / raw` (in LSBs) is computed with G >= 2 guard bits and a
+    /// sticky bit for a nonzero remainder: no rounding boundary lies
+    /// between the sticky value and the exact one, so every mode rounds as
+    /// it would the exact quotient. Division by zero overflows (positive).
+    /// Formats with more than 62 fraction bits, or fewer than -31, fall
+    /// back to f64 (not bit-exact).
+    pub fn recip_raw(&self, raw: i64) -> i64 {
+        let f = self.frac();
+        if raw == 0 {
+            return self.quantize(i128::MAX, 0);
+        }
+        // N = 2F + G <= 126 with G >= 2 and N >= 0.
+        let g = (126 - 2 * f).min(64);
+        if !(2..=126).contains(&g) || 2 * f + g < 0 {
+            return self.from_f64(1.0 / self.to_f64(raw));
+        }
+        let num = 1i128 << (2 * f + g) as u32;
+        let den = (raw as i128).abs();
+        let mut q = num / den;
+        if num % den != 0 {
+            q |= 1;
+        }
+        self.quantize(if raw < 0 { -q } else { q }, f + g)
+    }
+
     /// `ap_fixed<W,I,Q,O>` as HLS code writes it.
     pub fn name(&self) -> String {
         format!(
@@ -493,6 +520,54 @@ mod tests {
         }
     }
 
+    /// [`reference_round`] of the rational `num / den`, `den > 0`: the
+    /// same rules on the Euclidean quotient and remainder.
+    fn reference_round_div(num: i128, den: i128, mode: u8) -> i128 {
+        let floor = num.div_euclid(den);
+        let rem = num.rem_euclid(den);
+        if rem == 0 {
+            return floor;
+        }
+        let neg = num < 0;
+        let twice = 2 * rem;
+        let up = floor + 1;
+        match mode {
+            q::TRN => floor,
+            q::TRN_ZERO => {
+                if neg {
+                    up
+                } else {
+                    floor
+                }
+            }
+            _ if twice < den => floor,
+            _ if twice > den => up,
+            q::RND => up,
+            q::RND_ZERO => {
+                if neg {
+                    up
+                } else {
+                    floor
+                }
+            }
+            q::RND_MIN_INF => floor,
+            q::RND_INF => {
+                if neg {
+                    floor
+                } else {
+                    up
+                }
+            }
+            _ => {
+                if floor.rem_euclid(2) == 0 {
+                    floor
+                } else {
+                    up
+                }
+            }
+        }
+    }
+
     /// The exact reference of overflow handling, by arithmetic modulo 2^W.
     fn reference_overflow(v: i128, width: u32, mode: u8) -> i128 {
         let min = -(1i128 << (width - 1));
@@ -583,6 +658,20 @@ mod tests {
             };
             let want = reference_overflow(rounded, fmt.width, fmt.overflow);
             prop_assert_eq!(got as i128, want);
+        }
+
+        /// The reciprocal rounds the exact quotient 2^(2F) / raw once.
+        #[test]
+        fn recip_matches_the_rational_reference(
+            fmt in format().prop_filter("2F fits i128", |f| (0..=40).contains(&f.frac())),
+            raw in -(1i64 << 40)..(1i64 << 40),
+        ) {
+            let raw = raw.clamp(fmt.raw_range().0.max(i64::MIN as i128) as i64, fmt.raw_range().1.min(i64::MAX as i128) as i64);
+            prop_assume!(raw != 0);
+            let num = 1i128 << (2 * fmt.frac()) as u32;
+            let (n, d) = if raw < 0 { (-num, -(raw as i128)) } else { (num, raw as i128) };
+            let want = reference_overflow(reference_round_div(n, d, fmt.quant), fmt.width, fmt.overflow);
+            prop_assert_eq!(fmt.recip_raw(raw) as i128, want, "{} raw {}", fmt, raw);
         }
 
         /// Products are exact and a product cast back rounds once.

@@ -14,51 +14,101 @@
 //! `ap_fixed<18,8,AP_RND_CONV,AP_SAT>`: 10 fraction bits, range +-128,
 //! enough for `gemm` up to n = 2048 on inputs in [-1, 1]). Products and
 //! accumulators are exact ([`fixed::Wide`]) and cast once at the end, as
-//! hls4ml's dense layers do with a wide `accum_t`. The emulation is
-//! compiled for the formats in [`kernels::FORMATS`].
+//! hls4ml's dense layers do with a wide `accum_t`. A kernel whose values
+//! the card's format cannot represent runs in its own
+//! ([`FpgaKernel::format`], with the reason in the report): `kalman_fit`
+//! runs in `ap_fixed<64,18>` with the card's modes (in 32 bits its
+//! parameters are off by about 1000 sigma; 64 is the narrowest width whose
+//! error bound is within 2% of sigma). The emulation is compiled for the
+//! formats in [`kernels::FORMATS`].
 //!
 //! ## Verification
 //! Fixed-point outputs are verified against the kernel's f64 reference
 //! with a tolerance derived from the format (each adapter's `tolerance`
-//! documents its bound, e.g. `gemm`: n(2Me + e^2) + e per entry with e the
-//! quantisation error), not the manifest's floating-point one. The
-//! backend's `Prepared::tolerance` hands it to the runner. The accuracy
-//! (max abs and relative error against f64, and the verdict's detail: for
-//! `mlp_jet` the fraction of events whose top class agrees with f64) is in
-//! the model report. `mlp_jet`'s bound is statistical (8 sigma of the
-//! logit error propagated from the format's quantisation errors; softmax
-//! runs on the host in f64, as hls4ml designs often leave it off the chip).
+//! documents its bound, with e the format's quantisation error), not the
+//! manifest's floating-point one:
+//! - `gemm`: n(2Me + e^2) + e per entry (hard), plus a statistical term for
+//!   Freivalds' row checks;
+//! - `stream_triad`: e(2 + |s|) + |Q(s) - s| max|c| (hard);
+//! - `conv2d`: e(T Mx + Sw) + T e^2 + e over T = cin k^2 taps (hard);
+//! - `stencil3d`: (S + 1) e after S steps (hard: the weights are a convex
+//!   combination, so carried errors do not grow);
+//! - `mlp_jet`: 8 sigma of the logit error propagated from the format's
+//!   quantisation errors (statistical; softmax runs on the host in f64, as
+//!   hls4ml designs often leave it off the chip);
+//! - `kalman_fit`: a first-order bound, sum over every rounding of |d out /
+//!   d err| err, the sensitivities from reverse-mode differentiation of the
+//!   filter's own code (a running worst-case bound, which treats the errors
+//!   of the covariance and of the gain as independent, diverges after seven
+//!   planes; the adjoints keep their correlation), relative to each
+//!   parameter's sigma as the verification compares.
+//!
+//! The backend's `Prepared::tolerance` hands the tolerance to the runner.
+//! The accuracy (max abs and relative error against f64, what the relative
+//! error is relative to, the verdict's detail: for `mlp_jet` the fraction
+//! of events whose top class agrees with f64) is in the model report
+//! ([`report::ModelReport`]) and printed after `hetbench run` and
+//! `hetbench results` with the assumptions of each card
+//! ([`report::modeled_text`]).
+//!
+//! ## Designs
+//! - `gemm`: hls4ml's dense layer with B stationary on chip, or, when B's
+//!   banks do not fit at the DSP-bound reuse factor, B in column tiles from
+//!   off-chip memory with A re-read per tile (the faster design wins);
+//! - `stream_triad`: a streaming engine with as many lanes as the bandwidth
+//!   feeds;
+//! - `mlp_jet`: one [`model::dense_with`] stage per layer (16-64-32-32-5,
+//!   weights as constants: at R = 1 multiplies by weights of at most two
+//!   signed digits are built in LUTs, [`model::FABRIC_MULT_MAX_DIGITS`],
+//!   which puts the hls4ml jet tagger at 3,332 DSPs, II = 1 and 12 cycles at
+//!   200 MHz, inside the published ranges);
+//! - `conv2d`: a dense engine over im2col rows built on chip from line
+//!   buffers (k - 1 rows per input channel), weights stationary;
+//! - `stencil3d`: step engines chained on chip (temporal blocking), each
+//!   with line buffers of two planes and two rows, as many as the card
+//!   holds, the rest as passes through off-chip memory; memory-bound
+//!   designs are bounded by the card's bandwidth;
+//! - `kalman_fit`: a [`model::streaming_with`] engine over (track, plane)
+//!   updates, the tracks interleaved to hide the loop-carried state, with
+//!   the operation counts and depth of an ASAP schedule of `fit`'s own code
+//!   (135 multiplies, 126 adds and one reciprocal per plane), lanes as many
+//!   as the DSPs allow.
 //!
 //! ## Adding a kernel
 //! A kernel gets a fixed-point path in three steps:
 //! 1. in its file, `pub fn reference_generic<S: crate::fpga::Scalar>(...)`:
 //!    its reference written once over `Scalar` (`mul_acc` into the wide
-//!    type for dot products, `from_wide` to cast);
+//!    type for dot products, `from_wide` to cast; [`Arith`] where the code
+//!    is written with operators), the f64 reference calling it with f64 (or
+//!    a test that the two agree bit for bit);
 //! 2. in `src/fpga/kernels.rs`, an adapter implementing [`FpgaKernel`]:
 //!    `emulate` (quantise inputs, call `reference_generic` through the
 //!    `instance!` macro, return f32 buffers), `design` (its loops as
 //!    [`model::Stage`]s from the building blocks [`model::dense`],
-//!    [`model::streaming`], [`model::load_stage`]) and `tolerance`;
+//!    [`model::streaming_with`], [`model::load_stage`],
+//!    [`model::buffer_blocks`]) and `tolerance` (derived from the format,
+//!    the derivation in words), `format` if the card's format cannot hold
+//!    the kernel;
 //! 3. one line in [`kernels::adapter`].
 //!
 //! Kernels without an adapter are skipped by the `fpga-emu` backend with
-//! the reason. `mlp_jet` maps to one [`model::dense_with`] stage per layer
-//! (16-64-32-32-5: four, with the reuse factor of the card, weights as
-//! constants: at R = 1 multiplies by weights of at most two signed digits
-//! are built in LUTs, [`model::FABRIC_MULT_MAX_DIGITS`], which puts the
-//! hls4ml jet tagger at 3,332 DSPs, II = 1 and 12 cycles at 200 MHz, inside
-//! the published ranges); `conv2d` to a dense engine
-//! over im2col rows; `stencil3d` and `kalman_fit` to [`model::streaming`]
-//! engines with their multiplies and adds per item.
+//! the reason.
+//!
+//! ## Rankings
+//! Modeled results never meet measured ones in `score`, `compare`, `plot`
+//! or `report` unless the user passes `--include-modeled`
+//! ([`crate::store::ResultRecord::is_modeled`]); then their devices are
+//! labelled `[MODELED]`.
 
 pub mod card;
 pub mod fixed;
 pub mod kernels;
 pub mod model;
+pub mod report;
 pub mod scalar;
 
 pub use card::Card;
 pub use fixed::{ApFixed, Format};
 pub use kernels::FpgaKernel;
 pub use model::MODEL_VERSION;
-pub use scalar::Scalar;
+pub use scalar::{Arith, Scalar};

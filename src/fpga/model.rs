@@ -25,7 +25,7 @@ use super::fixed::Format;
 use crate::error::{Error, Result};
 
 /// Changes whenever a formula or constant of the model changes.
-pub const MODEL_VERSION: &str = "2";
+pub const MODEL_VERSION: &str = "3";
 
 /// Cycles of a pipelined DSP multiply at `clock_mhz` (uncalibrated: two
 /// register stages up to 250 MHz, three above, as HLS schedules DSP48E2).
@@ -47,6 +47,10 @@ pub const MEMORY_LATENCY_CYCLES: u64 = 64;
 pub const INTERFACE_LUT: f64 = 5_000.0;
 pub const INTERFACE_FF: f64 = 8_000.0;
 
+/// Words of one LUTRAM bank: a LUT6 is a 64 x 1 RAM (UG574), so weights
+/// of a multiplier used up to 64 times sit in W LUTs.
+pub const LUTRAM_DEPTH: u64 = 64;
+
 /// Bytes one value of `fmt` occupies in off-chip memory: the width rounded
 /// up to 1, 2, 4 or 8 bytes, as C arrays of `ap_fixed` are laid out.
 pub fn storage_bytes(fmt: &Format) -> f64 {
@@ -58,10 +62,14 @@ pub fn storage_bytes(fmt: &Format) -> f64 {
     }
 }
 
-/// One pipelined loop.
+/// One pipelined loop, run `repeat` times one after another (an outer
+/// loop around it, e.g. once per tile).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stage {
     pub name: String,
+    /// Times the loop runs back to back (1 for a plain loop).
+    #[serde(default = "one")]
+    pub repeat: u64,
     pub trips: u64,
     /// Initiation interval, cycles.
     pub ii: u64,
@@ -71,10 +79,26 @@ pub struct Stage {
     pub parallelism: u64,
 }
 
+fn one() -> u64 {
+    1
+}
+
 impl Stage {
-    /// `(trips - 1) * II + depth`.
+    /// A loop run once.
+    pub fn new(name: &str, trips: u64, ii: u64, depth: u64, parallelism: u64) -> Stage {
+        Stage {
+            name: name.to_string(),
+            repeat: 1,
+            trips,
+            ii,
+            depth,
+            parallelism,
+        }
+    }
+
+    /// `repeat * ((trips - 1) * II + depth)`.
     pub fn cycles(&self) -> u64 {
-        self.trips.saturating_sub(1) * self.ii + self.depth
+        self.repeat * (self.trips.saturating_sub(1) * self.ii + self.depth)
     }
 }
 
@@ -177,7 +201,7 @@ fn dense_usage(
     } else if r == 1 {
         u.ff += p as f64 * w;
         "registers".to_string()
-    } else if r <= 64 {
+    } else if r <= LUTRAM_DEPTH {
         // LUTRAM: a LUT6 is a 64 x 1 RAM.
         u.lut += p as f64 * w;
         "LUTRAM".to_string()
@@ -222,10 +246,14 @@ pub enum Weights {
 /// of a DSP (constant-multiplication strength reduction; a multiply by zero
 /// is removed, one by a power of two is a shift). That constant
 /// multiplications need no DSP is the basis of hls4ml's fabric-only
-/// constant matrix-vector products (da4ml, arXiv:2507.04535); that
-/// hls4ml's DSP counts fall below its multiply counts is discussed by
-/// Duarte et al., JINST 13 (2018) P07027 (section to be checked: this
-/// citation was written from memory). The two-digit threshold is this
+/// constant matrix-vector products (Sun et al., "da4ml: Distributed
+/// Arithmetic for Real-time Neural Networks on FPGAs", arXiv:2507.04535;
+/// checked); that hls4ml's DSP counts fall below its multiply counts at
+/// reduced precision is reported by Duarte et al., "Fast inference of deep
+/// neural networks in FPGAs for particle physics", JINST 13 (2018) P07027,
+/// arXiv:1804.06913 (title, authors and arXiv number checked; the finding
+/// checked only in summaries of the paper, not in its text; the journal
+/// reference is as commonly cited, not checked). The two-digit threshold is this
 /// model's choice (one adder per multiply is cheaper than a DSP48E2 at
 /// 16-18 bits), checked against the published jet-tagging figures in the
 /// tests (`hls4ml_jet_tagger_calibration`), not fitted to them.
@@ -327,13 +355,7 @@ pub fn dense_with(
                 } else {
                     r + mult_latency(clock) + tree_cycles + 2
                 };
-                let stage = Stage {
-                    name: name.to_string(),
-                    trips: shape.rows,
-                    ii: r,
-                    depth,
-                    parallelism: p,
-                };
+                let stage = Stage::new(name, shape.rows, r, depth, p);
                 return Ok((stage, u, r, notes));
             }
             Some(res) if r >= mults => {
@@ -384,13 +406,7 @@ pub fn streaming(
         });
     }
     let depth = MEMORY_LATENCY_CYCLES + mult_latency(card.clock_mhz.value) + adds + 2;
-    let stage = Stage {
-        name: name.to_string(),
-        trips: items.div_ceil(lanes),
-        ii: 1,
-        depth,
-        parallelism: lanes,
-    };
+    let stage = Stage::new(name, items.div_ceil(lanes), 1, depth, lanes);
     let notes = vec![format!(
         "{name}: {lanes} lanes, enough to carry {:.1} GB/s at {} MHz with {} bytes per value",
         bw / 1e9,
@@ -407,13 +423,188 @@ pub fn load_stage(card: &Card, fmt: &Format, name: &str, values: u64) -> Stage {
         / (card.clock_mhz.value * 1e6)
         / storage_bytes(fmt);
     let lanes = (per_cycle.floor() as u64).max(1);
-    Stage {
-        name: name.to_string(),
-        trips: values.div_ceil(lanes),
-        ii: 1,
-        depth: MEMORY_LATENCY_CYCLES,
-        parallelism: lanes,
+    Stage::new(
+        name,
+        values.div_ceil(lanes),
+        1,
+        MEMORY_LATENCY_CYCLES,
+        lanes,
+    )
+}
+
+/// Cycles of a pipelined W x W multiply built from `blocks` DSP blocks
+/// (uncalibrated): [`mult_latency`], plus one cycle per level of the tree
+/// that sums the partial products of a multi-block multiply (through the
+/// DSP cascade).
+pub fn wide_mult_latency(clock_mhz: f64, blocks: f64) -> u64 {
+    mult_latency(clock_mhz) + (blocks.max(1.0).log2().ceil() as u64)
+}
+
+/// Cycles of a pipelined W-bit fixed-point divider (uncalibrated: a
+/// radix-2 array, one quotient bit per stage, plus input and output
+/// registers, as HLS builds `ap_fixed` division; II = 1).
+pub fn divider_latency(width: u32) -> u64 {
+    width as u64 + 4
+}
+
+/// LUTs (and as many FFs) of one pipelined W-bit divider (uncalibrated:
+/// W stages of a W-bit subtract-and-select with its register).
+pub fn divider_luts(width: u32) -> f64 {
+    (width * width) as f64
+}
+
+/// Block RAMs (or UltraRAMs where `bits` does not fit the block RAM left)
+/// for `bits` of on-chip buffer read through `banks` independent ports:
+/// each bank its own blocks. `bram_left` is the usable block RAM not yet
+/// taken by the rest of the design.
+pub fn buffer_blocks(card: &Card, bits: f64, banks: u64, bram_left: f64) -> Usage {
+    let banks = banks.max(1) as f64;
+    let per_bank = bits / banks;
+    let bram_bits = card.resources.bram_kbit.value * 1024.0;
+    let bram = banks * (per_bank / bram_bits).ceil().max(1.0);
+    if bram <= bram_left || card.resources.uram.value == 0.0 {
+        return Usage {
+            bram,
+            ..Usage::default()
+        };
     }
+    Usage {
+        uram: banks * (per_bank / URAM_BITS).ceil().max(1.0),
+        ..Usage::default()
+    }
+}
+
+/// Bits of one UltraRAM block (288 Kb, UG573).
+pub const URAM_BITS: f64 = 294_912.0;
+
+/// What one lane of a streaming engine computes per item, and what else it
+/// holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LaneOps {
+    /// W x W multiplies in DSP blocks.
+    pub mults: u64,
+    /// Multiplies by constants of few signed digits, built in LUTs.
+    pub fabric_mults: u64,
+    /// Additions and subtractions.
+    pub adds: u64,
+    /// Divisions (reciprocals).
+    pub divs: u64,
+    /// Pipeline depth of one item, cycles (memory latency not included).
+    pub depth: u64,
+    /// Per-lane memory and registers beyond the operators (buffers, state).
+    pub extra: Usage,
+}
+
+impl LaneOps {
+    /// Resources of one lane in `fmt` on `card`.
+    pub fn usage(&self, card: &Card, fmt: &Format, values_per_item: f64) -> Usage {
+        let w = fmt.width as f64;
+        let dsp_each = card.dsp_rule.blocks(fmt.width, fmt.width);
+        let div = divider_luts(fmt.width);
+        Usage {
+            dsp: self.mults as f64 * dsp_each + self.extra.dsp,
+            lut: self.adds as f64 * (2.0 * w + 1.0)
+                + self.fabric_mults as f64 * 2.0 * w
+                + self.divs as f64 * div
+                + self.extra.lut,
+            ff: values_per_item * w
+                + (self.mults + self.adds + self.fabric_mults) as f64 * 2.0 * w
+                + self.divs as f64 * div
+                + self.extra.ff,
+            bram: self.extra.bram,
+            uram: self.extra.uram,
+        }
+    }
+}
+
+/// How many lanes of `per_lane` fit beside the interfaces (0 if none).
+pub fn lanes_that_fit(card: &Card, per_lane: &Usage) -> u64 {
+    let a = Usage::available(card);
+    let room = |avail: f64, fixed: f64, each: f64| {
+        if each <= 0.0 {
+            u64::MAX
+        } else {
+            ((avail - fixed) / each).floor().max(0.0) as u64
+        }
+    };
+    [
+        room(a.dsp, 0.0, per_lane.dsp),
+        room(a.lut, INTERFACE_LUT, per_lane.lut),
+        room(a.ff, INTERFACE_FF, per_lane.ff),
+        room(a.bram, 0.0, per_lane.bram),
+        room(a.uram, 0.0, per_lane.uram),
+    ]
+    .into_iter()
+    .min()
+    .unwrap_or(0)
+}
+
+/// A streaming engine of `ops` per item at II = 1 per lane: as many lanes
+/// as the card's bandwidth feeds (`values_per_item` values of the format
+/// move per item), fewer where the resources run out first. Depth: memory
+/// latency + `ops.depth`.
+pub fn streaming_with(
+    card: &Card,
+    fmt: &Format,
+    name: &str,
+    items: u64,
+    values_per_item: f64,
+    ops: &LaneOps,
+) -> Result<(Stage, Usage, Vec<String>)> {
+    let clock = card.clock_mhz.value * 1e6;
+    let bw = card.memory.bandwidth_gbs.value * 1e9 * card.memory.efficiency.value;
+    let bytes_per_item = values_per_item * storage_bytes(fmt);
+    let fed = ((bw / (clock * bytes_per_item)).ceil() as u64).max(1);
+    let per_lane = ops.usage(card, fmt, values_per_item);
+    let fit = lanes_that_fit(card, &per_lane);
+    if fit == 0 {
+        let mut one = per_lane;
+        one.lut += INTERFACE_LUT;
+        one.ff += INTERFACE_FF;
+        return Err(Error::Unsupported {
+            backend: "fpga-emu".into(),
+            message: format!(
+                "{name}: one lane exceeds the usable {} of {}",
+                one.over(&Usage::available(card)).unwrap_or("budget"),
+                card.name
+            ),
+        });
+    }
+    let lanes = fed.min(fit);
+    let n = lanes as f64;
+    let u = Usage {
+        dsp: n * per_lane.dsp,
+        lut: INTERFACE_LUT + n * per_lane.lut,
+        ff: INTERFACE_FF + n * per_lane.ff,
+        bram: n * per_lane.bram,
+        uram: n * per_lane.uram,
+    };
+    let stage = Stage::new(
+        name,
+        items.div_ceil(lanes),
+        1,
+        MEMORY_LATENCY_CYCLES + ops.depth,
+        lanes,
+    );
+    let why = if lanes < fed {
+        format!("the resources allow {fit} (the bandwidth would feed {fed})")
+    } else {
+        format!(
+            "enough to carry {:.1} GB/s at {} MHz with {} bytes per value",
+            bw / 1e9,
+            card.clock_mhz.value,
+            storage_bytes(fmt)
+        )
+    };
+    let notes = vec![format!(
+        "{name}: {lanes} lanes at II = 1, {why}; per lane {} multiplies ({} DSP each), {} in LUTs, {} adds, {} dividers",
+        ops.mults,
+        card.dsp_rule.blocks(fmt.width, fmt.width),
+        ops.fabric_mults,
+        ops.adds,
+        ops.divs
+    )];
+    Ok((stage, u, notes))
 }
 
 /// Modeled power, watts.
@@ -556,14 +747,10 @@ mod tests {
 
     #[test]
     fn loop_cycles_follow_the_pipeline_formula() {
-        let s = Stage {
-            name: "x".into(),
-            trips: 100,
-            ii: 4,
-            depth: 10,
-            parallelism: 1,
-        };
+        let mut s = Stage::new("x", 100, 4, 10, 1);
         assert_eq!(s.cycles(), 99 * 4 + 10);
+        s.repeat = 3;
+        assert_eq!(s.cycles(), 3 * (99 * 4 + 10));
     }
 
     /// A 64 x 64 dense engine on the U250 at R = 1, by hand: 4096 18x18

@@ -19,8 +19,13 @@ pub trait Scalar: Copy + Send + Sync + PartialEq + std::fmt::Debug + 'static {
     fn to_f64(self) -> f64;
     /// `self + o`, assigned back to `Self`.
     fn add(self, o: Self) -> Self;
+    /// `self - o`, assigned back to `Self`.
+    fn sub(self, o: Self) -> Self;
     /// `self * o`, assigned back to `Self`.
     fn mul(self, o: Self) -> Self;
+    /// `1 / self`, assigned back to `Self` (one rounding of the exact
+    /// quotient in fixed point, see [`Format::recip_raw`]).
+    fn recip(self) -> Self;
     /// Zero of the wide type.
     fn wide_zero() -> Self::Wide;
     /// `self` exactly in the wide type.
@@ -48,8 +53,14 @@ impl Scalar for f64 {
     fn add(self, o: Self) -> Self {
         self + o
     }
+    fn sub(self, o: Self) -> Self {
+        self - o
+    }
     fn mul(self, o: Self) -> Self {
         self * o
+    }
+    fn recip(self) -> Self {
+        1.0 / self
     }
     fn wide_zero() -> f64 {
         0.0
@@ -83,8 +94,18 @@ impl<const W: u32, const I: i32, const Q: u8, const O: u8> Scalar for ApFixed<W,
     fn add(self, o: Self) -> Self {
         Self::from_wide(self.wide().plus(o.wide()))
     }
+    fn sub(self, o: Self) -> Self {
+        let w = o.wide();
+        Self::from_wide(self.wide().plus(Wide {
+            raw: -w.raw,
+            frac: w.frac,
+        }))
+    }
     fn mul(self, o: Self) -> Self {
         Self::from_wide(self.mul_wide(o))
+    }
+    fn recip(self) -> Self {
+        Self::from_raw(Self::FORMAT.recip_raw(self.raw()))
     }
     fn wide_zero() -> Wide {
         Wide {
@@ -115,6 +136,36 @@ impl<const W: u32, const I: i32, const Q: u8, const O: u8> Scalar for ApFixed<W,
     }
     fn format() -> Option<Format> {
         Some(Self::FORMAT)
+    }
+}
+
+/// A [`Scalar`] with the arithmetic operators, for kernel code written
+/// with `+`, `-` and `*` (each result assigned back to the type, as in HLS
+/// C++ with `ap_fixed` variables).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Arith<S>(pub S);
+
+impl<S: Scalar> std::ops::Add for Arith<S> {
+    type Output = Self;
+    #[inline]
+    fn add(self, o: Self) -> Self {
+        Arith(self.0.add(o.0))
+    }
+}
+
+impl<S: Scalar> std::ops::Sub for Arith<S> {
+    type Output = Self;
+    #[inline]
+    fn sub(self, o: Self) -> Self {
+        Arith(self.0.sub(o.0))
+    }
+}
+
+impl<S: Scalar> std::ops::Mul for Arith<S> {
+    type Output = Self;
+    #[inline]
+    fn mul(self, o: Self) -> Self {
+        Arith(self.0.mul(o.0))
     }
 }
 
@@ -156,5 +207,19 @@ mod tests {
             T::from_f64(0.25),
         );
         assert_eq!(T::from_wide(w).to_f64(), 2.25);
+    }
+
+    #[test]
+    fn sub_and_recip_round_once() {
+        // LSB 2^-10: 1/3 = 0.0101010101|01.. rounds to 341/1024.
+        let third = T::from_f64(3.0).recip();
+        assert_eq!(third.raw(), 341);
+        assert_eq!(T::from_f64(-3.0).recip().raw(), -341);
+        // 1/0.001 overflows the range of +-128: saturates.
+        assert_eq!(T::from_f64(0.001).recip().to_f64(), T::FORMAT.max_value());
+        let d = (Arith(T::from_f64(1.5)) - Arith(T::from_f64(2.25))) * Arith(T::from_f64(2.0));
+        assert_eq!(d.0.to_f64(), -1.5);
+        assert_eq!(Arith(0.5f64) + Arith(0.25), Arith(0.75));
+        assert_eq!(4.0f64.recip(), 0.25);
     }
 }

@@ -511,6 +511,64 @@ impl CpuInstance for KalmanCpu {
     }
 }
 
+/// The tracks `verify` checks against the f64 filter for `n` tracks and
+/// seed `seed` (all of them up to 65536).
+pub fn checked_tracks(n: usize, seed: u64) -> Vec<usize> {
+    sample_indices(n, SAMPLED_TRACKS, seed, 100)
+}
+
+/// The track count and detector model of a size.
+pub fn model_of(size: &SizeSpec) -> Result<(usize, Model)> {
+    Model::from_size(size)
+}
+
+/// Any [`crate::fpga::Scalar`] runs [`fit`]: each `+`, `-`, `*` and `1/x`
+/// assigned back to the scalar, `mul_add` fused (`a * b + c` computed
+/// exactly, one cast), as HLS C++ does with `ap_fixed` variables.
+impl<S: crate::fpga::Scalar> Real for crate::fpga::Arith<S> {
+    #[inline]
+    fn from_f32(v: f32) -> Self {
+        crate::fpga::Arith(S::from_f64(v as f64))
+    }
+    #[inline]
+    fn recip(self) -> Self {
+        crate::fpga::Arith(self.0.recip())
+    }
+    #[inline]
+    fn mul_add(a: Self, b: Self, c: Self) -> Self {
+        crate::fpga::Arith(S::from_wide(S::mul_acc(c.0.widen(), a.0, b.0)))
+    }
+}
+
+/// The filter of every track in any [`crate::fpga::Scalar`] (f64: the very
+/// arithmetic of `fit::<f64>`; `ap_fixed` for the FPGA emulation): the
+/// parameters class-major (`params[p * n + t]`) and chi2. `hx`, `hy` are
+/// laid out as the inputs. Tracks run in parallel.
+pub fn reference_generic<S: crate::fpga::Scalar>(
+    m: &Model,
+    n: usize,
+    hx: &[S],
+    hy: &[S],
+) -> (Vec<S>, Vec<S>) {
+    use crate::fpga::Arith;
+    let fits: Vec<([S; 5], S)> = (0..n)
+        .into_par_iter()
+        .map(|t| {
+            let r = fit::<Arith<S>>(m, |l| (Arith(hx[l * n + t]), Arith(hy[l * n + t])));
+            (r.params.map(|p| p.0), r.chi2.0)
+        })
+        .collect();
+    let mut params = vec![S::zero(); 5 * n];
+    let mut chi2 = vec![S::zero(); n];
+    for (t, (p, c)) in fits.into_iter().enumerate() {
+        for (k, v) in p.into_iter().enumerate() {
+            params[k * n + t] = v;
+        }
+        chi2[t] = c;
+    }
+    (params, chi2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,6 +666,30 @@ mod tests {
         // here is sqrt(2 * 15 / n) = 0.04.
         let want = 2.0 * (m.layers - 2) as f64 - 1.0 + 1.0 / 3.0;
         assert!((chi2 / n as f64 - want).abs() < 0.15, "{}", chi2 / n as f64);
+    }
+
+    #[test]
+    fn generic_reference_in_f64_is_the_f64_filter() {
+        let (n, m) = Model::from_size(&size(37)).unwrap();
+        let inputs = KalmanFit.generate(&size(37), 4).unwrap();
+        let f = |b: &str| -> Vec<f64> {
+            inputs
+                .buffers
+                .f32(b)
+                .unwrap()
+                .iter()
+                .map(|&v| v as f64)
+                .collect()
+        };
+        let (hx, hy) = (f("hx"), f("hy"));
+        let (params, chi2) = reference_generic(&m, n, &hx, &hy);
+        for t in [0, 17, 36] {
+            let r = fit::<f64>(&m, |l| (hx[l * n + t], hy[l * n + t]));
+            for p in 0..5 {
+                assert_eq!(params[p * n + t], r.params[p]);
+            }
+            assert_eq!(chi2[t], r.chi2);
+        }
     }
 
     #[test]

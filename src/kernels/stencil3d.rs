@@ -455,6 +455,58 @@ impl CpuInstance for StencilCpu {
     }
 }
 
+/// The grid of a size: `[nx, ny, nz, steps]`.
+pub fn dims(size: &SizeSpec) -> Result<[usize; 4]> {
+    let g = Grid::of(size)?;
+    Ok([g.nx, g.ny, g.nz, g.steps])
+}
+
+/// Plane `z` of one step in any [`crate::fpga::Scalar`], the arithmetic of
+/// [`step_plane`]: the six neighbours summed pairwise in `S` (exact in
+/// fixed point while the sum is in range), then `c0 v + c1 s` in the wide
+/// type and one cast. In f64 it is `step_plane` operation for operation.
+fn step_plane_generic<S: crate::fpga::Scalar>(
+    src: &[S],
+    out: &mut [S],
+    z: usize,
+    dims: [usize; 3],
+    (c0, c1): (S, S),
+) {
+    let [bx, by, bz] = dims;
+    let edge = |c: usize, n: usize| c == 0 || c == n - 1;
+    for y in 0..by {
+        for x in 0..bx {
+            let i = (z * by + y) * bx + x;
+            out[y * bx + x] = if edge(x, bx) || edge(y, by) || edge(z, bz) {
+                src[i]
+            } else {
+                let s = (src[i - 1].add(src[i + 1]))
+                    .add(src[i - bx].add(src[i + bx]))
+                    .add(src[i - bx * by].add(src[i + bx * by]));
+                S::from_wide(S::mul_acc(S::mul_acc(S::wide_zero(), c0, src[i]), c1, s))
+            };
+        }
+    }
+}
+
+/// The grid after `steps` steps in any [`crate::fpga::Scalar`]: f64 (then
+/// equal to the f64 reference bit for bit), or `ap_fixed` for the FPGA
+/// emulation, where every step writes the grid in the format as an HLS
+/// design writes its line-buffered stream. Planes run in parallel.
+pub fn reference_generic<S: crate::fpga::Scalar>(size: &SizeSpec, u0: &[S]) -> Result<Vec<S>> {
+    let g = Grid::of(size)?;
+    let c = (S::from_f64(C0 as f64), S::from_f64(C1 as f64));
+    let mut a = u0.to_vec();
+    let mut b = vec![S::zero(); a.len()];
+    for _ in 0..g.steps {
+        b.par_chunks_mut(g.plane())
+            .enumerate()
+            .for_each(|(z, plane)| step_plane_generic(&a, plane, z, [g.nx, g.ny, g.nz], c));
+        std::mem::swap(&mut a, &mut b);
+    }
+    Ok(a)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -556,6 +608,16 @@ mod tests {
         let v = k.verify(&inputs, &out, tol()).unwrap();
         assert!(!v.passed);
         assert!(v.detail.starts_with("u[4250399]"), "{}", v.detail);
+    }
+
+    #[test]
+    fn generic_reference_in_f64_is_the_reference() {
+        let size = size(20, 17, 15, 4);
+        let g = Grid::of(&size).unwrap();
+        let u0 = crate::rng::uniform_f32(9, 1, g.points(), 0.0, 1.0);
+        let full = reference_full(&g, &u0);
+        let wide: Vec<f64> = u0.iter().map(|&v| v as f64).collect();
+        assert_eq!(reference_generic(&size, &wide).unwrap(), full);
     }
 
     #[test]

@@ -18,7 +18,7 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::report::data::{Dataset, Subject};
+use crate::report::data::{Dataset, Subject, rankable};
 use crate::report::stats::{Ratio, Sample, Welch, ratio_of_means, welch};
 use crate::report::table::format_value;
 use crate::store::ResultRecord;
@@ -94,9 +94,27 @@ fn sample(r: &ResultRecord) -> Option<Sample> {
     })
 }
 
-/// Compares every other device with the baseline `name`.
-pub fn compare(results: &[ResultRecord], name: &str) -> Result<Comparison> {
-    let data = Dataset::require(results, "the database")?;
+/// Compares every other device with the baseline `name`. Modeled results
+/// (FPGA emulation) take part only with `include_modeled`: a modeled time
+/// is no measurement to test against one.
+pub fn compare(results: &[ResultRecord], name: &str, include_modeled: bool) -> Result<Comparison> {
+    let (kept, left_out) = rankable(results, include_modeled);
+    if left_out > 0 {
+        let (all, _) = rankable(results, true);
+        let everything = Dataset::new(&all);
+        if let Ok(b) = resolve_baseline(&everything, name)
+            && b.modeled
+        {
+            return Err(Error::InvalidValue {
+                what: "--baseline".into(),
+                message: format!(
+                    "'{name}' is a modeled device ({}): pass --include-modeled to compare against it",
+                    b.spec()
+                ),
+            });
+        }
+    }
+    let data = Dataset::require(&kept, "the database")?;
     let suites = data.suite_versions();
     if suites.len() > 1 {
         return Err(Error::MixedSuites(format!(

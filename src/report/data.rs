@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::power::EnergyReading;
+use crate::power::{EnergyReading, Method};
 use crate::store::{ResultRecord, Status};
 
 /// One device of one node.
@@ -24,6 +24,8 @@ pub struct Subject {
     pub device: String,
     pub device_name: String,
     pub device_type: String,
+    /// Its figures are modeled, not measured (FPGA emulation).
+    pub modeled: bool,
 }
 
 impl Subject {
@@ -35,6 +37,7 @@ impl Subject {
             device: r.device.clone(),
             device_name: r.device_name.clone(),
             device_type: r.device_type.clone(),
+            modeled: r.is_modeled(),
         }
     }
 
@@ -43,11 +46,16 @@ impl Subject {
         format!("{}/{}:{}", self.hostname, self.backend, self.device)
     }
 
-    /// `host: device name (backend:device)`, for tables and legends.
+    /// `host: device name (backend:device)`, for tables and legends;
+    /// ` [MODELED]` after a modeled device.
     pub fn label(&self) -> String {
         format!(
-            "{}: {} ({}:{})",
-            self.hostname, self.device_name, self.backend, self.device
+            "{}: {} ({}:{}){}",
+            self.hostname,
+            self.device_name,
+            self.backend,
+            self.device,
+            if self.modeled { " [MODELED]" } else { "" }
         )
     }
 
@@ -151,11 +159,46 @@ pub fn size_rank(size: &str) -> (usize, String) {
 }
 
 /// The energy reading a figure may use: the result's primary reading, if it
-/// has a perf/W and is measured, or estimated/modeled when allowed.
-pub fn usable_energy(r: &ResultRecord, include_estimated: bool) -> Option<&EnergyReading> {
+/// has a perf/W and is measured, or estimated (modeled) when
+/// `include_estimated` (`include_modeled`) allows it.
+pub fn usable_energy(
+    r: &ResultRecord,
+    include_estimated: bool,
+    include_modeled: bool,
+) -> Option<&EnergyReading> {
     r.primary_energy()
         .filter(|e| e.avg_w > 0.0 && e.avg_w.is_finite())
-        .filter(|e| include_estimated || e.method.is_measured())
+        .filter(|e| match e.method {
+            Method::Counter | Method::Sampled => true,
+            Method::Estimated => include_estimated,
+            Method::Modeled => include_modeled,
+        })
+}
+
+/// The results a ranking may use: all of them with `include_modeled`,
+/// else only measured ones (see [`ResultRecord::is_modeled`]); and how
+/// many modeled results were left out. Modeled timings and energy never
+/// meet measured ones in a score, comparison or plot unless asked.
+pub fn rankable(results: &[ResultRecord], include_modeled: bool) -> (Vec<ResultRecord>, usize) {
+    let kept: Vec<ResultRecord> = results
+        .iter()
+        .filter(|r| include_modeled || !r.is_modeled())
+        .cloned()
+        .collect();
+    let left_out = results.len() - kept.len();
+    (kept, left_out)
+}
+
+/// The hint that goes with an empty selection when modeled results were
+/// left out.
+pub fn modeled_hint(left_out: usize) -> String {
+    if left_out > 0 {
+        format!(
+            "; {left_out} modeled result(s) (FPGA emulation) left out: --include-modeled ranks them, labelled"
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// Escapes text for HTML element content and attribute values.

@@ -72,10 +72,14 @@ fn score_html(score: &ScoreReport) -> String {
         } else {
             "micro shown in brackets, not counted"
         },
-        if score.include_estimated {
-            "estimated and modeled energy included, labelled ESTIMATED"
-        } else {
-            "measured energy only"
+        match (score.include_estimated, score.include_modeled) {
+            (false, false) => "measured energy only; modeled results (FPGA emulation) not scored",
+            (true, false) =>
+                "estimated energy included, labelled ESTIMATED; modeled results not scored",
+            (false, true) =>
+                "modeled results included: devices labelled [MODELED], their energy ESTIMATED",
+            (true, true) =>
+                "estimated energy and modeled results included: devices labelled [MODELED], energy ESTIMATED",
         }
     );
     let domains = ["simulation", "reconstruction", "ml", "micro"];

@@ -25,6 +25,12 @@
 //! its primary energy reading (HEPscore/W): points per watt. Only measured
 //! energy (counter, sampled) counts unless `--include-estimated`, and a
 //! figure that used an estimated or modeled reading says so.
+//!
+//! Modeled results (the FPGA emulation: modeled time and energy) are not
+//! scored at all unless `--include-modeled`: their throughput is no
+//! measurement, so they never rank against measured devices by default;
+//! when included, their devices are labelled `[MODELED]` and their modeled
+//! energy counts per watt (labelled).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -34,7 +40,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::kernels::Registry;
 use crate::kernels::manifest::Domain;
-use crate::report::data::{Dataset, Key, Subject, key_of, usable_energy};
+use crate::report::data::{Dataset, Key, Subject, key_of, modeled_hint, rankable, usable_energy};
 use crate::report::stats::weighted_geometric_mean;
 use crate::store::{RunFile, Status, json};
 
@@ -149,8 +155,10 @@ impl Reference {
 pub struct ScoreOptions {
     /// Count the micro domain in the overall score.
     pub include_micro: bool,
-    /// Let estimated and modeled energy into the score per watt.
+    /// Let estimated energy into the score per watt.
     pub include_estimated: bool,
+    /// Score modeled results (time and energy) beside measured ones.
+    pub include_modeled: bool,
     /// Kernel weights within their domain (default 1).
     pub weights: BTreeMap<String, f64>,
     /// Only results of this suite version.
@@ -206,6 +214,9 @@ pub struct ScoreReport {
     pub reference: String,
     pub include_micro: bool,
     pub include_estimated: bool,
+    pub include_modeled: bool,
+    /// Modeled results left out (without `include_modeled`).
+    pub modeled_left_out: usize,
     pub subjects: Vec<SubjectScore>,
 }
 
@@ -224,11 +235,18 @@ pub fn score(
             reference.suite_version, reference.source
         )));
     }
-    let selected: Vec<crate::store::ResultRecord> = results
+    let of_suite: Vec<crate::store::ResultRecord> = results
         .iter()
         .filter(|r| opts.suite.as_ref().is_none_or(|s| *s == r.suite_version))
         .cloned()
         .collect();
+    let (selected, modeled_left_out) = rankable(&of_suite, opts.include_modeled);
+    if selected.is_empty() && modeled_left_out > 0 {
+        return Err(Error::NoResults(format!(
+            "no measured results to score{}",
+            modeled_hint(modeled_left_out)
+        )));
+    }
     let data = Dataset::require(&selected, "the database")?;
     let suites = data.suite_versions();
     if suites.len() > 1 || !suites.contains(&reference.suite_version) {
@@ -280,7 +298,7 @@ pub fn score(
                     per_watt_estimated: false,
                 });
             ks.ratios.push((key.1.clone(), key.2.clone(), ratio));
-            if let Some(e) = usable_energy(r, opts.include_estimated) {
+            if let Some(e) = usable_energy(r, opts.include_estimated, opts.include_modeled) {
                 per_watt_terms
                     .entry(r.kernel.clone())
                     .or_default()
@@ -371,6 +389,8 @@ pub fn score(
         reference: reference.describe(),
         include_micro: opts.include_micro,
         include_estimated: opts.include_estimated,
+        include_modeled: opts.include_modeled,
+        modeled_left_out,
         subjects,
     })
 }
@@ -403,11 +423,19 @@ impl ScoreReport {
                 "micro shown, not counted; --include-micro counts it"
             },
             if self.include_estimated {
-                "estimated and modeled energy included and labelled"
+                "estimated energy included and labelled"
             } else {
                 "measured energy only (--include-estimated allows estimates)"
             }
         );
+        if self.include_modeled {
+            s.push_str("modeled results (FPGA emulation) included, their devices labelled [MODELED], modeled energy labelled\n\n");
+        } else if self.modeled_left_out > 0 {
+            s.push_str(&format!(
+                "{} modeled result(s) (FPGA emulation) left out; --include-modeled scores them, labelled\n\n",
+                self.modeled_left_out
+            ));
+        }
         let mut headings = vec!["device", "overall", "overall/W"];
         headings.extend(domains.iter().map(|d| d.as_str()));
         headings.push("missing");

@@ -173,6 +173,19 @@ pub struct ResultRecord {
 }
 
 impl ResultRecord {
+    /// Whether the result's figures come from a model, not a measurement
+    /// (the FPGA emulation): it has a model report, a modeled energy
+    /// reading or an emulated device. Such results are ranked against
+    /// measured ones only when the user asks (`--include-modeled`).
+    pub fn is_modeled(&self) -> bool {
+        self.model.is_some()
+            || self.device_type == crate::backends::DeviceType::FpgaEmulated.as_str()
+            || self
+                .energy
+                .iter()
+                .any(|e| e.method == crate::power::Method::Modeled)
+    }
+
     /// The energy reading that speaks for this result's device.
     pub fn primary_energy(&self) -> Option<&EnergyReading> {
         crate::power::primary(&self.energy, &self.device_type)

@@ -1,7 +1,8 @@
 //! Throughput against power, one panel per kernel, size and precision, with
 //! the Pareto front marked: the devices that no other device beats on both
 //! throughput and power. The front is drawn through measured points only
-//! unless estimated ones are allowed (`--include-estimated`), since ranking
+//! unless estimated ones are allowed (`--include-estimated`) or modeled ones
+//! (`--include-modeled`; without it the dataset holds none), since ranking
 //! an estimate against a measurement is what the honesty rules forbid.
 
 use plotters::prelude::*;
@@ -24,11 +25,26 @@ pub struct PowerPoint {
     pub watts: f64,
     pub throughput: f64,
     pub estimated: bool,
+    /// The reading is modeled (a subset of `estimated`, which marks every
+    /// reading that is not measured).
+    pub modeled: bool,
     pub on_front: bool,
 }
 
-/// The points of one key, with the front decided.
+/// The points of one key, with the front decided; estimated and modeled
+/// points may be on it when `include_estimated`.
 pub fn points(data: &Dataset, key: &Key, include_estimated: bool) -> Vec<PowerPoint> {
+    points_with(data, key, include_estimated, include_estimated)
+}
+
+/// The points of one key; estimated points may be on the front when
+/// `include_estimated`, modeled ones when `include_modeled`.
+pub fn points_with(
+    data: &Dataset,
+    key: &Key,
+    include_estimated: bool,
+    include_modeled: bool,
+) -> Vec<PowerPoint> {
     let mut pts: Vec<PowerPoint> = data
         .subjects
         .values()
@@ -41,12 +57,16 @@ pub fn points(data: &Dataset, key: &Key, include_estimated: bool) -> Vec<PowerPo
                 watts: e.avg_w,
                 throughput: r.throughput?,
                 estimated: !e.method.is_measured(),
+                modeled: e.method == crate::power::Method::Modeled,
                 on_front: false,
             })
         })
         .collect();
     let ranked: Vec<usize> = (0..pts.len())
-        .filter(|&i| include_estimated || !pts[i].estimated)
+        .filter(|&i| {
+            let p = &pts[i];
+            !p.estimated || (p.modeled && include_modeled) || (!p.modeled && include_estimated)
+        })
         .collect();
     let xy: Vec<(f64, f64)> = ranked
         .iter()
@@ -58,11 +78,15 @@ pub fn points(data: &Dataset, key: &Key, include_estimated: bool) -> Vec<PowerPo
     pts
 }
 
-pub fn draw(data: &Dataset, include_estimated: bool) -> Result<Figure, Error> {
+pub fn draw(
+    data: &Dataset,
+    include_estimated: bool,
+    include_modeled: bool,
+) -> Result<Figure, Error> {
     let keys: Vec<Key> = data
         .keys()
         .into_iter()
-        .filter(|k| !points(data, k, include_estimated).is_empty())
+        .filter(|k| !points_with(data, k, include_estimated, include_modeled).is_empty())
         .collect();
     let title = "Throughput against power, with the Pareto front".to_string();
     if keys.is_empty() {
@@ -78,7 +102,7 @@ pub fn draw(data: &Dataset, include_estimated: bool) -> Result<Figure, Error> {
     }
     let all: Vec<Vec<PowerPoint>> = keys
         .iter()
-        .map(|k| points(data, k, include_estimated))
+        .map(|k| points_with(data, k, include_estimated, include_modeled))
         .collect();
     let any_estimated = all.iter().flatten().any(|p| p.estimated);
     let mut legend: Vec<LegendEntry> = data
@@ -94,10 +118,11 @@ pub fn draw(data: &Dataset, include_estimated: bool) -> Result<Figure, Error> {
     legend.push(LegendEntry {
         text: format!(
             "grey line and large rings: Pareto front ({})",
-            if include_estimated {
-                "measured and estimated points"
-            } else {
-                "measured points only"
+            match (include_estimated, include_modeled) {
+                (false, false) => "measured points only",
+                (true, false) => "measured and estimated points",
+                (false, true) => "measured and modeled points",
+                (true, true) => "measured, estimated and modeled points",
             }
         ),
         color: RGBColor(120, 120, 120),
@@ -192,10 +217,12 @@ pub fn draw(data: &Dataset, include_estimated: bool) -> Result<Figure, Error> {
         provenance: format!(
             "{}. Power is the gross average watts of each result's primary energy reading over its timed window; throughput is work over the median time. The Pareto front joins the points no other point beats on both axes{}.",
             data_provenance(data, used),
-            if include_estimated {
-                ", estimated and modeled points included"
-            } else {
-                "; only measured points can be on it (hollow points marked EST. are estimates)"
+            match (include_estimated, include_modeled) {
+                (false, false) =>
+                    "; only measured points can be on it (hollow points marked EST. are estimates)",
+                (true, false) => ", estimated points included",
+                (false, true) => ", modeled points (FPGA emulation) included",
+                (true, true) => ", estimated and modeled points included",
             }
         ),
     })

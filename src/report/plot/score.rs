@@ -241,10 +241,15 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
             } else {
                 "non-micro"
             },
-            if report.include_estimated {
-                "estimated and modeled readings included and marked EST."
-            } else {
-                "measured readings only"
+            match (report.include_estimated, report.include_modeled) {
+                (false, false) =>
+                    "measured readings only; modeled results (FPGA emulation) not scored",
+                (true, false) =>
+                    "estimated readings included and marked EST.; modeled results not scored",
+                (false, true) =>
+                    "modeled results included (devices marked [MODELED], readings EST.)",
+                (true, true) =>
+                    "estimated and modeled readings included and marked EST., modeled devices [MODELED]",
             },
             crate::HARNESS_VERSION
         ),
