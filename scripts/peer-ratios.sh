@@ -112,4 +112,7 @@ row "fma_peak/f64" "C vector loop" GFLOP/s "$h" "$p" 0.8
 cc -O3 -march=native -fno-math-errno -fopenmp -DREAL=double scripts/peers/pic_push.c -o "$build/pic_push64" || { echo "cannot build the f64 pic_push peer" >&2; exit 2; }
 h=$(harness pic_push medium f64); p=$(OMP_NUM_THREADS=$threads "$build/pic_push64" 4194304 8 10 2>/dev/null)
 row "pic_push/f64" "OpenMP C loop" Gpushes/s "$h" "$p" 0.8
+cc -O3 -march=native -fno-math-errno -fopenmp -DREAL=double scripts/peers/stencil3d.c -o "$build/stencil3d64" || { echo "cannot build the f64 stencil3d peer" >&2; exit 2; }
+h=$(harness stencil3d medium f64); p=$(OMP_NUM_THREADS=$threads "$build/stencil3d64" 256 8 10 2>/dev/null)
+row "stencil3d/f64" "OpenMP C loop" Gpoint-updates/s "$h" "$p" 0.8
 exit $status

@@ -1,4 +1,5 @@
-// 7-point Jacobi heat step (f32) with fixed boundary:
+// 7-point Jacobi heat step, in `real` (float; double with -DHETBENCH_F64),
+// with fixed boundary:
 //   v' = c0 * v + c1 * ((x- + x+) + (y- + y+) + (z- + z+)) inside,
 //   v' = v on the six faces.
 // One work-item per (x, y) column and chunk of `zchunk` planes, marching in
@@ -9,9 +10,16 @@
 // ceil(nz/zchunk)). The kernel picks the source and destination of the step
 // (ping-pong); the last step of an invocation always writes u.
 
-static inline void step(__global const float *restrict src, __global float *restrict dst,
+#ifdef HETBENCH_F64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double real;
+#else
+typedef float real;
+#endif
+
+static inline void step(__global const real *restrict src, __global real *restrict dst,
                         const uint nx, const uint ny, const uint nz, const uint zchunk,
-                        const float c0, const float c1) {
+                        const real c0, const real c1) {
     const uint x = get_global_id(0), y = get_global_id(1);
     if (x >= nx || y >= ny) return;
     const uint z0 = get_global_id(2) * zchunk;
@@ -23,13 +31,13 @@ static inline void step(__global const float *restrict src, __global float *rest
         for (uint z = z0; z < z1; z++, i += plane) dst[i] = src[i];
         return;
     }
-    float below = z0 > 0 ? src[i - plane] : 0.0f;
-    float centre = src[i];
+    real below = z0 > 0 ? src[i - plane] : (real)0;
+    real centre = src[i];
     for (uint z = z0; z < z1; z++, i += plane) {
-        const float above = z + 1 < nz ? src[i + plane] : 0.0f;
-        float v = centre;
+        const real above = z + 1 < nz ? src[i + plane] : (real)0;
+        real v = centre;
         if (z != 0 && z != nz - 1) {
-            const float s = ((src[i - 1] + src[i + 1]) + (src[i - nx] + src[i + nx])) + (below + above);
+            const real s = ((src[i - 1] + src[i + 1]) + (src[i - nx] + src[i + nx])) + (below + above);
             v = fma(c0, centre, c1 * s);
         }
         dst[i] = v;
@@ -38,8 +46,8 @@ static inline void step(__global const float *restrict src, __global float *rest
     }
 }
 
-#define ARGS __global const float *restrict u0, __global float *restrict u, \
-             __global float *restrict tmp, const uint nx, const uint ny, const uint nz, \
+#define ARGS __global const real *restrict u0, __global real *restrict u, \
+             __global real *restrict tmp, const uint nx, const uint ny, const uint nz, \
              const uint zchunk, const float c0, const float c1
 
 __kernel __attribute__((reqd_work_group_size(64, 4, 1))) void in_to_u(ARGS) {

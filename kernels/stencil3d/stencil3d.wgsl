@@ -1,4 +1,5 @@
-// 7-point Jacobi heat step (f32) with fixed boundary:
+// 7-point Jacobi heat step, in `real` (f32, or f64 in the f64 variant), with
+// fixed boundary:
 //   v' = c0 * v + c1 * ((x- + x+) + (y- + y+) + (z- + z+)) inside,
 //   v' = v on the six faces.
 // One invocation per (x, y) column and chunk of `zchunk` planes, marching in
@@ -8,6 +9,8 @@
 // groups (ceil(nx/64), ceil(ny/4), ceil(nz/zchunk)). The entry point picks
 // the source and destination of the step (ping-pong); the last step of an
 // invocation always writes u.
+alias real = f32;
+
 struct Params {
     nx: u32,
     ny: u32,
@@ -17,14 +20,14 @@ struct Params {
     c1: f32,
 }
 
-@group(0) @binding(0) var<storage, read> u0: array<f32>;
-@group(0) @binding(1) var<storage, read_write> u: array<f32>;
-@group(0) @binding(2) var<storage, read_write> tmp: array<f32>;
+@group(0) @binding(0) var<storage, read> u0: array<real>;
+@group(0) @binding(1) var<storage, read_write> u: array<real>;
+@group(0) @binding(2) var<storage, read_write> tmp: array<real>;
 @group(0) @binding(3) var<uniform> p: Params;
 
 // sel: 0 = u0, 1 = u, 2 = tmp. Constant at every call site, so the branch
 // folds away when the step is inlined.
-fn ld(sel: u32, i: u32) -> f32 {
+fn ld(sel: u32, i: u32) -> real {
     if (sel == 0u) {
         return u0[i];
     }
@@ -34,7 +37,7 @@ fn ld(sel: u32, i: u32) -> f32 {
     return tmp[i];
 }
 
-fn st(sel: u32, i: u32, v: f32) {
+fn st(sel: u32, i: u32, v: real) {
     if (sel == 1u) {
         u[i] = v;
     } else {
@@ -63,13 +66,13 @@ fn step(src: u32, dst: u32, gid: vec3<u32>) {
         }
         return;
     }
-    var below = 0.0;
+    var below: real = 0.0;
     if (z0 > 0u) {
         below = ld(src, i - plane);
     }
     var centre = ld(src, i);
     for (var z = z0; z < z1; z++) {
-        var above = 0.0;
+        var above: real = 0.0;
         if (z + 1u < p.nz) {
             above = ld(src, i + plane);
         }
@@ -77,7 +80,7 @@ fn step(src: u32, dst: u32, gid: vec3<u32>) {
         if (z != 0u && z != p.nz - 1u) {
             let s = ((ld(src, i - 1u) + ld(src, i + 1u)) + (ld(src, i - nx) + ld(src, i + nx)))
                 + (below + above);
-            v = fma(p.c0, centre, p.c1 * s);
+            v = fma(real(p.c0), centre, real(p.c1) * s);
         }
         st(dst, i, v);
         below = centre;

@@ -6,15 +6,18 @@
 #include <stdio.h>
 #include <string.h>
 #include "common.h"
+#ifndef REAL
+#define REAL float /* -DREAL=double for the f64 variant */
+#endif
 
-static void step(const float *restrict src, float *restrict dst, long n) {
+static void step(const REAL *restrict src, REAL *restrict dst, long n) {
     const long plane = n * n;
 #pragma omp parallel for schedule(static)
     for (long z = 0; z < n; z++) {
         for (long y = 0; y < n; y++) {
             const long r = z * plane + y * n;
             if (z == 0 || z == n - 1 || y == 0 || y == n - 1) {
-                memcpy(dst + r, src + r, n * sizeof(float));
+                memcpy(dst + r, src + r, n * sizeof(REAL));
                 continue;
             }
             dst[r] = src[r];
@@ -22,9 +25,9 @@ static void step(const float *restrict src, float *restrict dst, long n) {
 #pragma omp simd
             for (long x = 1; x < n - 1; x++) {
                 const long i = r + x;
-                const float s = ((src[i - 1] + src[i + 1]) + (src[i - n] + src[i + n])) +
+                const REAL s = ((src[i - 1] + src[i + 1]) + (src[i - n] + src[i + n])) +
                                 (src[i - plane] + src[i + plane]);
-                dst[i] = 0.25f * src[i] + 0.125f * s;
+                dst[i] = (REAL)0.25 * src[i] + (REAL)0.125 * s;
             }
         }
     }
@@ -35,23 +38,23 @@ int main(int argc, char **argv) {
     int steps = argc > 2 ? atoi(argv[2]) : 8;
     int reps = argc > 3 ? atoi(argv[3]) : 10;
     long p = n * n * n;
-    float *u0 = malloc(p * sizeof(float)), *a = malloc(p * sizeof(float));
-    float *b = malloc(p * sizeof(float));
+    REAL *u0 = malloc(p * sizeof(REAL)), *a = malloc(p * sizeof(REAL));
+    REAL *b = malloc(p * sizeof(REAL));
     /* First touch with the compute loop's static partition. */
 #pragma omp parallel for schedule(static)
     for (long z = 0; z < n; z++)
         for (long k = 0; k < n * n; k++) {
             long i = z * n * n + k;
-            u0[i] = (float)((i * 7919) % 1000) / 1000.0f;
-            a[i] = 0.0f;
-            b[i] = 0.0f;
+            u0[i] = (REAL)((i * 7919) % 1000) / (REAL)1000.0;
+            a[i] = (REAL)0.0;
+            b[i] = (REAL)0.0;
         }
     double *t = malloc(reps * sizeof(double));
     for (int r = -1; r < reps; r++) {
         double t0 = now_s();
         for (int k = 0; k < steps; k++) {
             int to_a = (steps - 1 - k) % 2 == 0;
-            const float *src = k == 0 ? u0 : (to_a ? b : a);
+            const REAL *src = k == 0 ? u0 : (to_a ? b : a);
             step(src, to_a ? a : b, n);
         }
         if (r >= 0) t[r] = now_s() - t0;

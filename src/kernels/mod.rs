@@ -1056,9 +1056,16 @@ mod tests {
             seen.push(k.name().to_string());
         }
         assert!(
-            ["stream_triad", "gemm", "nbody", "fma_peak", "pic_push"]
-                .iter()
-                .all(|n| seen.iter().any(|s| s == n)),
+            [
+                "stream_triad",
+                "gemm",
+                "nbody",
+                "fma_peak",
+                "pic_push",
+                "stencil3d"
+            ]
+            .iter()
+            .all(|n| seen.iter().any(|s| s == n)),
             "{seen:?}"
         );
     }

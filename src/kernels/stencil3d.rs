@@ -1,4 +1,5 @@
-//! `stencil3d`: 7-point Jacobi heat steps on a 3D grid, f32, fixed boundary.
+//! `stencil3d`: 7-point Jacobi heat steps on a 3D grid, f32 or f64, fixed
+//! boundary.
 //!
 //! v'(x,y,z) = c0 v + c1 (v(x±1) + v(y±1) + v(z±1)) inside, v' = v on the six
 //! faces, with c1 = alpha = 1/8 and c0 = 1 - 6 alpha = 1/4 (an explicit heat
@@ -27,10 +28,10 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::kernels::par::{SharedMut, mul_add, static_ranges};
+use crate::kernels::par::{Real, SharedMut, static_ranges};
 use crate::kernels::{
     Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
-    LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
+    LaunchBuffer, Reals, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
     sample_indices,
 };
 use crate::multiversion;
@@ -140,33 +141,7 @@ impl Kernel for Stencil3d {
     }
 
     fn cpu(&self, inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
-        let g = Grid::of(&inputs.size)?;
-        let src = inputs.buffers.f32("u0")?;
-        let threads = rayon::current_num_threads();
-        let slabs = static_ranges(g.nz, threads, 1);
-        // First touch of every grid by the thread that will sweep its planes.
-        let touch = |fill: Option<&[f32]>| {
-            let mut v = vec![0.0f32; g.points()];
-            let view = SharedMut::new(&mut v);
-            rayon::broadcast(|ctx| {
-                let r = slabs[ctx.index()].clone();
-                let r = r.start * g.plane()..r.end * g.plane();
-                // SAFETY: slabs are disjoint and `v` outlives the broadcast.
-                let d = unsafe { view.range(r.clone()) };
-                match fill {
-                    Some(s) => d.copy_from_slice(&s[r]),
-                    None => d.fill(0.0),
-                }
-            });
-            v
-        };
-        Ok(Box::new(StencilCpu {
-            g,
-            u0: touch(Some(src)),
-            u: touch(None),
-            tmp: touch(None),
-            slabs,
-        }))
+        crate::by_precision!(inputs, stencil_cpu(inputs))
     }
 
     fn launch(&self, inputs: &Inputs) -> Result<Launch> {
@@ -216,7 +191,7 @@ impl Kernel for Stencil3d {
     fn verify(&self, inputs: &Inputs, outputs: &Buffers, tol: Tolerance) -> Result<Verdict> {
         let g = Grid::of(&inputs.size)?;
         let u0 = inputs.buffers.f32("u0")?;
-        let u = outputs.f32("u")?;
+        let u = outputs.real("u")?;
         let mut checker = Checker::new(tol);
         if u.len() != g.points() {
             checker.check(u.len() as f64, g.points() as f64, 0.0, || {
@@ -235,7 +210,7 @@ impl Kernel for Stencil3d {
         if g.points() <= FULL_CHECK_POINTS {
             let want = reference_full(&g, u0);
             let worst = worst_index(u, &want, tol);
-            checker.check(u[worst] as f64, want[worst], want[worst], || at(worst));
+            checker.check(u.at(worst), want[worst], want[worst], || at(worst));
             let mut verdict = checker.finish();
             verdict.checked = u.len() as u64;
             return Ok(verdict);
@@ -252,14 +227,14 @@ impl Kernel for Stencil3d {
                 |a, b| (a.0.min(b.0), a.1.max(b.1)),
             );
         let (lo, hi) = (lo as f64, hi as f64);
-        let outside = u.par_iter().position_any(|&v| {
-            let v = v as f64;
+        let outside = (0..u.len()).into_par_iter().find_any(|&i| {
+            let v = u.at(i);
             !(v.is_finite()
                 && v >= lo - tol.rel * hi.abs() - tol.abs
                 && v <= hi * (1.0 + tol.rel) + tol.abs)
         });
         if let Some(i) = outside {
-            let v = u[i] as f64;
+            let v = u.at(i);
             checker.check(v, v.clamp(lo, hi), hi.abs(), || {
                 format!("{} (outside the input's range)", at(i))
             });
@@ -270,19 +245,18 @@ impl Kernel for Stencil3d {
             .map(|&i| (i, reference_at(&g, u0, i)))
             .collect();
         for (i, want) in refs {
-            checker.check(u[i] as f64, want, want, || at(i));
+            checker.check(u.at(i), want, want, || at(i));
         }
         Ok(checker.finish())
     }
 }
 
 /// The index of the worst element of `got` against `want`.
-fn worst_index(got: &[f32], want: &[f64], tol: Tolerance) -> usize {
-    got.par_iter()
-        .zip(want)
+fn worst_index(got: Reals, want: &[f64], tol: Tolerance) -> usize {
+    want.par_iter()
         .enumerate()
-        .map(|(i, (&g, &w))| {
-            let err = (g as f64 - w).abs();
+        .map(|(i, &w)| {
+            let err = (got.at(i) - w).abs();
             let bound = (tol.abs + tol.rel * w.abs()).max(f64::MIN_POSITIVE);
             (
                 i,
@@ -369,11 +343,41 @@ fn reference_at(g: &Grid, u0: &[f32], i: usize) -> f64 {
     a[(l[2] * dims[1] + l[1]) * dims[0] + l[0]]
 }
 
-struct StencilCpu {
+fn stencil_cpu<T: Real>(inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
+    let g = Grid::of(&inputs.size)?;
+    let src = T::input(inputs, "u0")?;
+    let threads = rayon::current_num_threads();
+    let slabs = static_ranges(g.nz, threads, 1);
+    // First touch of every grid by the thread that will sweep its planes.
+    let touch = |fill: Option<&[T]>| {
+        let mut v = vec![T::ZERO; g.points()];
+        let view = SharedMut::new(&mut v);
+        rayon::broadcast(|ctx| {
+            let r = slabs[ctx.index()].clone();
+            let r = r.start * g.plane()..r.end * g.plane();
+            // SAFETY: slabs are disjoint and `v` outlives the broadcast.
+            let d = unsafe { view.range(r.clone()) };
+            match fill {
+                Some(s) => d.copy_from_slice(&s[r]),
+                None => d.fill(T::ZERO),
+            }
+        });
+        v
+    };
+    Ok(Box::new(StencilCpu {
+        g,
+        u0: touch(Some(src)),
+        u: touch(None),
+        tmp: touch(None),
+        slabs,
+    }))
+}
+
+struct StencilCpu<T> {
     g: Grid,
-    u0: Vec<f32>,
-    u: Vec<f32>,
-    tmp: Vec<f32>,
+    u0: Vec<T>,
+    u: Vec<T>,
+    tmp: Vec<T>,
     /// Each thread's z planes, the same on every run.
     slabs: Vec<Range<usize>>,
 }
@@ -381,7 +385,13 @@ struct StencilCpu {
 /// The planes `zs` of one step from `src` into `dst` (which holds exactly
 /// those planes), in blocks of [`Y_BLOCK`] rows.
 #[inline(always)]
-fn slab_body<const FMA: bool>(src: &[f32], dst: &mut [f32], zs: Range<usize>, dims: [usize; 3]) {
+fn slab_body<T: Real, const FMA: bool>(
+    src: &[T],
+    dst: &mut [T],
+    zs: Range<usize>,
+    dims: [usize; 3],
+) {
+    let (c0, c1) = (T::from_f32(C0), T::from_f32(C1));
     let [nx, ny, nz] = dims;
     let plane = nx * ny;
     let w = nx - 2;
@@ -404,17 +414,17 @@ fn slab_body<const FMA: bool>(src: &[f32], dst: &mut [f32], zs: Range<usize>, di
                 let (n, s, d, u) = (&n[1..][..w], &s[1..][..w], &d[1..][..w], &u[1..][..w]);
                 for k in 0..w {
                     let sum = ((xm[k] + xp[k]) + (n[k] + s[k])) + (d[k] + u[k]);
-                    o[k] = mul_add::<FMA>(C0, xc[k], C1 * sum);
+                    o[k] = T::mul_add::<FMA>(c0, xc[k], c1 * sum);
                 }
             }
         }
     }
 }
 
-multiversion!(fn slab(src: &[f32], dst: &mut [f32], zs: Range<usize>, dims: [usize; 3]) = slab_body);
+multiversion!(fn slab<T: Real>(src: &[T], dst: &mut [T], zs: Range<usize>, dims: [usize; 3]) = slab_body);
 
-impl StencilCpu {
-    fn step(g: &Grid, slabs: &[Range<usize>], src: &[f32], dst: &mut [f32]) {
+impl<T: Real> StencilCpu<T> {
+    fn step(g: &Grid, slabs: &[Range<usize>], src: &[T], dst: &mut [T]) {
         let view = SharedMut::new(dst);
         let dims = [g.nx, g.ny, g.nz];
         let plane = g.plane();
@@ -430,7 +440,7 @@ impl StencilCpu {
     }
 }
 
-impl CpuInstance for StencilCpu {
+impl<T: Real> CpuInstance for StencilCpu<T> {
     fn run(&mut self) {
         let g = self.g;
         // The pool may have changed size since `cpu`: fall back to a new split.
@@ -450,7 +460,7 @@ impl CpuInstance for StencilCpu {
 
     fn outputs(&self) -> Buffers {
         let mut out = Buffers::default();
-        out.push("u", Buffer::F32(self.u.clone()));
+        out.push("u", T::buffer(self.u.clone()));
         out
     }
 }
