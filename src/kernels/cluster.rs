@@ -20,7 +20,8 @@
 //! (every cell points at its root; seeds set the root's flag bit) and
 //! `finalise`. The CPU labels bands of rows in parallel with a sequential
 //! union-find each, joins the bands across their boundary rows, and
-//! resolves the labels in place. Both skip neighbours that are already
+//! resolves the labels in place; a bit mask per row of the cells that take
+//! part lets it visit only those after the (vectorised) threshold pass. Both skip neighbours that are already
 //! connected through another neighbour (the decision tree of Wu, Otoo and
 //! Suzuki, Pattern Anal. Applic. 12, 2009), except in the first and last
 //! phi columns where the wrap-around edges live.
@@ -254,65 +255,121 @@ fn union_local(parent: &mut [u32], base: usize, x: usize, y: usize) {
     }
 }
 
+/// Cells per word of the masks of cells that take part: bit `j` of word
+/// `q` of a row is column `64 q + j`.
+const WORD: usize = 64;
+
+/// Words of the mask of one row of `w` cells.
+fn words(w: usize) -> usize {
+    w.div_ceil(WORD)
+}
+
+/// Calls `f(k)` for every set bit of mask word `m`, `k = k0 + bit`, in
+/// increasing order.
+#[inline(always)]
+fn for_each_bit(mut m: u64, k0: usize, mut f: impl FnMut(usize)) {
+    while m != 0 {
+        f(k0 + m.trailing_zeros() as usize);
+        m &= m - 1;
+    }
+}
+
 /// Phase 1: a sequential union-find over one band of rows (`e`, `s`,
-/// `lab` are the band's cells, `base` the global index of its first). Each
-/// cell gets its index (with [`FLAG`] if a seed) or [`NONE`], and joins its
-/// neighbours before it within the band; the band's first row leaves its
-/// upward edges to [`join_boundary`].
-fn label_band(e: &[f32], s: &[f32], w: usize, base: usize, lab: &mut [u32], t: Thresholds) {
+/// `lab` are the band's cells, `base` the global index of its first,
+/// `mask` its rows' masks). Each cell gets its index (with [`FLAG`] if a
+/// seed) or [`NONE`], and joins its neighbours before it within the band;
+/// the band's first row leaves its upward edges to [`join_boundary`].
+///
+/// Row by row: first the thresholds over the whole row, branch-free so
+/// that it vectorises, which also give the row's mask; then the joins of
+/// the cells whose bit is set, found by counting trailing zeros (no branch
+/// per cell, which would mispredict on noise).
+#[inline(always)]
+fn label_band_body<const FMA: bool>(
+    e: &[f32],
+    s: &[f32],
+    w: usize,
+    base: usize,
+    lab: &mut [u32],
+    mask: &mut [u64],
+    t: Thresholds,
+) {
     let rows = lab.len() / w;
-    let on = |v: u32| v != NONE;
+    let wpr = words(w);
     for r in 0..rows {
         let row = r * w;
-        for c in 0..w {
-            let k = row + c;
-            let (ek, sk) = (e[k], s[k]);
-            if !t.active(ek, sk) {
-                lab[k] = NONE;
-                continue;
+        let row_mask = &mut mask[r * wpr..(r + 1) * wpr];
+        for (q, m) in row_mask.iter_mut().enumerate() {
+            let cells = row + q * WORD..(row + (q + 1) * WORD).min(row + w);
+            let k0 = cells.start;
+            let mut bits = 0u64;
+            for (j, ((l, &ek), &sk)) in lab[cells.clone()]
+                .iter_mut()
+                .zip(&e[cells.clone()])
+                .zip(&s[cells])
+                .enumerate()
+            {
+                let on = t.active(ek, sk);
+                let flag = (t.seed(ek, sk) as u32) << 31;
+                // NONE where off: all ones or'ed in.
+                *l = ((base + k0 + j) as u32 | flag) | (on as u32).wrapping_sub(1);
+                bits |= (on as u64) << j;
             }
-            lab[k] = (base + k) as u32 | if t.seed(ek, sk) { FLAG } else { 0 };
-            // Neighbours before the cell: d (left), a, b, cr (the row above:
-            // left, centre, right). The left of column 0 (the last column)
-            // comes after it: joined at the end of the row.
-            let left = (c > 0 && on(lab[k - 1])).then(|| k - 1);
-            if r == 0 {
-                if let Some(d) = left {
-                    union_local(lab, base, k, d);
-                }
-                continue;
-            }
-            let up = k - w;
-            let cl = if c == 0 { w - 1 } else { c - 1 };
-            let cr = if c + 1 == w { 0 } else { c + 1 };
-            let a = row - w + cl;
-            let cc = row - w + cr;
-            if c == 0 || c + 1 == w {
-                // The wrap-around columns: every edge.
-                for n in [left, on(lab[a]).then_some(a), on(lab[up]).then_some(up)]
-                    .into_iter()
-                    .chain([on(lab[cc]).then_some(cc)])
-                    .flatten()
-                {
-                    union_local(lab, base, k, n);
-                }
-            } else if on(lab[up]) {
-                // a, cr and d all touch b: they are joined to it already.
-                union_local(lab, base, k, up);
-            } else {
-                if on(lab[cc]) {
-                    union_local(lab, base, k, cc);
-                }
-                // a and d touch each other.
-                if on(lab[a]) {
-                    union_local(lab, base, k, a);
-                } else if let Some(d) = left {
-                    union_local(lab, base, k, d);
-                }
-            }
+            *m = bits;
         }
-        if w > 1 && on(lab[row]) && on(lab[row + w - 1]) {
+        for (q, &m) in row_mask.iter().enumerate() {
+            for_each_bit(m, q * WORD, |c| join_before(lab, base, w, r, c));
+        }
+        if w > 1 && lab[row] != NONE && lab[row + w - 1] != NONE {
             union_local(lab, base, row, row + w - 1);
+        }
+    }
+}
+
+crate::multiversion!(fn label_band(e: &[f32], s: &[f32], w: usize, base: usize, lab: &mut [u32], mask: &mut [u64], t: Thresholds) = label_band_body);
+
+/// Joins cell (r, c) of a band (local row `r`), which takes part, with its
+/// neighbours before it: d (left), and a, b, cr (the row above: left,
+/// centre, right). The left of column 0 (the last column) comes after it
+/// and is joined at the end of the row; the band's first row has no row
+/// above here.
+#[inline(always)]
+fn join_before(lab: &mut [u32], base: usize, w: usize, r: usize, c: usize) {
+    let on = |v: u32| v != NONE;
+    let k = r * w + c;
+    let left = (c > 0 && on(lab[k - 1])).then(|| k - 1);
+    if r == 0 {
+        if let Some(d) = left {
+            union_local(lab, base, k, d);
+        }
+        return;
+    }
+    let up = k - w;
+    let cl = if c == 0 { w - 1 } else { c - 1 };
+    let cr = if c + 1 == w { 0 } else { c + 1 };
+    let a = up - c + cl;
+    let cc = up - c + cr;
+    if c == 0 || c + 1 == w {
+        // The wrap-around columns: every edge.
+        for n in [left, on(lab[a]).then_some(a), on(lab[up]).then_some(up)]
+            .into_iter()
+            .chain([on(lab[cc]).then_some(cc)])
+            .flatten()
+        {
+            union_local(lab, base, k, n);
+        }
+    } else if on(lab[up]) {
+        // a, cr and d all touch b: they are joined to it already.
+        union_local(lab, base, k, up);
+    } else {
+        if on(lab[cc]) {
+            union_local(lab, base, k, cc);
+        }
+        // a and d touch each other.
+        if on(lab[a]) {
+            union_local(lab, base, k, a);
+        } else if let Some(d) = left {
+            union_local(lab, base, k, d);
         }
     }
 }
@@ -361,29 +418,37 @@ fn join_boundary(lab: &mut [u32], w: usize, r0: usize, relinked: &mut Vec<usize>
     }
 }
 
-/// Phase 4, over one band: each cell that takes part gets its final label.
-/// A root is labelled by its own flag; a root that phase 3 resolved holds
-/// its label with [`FLAG`]; any other cell points at a smaller index in the
-/// band, already final.
-fn resolve_band(lab: &mut [u32], base: usize) {
-    for k in 0..lab.len() {
-        let v = lab[k];
-        if v == NONE {
-            continue;
-        }
-        let p = (v & MASK) as usize;
-        lab[k] = if p == base + k {
-            if v & FLAG != 0 { p as u32 } else { NONE }
-        } else if v & FLAG != 0 {
-            p as u32
-        } else {
-            lab[p - base]
-        };
+/// Phase 4, over one band: each cell that takes part (a set bit of
+/// `mask`) gets its final label. A root is labelled by its own flag; a
+/// root that phase 3 resolved holds its label with [`FLAG`], or [`NONE`];
+/// any other cell points at a smaller index in the band, already final.
+#[inline(always)]
+fn resolve_band_body<const FMA: bool>(lab: &mut [u32], mask: &[u64], w: usize, base: usize) {
+    let wpr = words(w);
+    for (q, &m) in mask.iter().enumerate() {
+        for_each_bit(m, q / wpr * w + q % wpr * WORD, |k| {
+            let v = lab[k];
+            if v == NONE {
+                // A root that phase 3 found in no cluster.
+                return;
+            }
+            let p = (v & MASK) as usize;
+            lab[k] = if p == base + k {
+                if v & FLAG != 0 { p as u32 } else { NONE }
+            } else if v & FLAG != 0 {
+                p as u32
+            } else {
+                lab[p - base]
+            };
+        });
     }
 }
 
+crate::multiversion!(fn resolve_band(lab: &mut [u32], mask: &[u64], w: usize, base: usize) = resolve_band_body);
+
 /// Labels the `nphi`-column grid `energy`/`sigma` into `labels` with
-/// `bands` bands of rows in parallel on the current rayon pool.
+/// `bands` bands of rows in parallel on the current rayon pool; `mask` is
+/// scratch of [`mask_words`] words.
 ///
 /// 1. Each band runs a sequential union-find ([`label_band`]): its trees
 ///    point only within the band, roots at their smallest index, a seed
@@ -403,19 +468,26 @@ pub fn label(
     t: Thresholds,
     bands: usize,
     labels: &mut [u32],
+    mask: &mut [u64],
 ) {
     let n = labels.len();
     if n == 0 || nphi == 0 {
         return;
     }
     let neta = n / nphi;
+    assert!(
+        energy.len() == n && sigma.len() == n && mask.len() == mask_words(n, nphi),
+        "label: inputs, labels and mask disagree in size"
+    );
     let band_rows = neta.div_ceil(bands.clamp(1, neta));
     let chunk = band_rows * nphi;
+    let mask_chunk = band_rows * words(nphi);
     labels
         .par_chunks_mut(chunk)
+        .zip(mask.par_chunks_mut(mask_chunk))
         .zip(energy.par_chunks(chunk).zip(sigma.par_chunks(chunk)))
         .enumerate()
-        .for_each(|(b, (lab, (e, s)))| label_band(e, s, nphi, b * chunk, lab, t));
+        .for_each(|(b, ((lab, m), (e, s)))| label_band(e, s, nphi, b * chunk, lab, m, t));
     let mut relinked = Vec::new();
     for r0 in (band_rows..neta).step_by(band_rows) {
         join_boundary(labels, nphi, r0, &mut relinked);
@@ -433,8 +505,15 @@ pub fn label(
     }
     labels
         .par_chunks_mut(chunk)
+        .zip(mask.par_chunks(mask_chunk))
         .enumerate()
-        .for_each(|(b, lab)| resolve_band(lab, b * chunk));
+        .for_each(|(b, (lab, m))| resolve_band(lab, m, nphi, b * chunk));
+}
+
+/// Words of mask scratch that [`label`] needs for `cells` cells in rows
+/// of `nphi`.
+pub fn mask_words(cells: usize, nphi: usize) -> usize {
+    cells / nphi.max(1) * words(nphi)
 }
 
 impl Kernel for Cluster {
@@ -525,13 +604,12 @@ impl Kernel for Cluster {
                 message: format!("energy and sigma must hold {} cells", s.cells()),
             });
         }
-        let bands = rayon::current_num_threads();
         Ok(Box::new(ClusterCpu {
             s,
-            bands,
             energy: crate::kernels::par::first_touch_copy(energy, s.nphi),
             sigma: crate::kernels::par::first_touch_copy(sigma, s.nphi),
             labels: vec![NONE; s.cells()],
+            mask: vec![0; mask_words(s.cells(), s.nphi)],
         }))
     }
 
@@ -585,7 +663,11 @@ impl Kernel for Cluster {
             }
         }
         let mut verdict = checker.finish();
-        let clusters = want.iter().enumerate().filter(|&(i, &l)| l == i as u32).count();
+        let clusters = want
+            .iter()
+            .enumerate()
+            .filter(|&(i, &l)| l == i as u32)
+            .count();
         let clustered = want.iter().filter(|&&l| l != NONE).count();
         verdict.detail = format!(
             "{}; {clusters} clusters, {clustered} cells clustered",
@@ -597,10 +679,11 @@ impl Kernel for Cluster {
 
 struct ClusterCpu {
     s: Shape,
-    bands: usize,
     energy: Vec<f32>,
     sigma: Vec<f32>,
     labels: Vec<u32>,
+    /// Scratch: which cells take part, a bit each.
+    mask: Vec<u64>,
 }
 
 impl CpuInstance for ClusterCpu {
@@ -610,8 +693,10 @@ impl CpuInstance for ClusterCpu {
             &self.sigma,
             self.s.nphi,
             self.s.thresholds,
-            self.bands,
+            // One band per thread of the pool it runs in.
+            rayon::current_num_threads(),
             &mut self.labels,
+            &mut self.mask,
         );
     }
 
@@ -656,9 +741,16 @@ mod tests {
     };
 
     /// Labels of the parallel implementation with `bands` bands.
-    fn labelled(energy: &[f32], sigma: &[f32], nphi: usize, t: Thresholds, bands: usize) -> Vec<u32> {
+    fn labelled(
+        energy: &[f32],
+        sigma: &[f32],
+        nphi: usize,
+        t: Thresholds,
+        bands: usize,
+    ) -> Vec<u32> {
         let mut labels = vec![0xdead_beef; energy.len()];
-        label(energy, sigma, nphi, t, bands, &mut labels);
+        let mut mask = vec![0xdead_beef; mask_words(energy.len(), nphi)];
+        label(energy, sigma, nphi, t, bands, &mut labels, &mut mask);
         labels
     }
 
@@ -692,7 +784,11 @@ mod tests {
         }
         assert_eq!(reference(&energy, &sigma, 7, T), want);
         for bands in [1, 2, 3, 4, 6, 10] {
-            assert_eq!(labelled(&energy, &sigma, 7, T, bands), want, "{bands} bands");
+            assert_eq!(
+                labelled(&energy, &sigma, 7, T, bands),
+                want,
+                "{bands} bands"
+            );
         }
         // Raising the neighbour threshold to 2.2 sigma cuts 2.1 off the
         // seedless pair and 2.0 stays out; 2.5 still joins.
@@ -735,7 +831,11 @@ mod tests {
             .collect();
         assert_eq!(reference(&energy, &sigma, 6, T), want);
         for bands in 1..=6 {
-            assert_eq!(labelled(&energy, &sigma, 6, T, bands), want, "{bands} bands");
+            assert_eq!(
+                labelled(&energy, &sigma, 6, T, bands),
+                want,
+                "{bands} bands"
+            );
         }
     }
 
@@ -743,7 +843,7 @@ mod tests {
     fn parallel_labels_equal_the_flood_fill() {
         let k = Cluster;
         // Built-in tiny; a thin grid; a single row; a single column; two
-        // columns (wrap-around onto the same neighbour); a dense grid where
+        // columns (wrap-around onto the same neighbour); dense grids where
         // most cells take part and clusters span every band.
         let sizes = [
             reg_size("tiny"),
@@ -753,6 +853,9 @@ mod tests {
             size(50, 2, 5, 4.0, 2.0),
             size(97, 101, 40, 4.0, 2.0),
             size(64, 80, 3, 1.0, 0.3),
+            // Rows of exactly one and two mask words.
+            size(40, 64, 6, 1.0, 0.3),
+            size(33, 128, 6, 4.0, 2.0),
         ];
         for (n, size) in sizes.iter().enumerate() {
             for seed in [1u64, 2, 3] {
@@ -788,16 +891,26 @@ mod tests {
         let labels = out.u32("labels").unwrap().to_vec();
         // About 4.6% of the noise is over 2 sigma; most of that is dropped
         // (no seed), the 9 showers give clusters of several cells each.
-        let clusters = labels.iter().enumerate().filter(|&(i, &l)| l == i as u32).count();
+        let clusters = labels
+            .iter()
+            .enumerate()
+            .filter(|&(i, &l)| l == i as u32)
+            .count();
         let clustered = labels.iter().filter(|&&l| l != NONE).count();
         assert!((4..=20).contains(&clusters), "{clusters} clusters");
-        assert!((30..=600).contains(&clustered), "{clustered} cells clustered");
+        assert!(
+            (30..=600).contains(&clustered),
+            "{clustered} cells clustered"
+        );
         // Labels point at their own cluster's smallest cell.
         for (i, &l) in labels.iter().enumerate() {
             assert!(l == NONE || (l as usize <= i && labels[l as usize] == l));
         }
         // A clustered cell given the label of another cluster fails, by name.
-        let i = labels.iter().rposition(|&l| l != NONE && l as usize != 0).unwrap();
+        let i = labels
+            .iter()
+            .rposition(|&l| l != NONE && l as usize != 0)
+            .unwrap();
         if let Some(Buffer::U32(l)) = out.get_mut("labels") {
             l[i] = 0;
         }
