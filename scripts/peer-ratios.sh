@@ -95,6 +95,12 @@ row hough "OpenMP C loop" Gvotes/s "$h" "$p" 0.8
 cc -O3 -march=native -fopenmp scripts/peers/conv2d.c -o "$build/conv2d" -lopenblas || { echo "cannot build the conv2d peer: install libopenblas-dev" >&2; exit 2; }
 h=$(harness conv2d medium); p=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=passive OMP_NUM_THREADS=$threads "$build/conv2d" 8 64 64 56 56 3 10 2>/dev/null)
 row conv2d "im2col + OpenBLAS" GFLOP/s "$h" "$p" 0.8
+# cluster (medium, 2048 x 2048 cells, 8192 showers) vs an OpenMP C port of the same strip-parallel union-find on the same input, target >= 0.8x
+# (-ffp-contract=off: the peer generates hetbench's input, and must round as it does)
+cc -O3 -march=native -ffp-contract=off -fopenmp scripts/peers/cluster.c -o "$build/cluster" -lm || { echo "cannot build the cluster peer" >&2; exit 2; }
+h=$(harness cluster medium); p=$(OMP_NUM_THREADS=$threads "$build/cluster" 2048 2048 8192 20 2>"$tmp/cluster") || { cat "$tmp/cluster" >&2; exit 2; }
+row cluster "OpenMP C port" Gcells/s "$h" "$p" 0.8
+sed 's/^/  /' "$tmp/cluster"
 # The f64 variants against the same peers compiled with -DREAL=double
 # (OpenBLAS cblas_dgemm for gemm), same targets.
 cc -O3 -march=native -fopenmp -DREAL=double scripts/peers/triad.c -o "$build/triad64" || { echo "cannot build the f64 triad peer" >&2; exit 2; }

@@ -1619,6 +1619,47 @@ mod catalogue {
     use super::*;
 
     #[test]
+    fn list_has_the_twelve_kernels_of_the_design_by_domain() {
+        let out = Command::cargo_bin("hetbench")
+            .unwrap()
+            .args(["list", "--json"])
+            .assert()
+            .success();
+        let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        let listed: Vec<(&str, &str)> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| (k["domain"].as_str().unwrap(), k["name"].as_str().unwrap()))
+            .collect();
+        // The catalogue of the design; more kernels may come without
+        // touching this test.
+        for want in [
+            ("simulation", "mc_transport"),
+            ("simulation", "nbody"),
+            ("simulation", "stencil3d"),
+            ("simulation", "pic_push"),
+            ("reconstruction", "kalman_fit"),
+            ("reconstruction", "hough"),
+            ("reconstruction", "cluster"),
+            ("ml", "gemm"),
+            ("ml", "conv2d"),
+            ("ml", "mlp_jet"),
+            ("micro", "stream_triad"),
+            ("micro", "fma_peak"),
+        ] {
+            assert!(listed.contains(&want), "{want:?} not in {listed:?}");
+        }
+        let cluster = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["name"] == "cluster")
+            .unwrap();
+        assert_eq!(cluster["unit"], "Gcells/s");
+    }
+
+    #[test]
     fn results_roofline_places_each_result_under_measured_ceilings() {
         let s = Scratch::new();
         s.quick_run();

@@ -7,6 +7,7 @@
 //! states the work model. Adding a kernel touches one folder in `kernels/`, one
 //! file here and one line in [`BUILTIN`]; see `kernels/README.md`.
 
+pub mod cluster;
 pub mod conv2d;
 pub mod fma_peak;
 pub mod gemm;
@@ -43,6 +44,7 @@ pub const BUILTIN: &[BuiltinKernel] = &[
     hough::BUILTIN,
     fma_peak::BUILTIN,
     conv2d::BUILTIN,
+    cluster::BUILTIN,
 ];
 
 /// What the registry needs to know of a built-in kernel.
