@@ -2,7 +2,7 @@
  * softening, f32 (f64 with -DREAL=double), the same arithmetic (true sqrt and division, FMA where
  * the compiler contracts). Build: cc -O3 -march=native -fopenmp nbody.c -lm
  * Usage: nbody N REPS -> prints the median Ginteractions/s (n^2 per run). */
-#include <math.h>
+#include <tgmath.h> /* sqrt of a float is sqrtf: no promotion to double */
 #include <stdio.h>
 #include "common.h"
 #ifndef REAL

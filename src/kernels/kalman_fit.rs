@@ -17,9 +17,11 @@
 //! the track as the fast index (`hx[layer * tracks + t]`), parameters as
 //! `params[p * tracks + t]`.
 //!
-//! The CPU implementation runs the same filter on 16 tracks at once in
-//! explicit lanes (every operation lane-wise, compiled for AVX-512, AVX2+FMA
-//! or baseline x86-64 and picked at run time).
+//! The CPU implementation runs the same filter ([`seed`], then [`plane`]
+//! per plane) on blocks of 16 tracks held lane-major (`cv[row][col][lane]`),
+//! each plane one loop over the lanes that the compiler vectorises across
+//! tracks (compiled for AVX-512, AVX2+FMA or baseline x86-64 and picked at
+//! run time): the layout of tuned C fitters (`scripts/peers/kalman_fit_lanes.c`).
 //!
 //! Verification: every track (a seeded sample of 65536 above that) against
 //! the f64 filter, parameters within `rel * sigma` (sigma from the f64
@@ -149,25 +151,40 @@ pub struct Fit<R> {
     pub chi2: R,
 }
 
-/// The Kalman filter of one track (or one lane block): `hit(layer)` gives
-/// the measured (x, y). Seeded from the first two hits; predict + update on
-/// every further plane.
+/// The constants of one plane step in the filter's arithmetic.
+#[derive(Clone, Copy)]
+pub struct Step<R> {
+    a: R,
+    b: R,
+    c: R,
+    s2: R,
+    th2: R,
+}
+
+impl<R: Real> Step<R> {
+    #[inline(always)]
+    pub fn of(m: &Model) -> Self {
+        let f = R::from_f32;
+        let dz = m.spacing;
+        Step {
+            a: f(dz),
+            b: f(0.5 * m.kappa * dz * dz),
+            c: f(m.kappa * dz),
+            s2: f(m.sigma * m.sigma),
+            th2: f(m.scatter * m.scatter),
+        }
+    }
+}
+
+/// The seed at plane 1: position from hit 1, slopes from hits 0 and 1
+/// (with the prior q/p = 0), and their covariance in closed form.
 #[inline(always)]
-#[allow(clippy::needless_range_loop)] // rows and columns of one matrix
-pub fn fit<R: Real>(m: &Model, hit: impl Fn(usize) -> (R, R)) -> Fit<R> {
+pub fn seed<R: Real>(m: &Model, (x0, y0): (R, R), (x1, y1): (R, R)) -> ([R; 5], [[R; 5]; 5]) {
     let f = R::from_f32;
     let zero = f(0.0);
     let dz = m.spacing;
-    let (a, b, c) = (f(dz), f(0.5 * m.kappa * dz * dz), f(m.kappa * dz));
-    let s2 = f(m.sigma * m.sigma);
-    let th2 = f(m.scatter * m.scatter);
     let inv_dz = f(1.0 / dz);
-
-    // Seed at plane 1: position from hit 1, slopes from hits 0 and 1 (with
-    // the prior q/p = 0), and their covariance in closed form.
-    let (x0, y0) = hit(0);
-    let (x1, y1) = hit(1);
-    let mut x = [x1, y1, (x1 - x0) * inv_dz, (y1 - y0) * inv_dz, zero];
+    let x = [x1, y1, (x1 - x0) * inv_dz, (y1 - y0) * inv_dz, zero];
     let half_kdz = 0.5 * m.kappa * dz;
     let var_pos = m.sigma * m.sigma;
     let cov_pos_slope = var_pos / dz;
@@ -184,50 +201,74 @@ pub fn fit<R: Real>(m: &Model, hit: impl Fn(usize) -> (R, R)) -> Fit<R> {
     cv[2][4] = f(half_kdz * QOP_PRIOR_VAR);
     cv[4][2] = f(half_kdz * QOP_PRIOR_VAR);
     cv[4][4] = f(QOP_PRIOR_VAR);
-    let mut chi2 = zero;
+    (x, cv)
+}
 
-    for layer in 2..m.layers {
-        // Predict: x = F x, C = F C F^T + Q, in place (each row/column of
-        // F C reads rows that are updated after it).
-        x[0] = R::mul_add(a, x[2], R::mul_add(b, x[4], x[0]));
-        x[1] = R::mul_add(a, x[3], x[1]);
-        x[2] = R::mul_add(c, x[4], x[2]);
+/// One plane: predict (x = F x, C = F C F^T + Q) and update with the hit
+/// (x, y), H = [I2 0]; adds the hit's chi2 contribution.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // rows and columns of one matrix
+pub fn plane<R: Real>(
+    k: &Step<R>,
+    x: &mut [R; 5],
+    cv: &mut [[R; 5]; 5],
+    chi2: &mut R,
+    (hx, hy): (R, R),
+) {
+    let Step { a, b, c, s2, th2 } = *k;
+    let zero = R::from_f32(0.0);
+    // Predict, in place (each row/column of F C reads rows that are
+    // updated after it).
+    x[0] = R::mul_add(a, x[2], R::mul_add(b, x[4], x[0]));
+    x[1] = R::mul_add(a, x[3], x[1]);
+    x[2] = R::mul_add(c, x[4], x[2]);
+    for j in 0..5 {
+        cv[0][j] = R::mul_add(a, cv[2][j], R::mul_add(b, cv[4][j], cv[0][j]));
+        cv[1][j] = R::mul_add(a, cv[3][j], cv[1][j]);
+        cv[2][j] = R::mul_add(c, cv[4][j], cv[2][j]);
+    }
+    for row in cv.iter_mut() {
+        row[0] = R::mul_add(a, row[2], R::mul_add(b, row[4], row[0]));
+        row[1] = R::mul_add(a, row[3], row[1]);
+        row[2] = R::mul_add(c, row[4], row[2]);
+    }
+    cv[2][2] = cv[2][2] + th2;
+    cv[3][3] = cv[3][3] + th2;
+
+    // Update.
+    let r0 = hx - x[0];
+    let r1 = hy - x[1];
+    let s00 = cv[0][0] + s2;
+    let s01 = cv[0][1];
+    let s11 = cv[1][1] + s2;
+    let inv = (s00 * s11 - s01 * s01).recip();
+    let i00 = s11 * inv;
+    let i01 = zero - s01 * inv;
+    let i11 = s00 * inv;
+    let (row0, row1) = (cv[0], cv[1]);
+    for i in 0..5 {
+        let k0 = R::mul_add(cv[i][0], i00, cv[i][1] * i01);
+        let k1 = R::mul_add(cv[i][0], i01, cv[i][1] * i11);
+        x[i] = R::mul_add(k0, r0, R::mul_add(k1, r1, x[i]));
         for j in 0..5 {
-            cv[0][j] = R::mul_add(a, cv[2][j], R::mul_add(b, cv[4][j], cv[0][j]));
-            cv[1][j] = R::mul_add(a, cv[3][j], cv[1][j]);
-            cv[2][j] = R::mul_add(c, cv[4][j], cv[2][j]);
+            cv[i][j] = cv[i][j] - R::mul_add(k0, row0[j], k1 * row1[j]);
         }
-        for row in cv.iter_mut() {
-            row[0] = R::mul_add(a, row[2], R::mul_add(b, row[4], row[0]));
-            row[1] = R::mul_add(a, row[3], row[1]);
-            row[2] = R::mul_add(c, row[4], row[2]);
-        }
-        cv[2][2] = cv[2][2] + th2;
-        cv[3][3] = cv[3][3] + th2;
+    }
+    let u0 = R::mul_add(i00, r0, i01 * r1);
+    let u1 = R::mul_add(i01, r0, i11 * r1);
+    *chi2 = *chi2 + R::mul_add(r0, u0, r1 * u1);
+}
 
-        // Update with the hit (x, y): H = [I2 0].
-        let (hx, hy) = hit(layer);
-        let r0 = hx - x[0];
-        let r1 = hy - x[1];
-        let s00 = cv[0][0] + s2;
-        let s01 = cv[0][1];
-        let s11 = cv[1][1] + s2;
-        let inv = (s00 * s11 - s01 * s01).recip();
-        let i00 = s11 * inv;
-        let i01 = zero - s01 * inv;
-        let i11 = s00 * inv;
-        let (row0, row1) = (cv[0], cv[1]);
-        for i in 0..5 {
-            let k0 = R::mul_add(cv[i][0], i00, cv[i][1] * i01);
-            let k1 = R::mul_add(cv[i][0], i01, cv[i][1] * i11);
-            x[i] = R::mul_add(k0, r0, R::mul_add(k1, r1, x[i]));
-            for j in 0..5 {
-                cv[i][j] = cv[i][j] - R::mul_add(k0, row0[j], k1 * row1[j]);
-            }
-        }
-        let u0 = R::mul_add(i00, r0, i01 * r1);
-        let u1 = R::mul_add(i01, r0, i11 * r1);
-        chi2 = chi2 + R::mul_add(r0, u0, r1 * u1);
+/// The Kalman filter of one track: `hit(layer)` gives the measured (x, y).
+/// Seeded from the first two hits; predict + update on every further
+/// plane.
+#[inline(always)]
+pub fn fit<R: Real>(m: &Model, hit: impl Fn(usize) -> (R, R)) -> Fit<R> {
+    let (mut x, mut cv) = seed(m, hit(0), hit(1));
+    let step = Step::of(m);
+    let mut chi2 = R::from_f32(0.0);
+    for layer in 2..m.layers {
+        plane(&step, &mut x, &mut cv, &mut chi2, hit(layer));
     }
     Fit {
         params: x,
@@ -357,77 +398,60 @@ impl Kernel for KalmanFit {
     }
 }
 
-/// L tracks in lanes: every operation lane-wise.
+/// f32 whose `mul_add` fuses when `FMA` (the caller is compiled with FMA).
 #[derive(Clone, Copy)]
-struct Lanes([f32; L]);
+struct F32<const FMA: bool>(f32);
 
-impl Add for Lanes {
+impl<const FMA: bool> Add for F32<FMA> {
     type Output = Self;
     #[inline(always)]
     fn add(self, o: Self) -> Self {
-        Lanes(std::array::from_fn(|i| self.0[i] + o.0[i]))
+        F32(self.0 + o.0)
     }
 }
 
-impl Sub for Lanes {
+impl<const FMA: bool> Sub for F32<FMA> {
     type Output = Self;
     #[inline(always)]
     fn sub(self, o: Self) -> Self {
-        Lanes(std::array::from_fn(|i| self.0[i] - o.0[i]))
+        F32(self.0 - o.0)
     }
 }
 
-impl Mul for Lanes {
+impl<const FMA: bool> Mul for F32<FMA> {
     type Output = Self;
     #[inline(always)]
     fn mul(self, o: Self) -> Self {
-        Lanes(std::array::from_fn(|i| self.0[i] * o.0[i]))
+        F32(self.0 * o.0)
     }
 }
 
-/// Lanes whose `mul_add` fuses when `FMA` (the caller is compiled with FMA).
-#[derive(Clone, Copy)]
-struct FmaLanes<const FMA: bool>(Lanes);
-
-impl<const FMA: bool> Add for FmaLanes<FMA> {
-    type Output = Self;
-    #[inline(always)]
-    fn add(self, o: Self) -> Self {
-        FmaLanes(self.0 + o.0)
-    }
-}
-
-impl<const FMA: bool> Sub for FmaLanes<FMA> {
-    type Output = Self;
-    #[inline(always)]
-    fn sub(self, o: Self) -> Self {
-        FmaLanes(self.0 - o.0)
-    }
-}
-
-impl<const FMA: bool> Mul for FmaLanes<FMA> {
-    type Output = Self;
-    #[inline(always)]
-    fn mul(self, o: Self) -> Self {
-        FmaLanes(self.0 * o.0)
-    }
-}
-
-impl<const FMA: bool> Real for FmaLanes<FMA> {
+impl<const FMA: bool> Real for F32<FMA> {
     #[inline(always)]
     fn from_f32(v: f32) -> Self {
-        FmaLanes(Lanes([v; L]))
+        F32(v)
     }
     #[inline(always)]
     fn recip(self) -> Self {
-        FmaLanes(Lanes(self.0.0.map(|v| 1.0 / v)))
+        F32(1.0 / self.0)
     }
     #[inline(always)]
     fn mul_add(a: Self, b: Self, c: Self) -> Self {
-        FmaLanes(Lanes(std::array::from_fn(|i| {
-            mul_add::<FMA>(a.0.0[i], b.0.0[i], c.0.0[i])
-        })))
+        F32(mul_add::<FMA>(a.0, b.0, c.0))
     }
+}
+
+/// One plane's values of up to L tracks, padded with the last track so
+/// that every lane stays finite.
+#[inline(always)]
+fn lanes_of(row: &[f32]) -> [f32; L] {
+    if let Ok(full) = <&[f32; L]>::try_from(row) {
+        // The common case, one vector load (a variable-length copy would be
+        // a memcpy call per plane).
+        return *full;
+    }
+    let last = row.len().saturating_sub(1);
+    std::array::from_fn(|p| row.get(p.min(last)).copied().unwrap_or(0.0))
 }
 
 /// Outputs of one rayon task: class-major views shared by all tasks.
@@ -436,8 +460,13 @@ struct Out<'a> {
     chi2: &'a SharedMut<f32>,
 }
 
-/// Tracks `first..first + count` (count <= TRACKS_PER_TASK), L at a time.
+/// Tracks `first..first + count` (count <= TRACKS_PER_TASK), L at a time:
+/// the state of L tracks is held lane-major (`x[param][lane]`,
+/// `cv[row][col][lane]`) and each plane is one loop over the lanes running
+/// [`plane`], which the compiler vectorises across tracks (the layout of
+/// tuned C fitters; one SIMD lane per track).
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // lanes of several arrays at once
 fn tracks_body<const FMA: bool>(
     m: &Model,
     hx: &[f32],
@@ -447,28 +476,58 @@ fn tracks_body<const FMA: bool>(
     count: usize,
     out: &Out,
 ) {
+    type R<const F: bool> = F32<F>;
+    let step = Step::<R<FMA>>::of(m);
+    let zero = F32::<FMA>(0.0);
     let mut t0 = first;
     while t0 < first + count {
         let len = L.min(first + count - t0);
-        let lanes = |v: &[f32], layer: usize| {
-            let mut l = [0.0f32; L];
-            l[..len].copy_from_slice(&v[layer * n + t0..layer * n + t0 + len]);
-            // Pad with the first track so that every lane stays finite.
-            for p in len..L {
-                l[p] = l[0];
+        // The hits of plane `layer` for the L lanes, padded with the last
+        // track so that every lane stays finite.
+        let lanes = |v: &[f32], layer: usize| lanes_of(&v[layer * n + t0..layer * n + t0 + len]);
+        let mut x = [[zero; L]; 5];
+        let mut cv = [[[zero; L]; 5]; 5];
+        let mut chi = [zero; L];
+        let (x0, y0, x1, y1) = (lanes(hx, 0), lanes(hy, 0), lanes(hx, 1), lanes(hy, 1));
+        for l in 0..L {
+            let (xs, cs) = seed(m, (F32(x0[l]), F32(y0[l])), (F32(x1[l]), F32(y1[l])));
+            for i in 0..5 {
+                x[i][l] = xs[i];
+                for j in 0..5 {
+                    cv[i][j][l] = cs[i][j];
+                }
             }
-            FmaLanes::<FMA>(Lanes(l))
-        };
-        let r = fit(m, |layer| (lanes(hx, layer), lanes(hy, layer)));
+        }
+        for layer in 2..m.layers {
+            let (px, py) = (lanes(hx, layer), lanes(hy, layer));
+            for l in 0..L {
+                let mut xs: [R<FMA>; 5] = std::array::from_fn(|i| x[i][l]);
+                let mut cs: [[R<FMA>; 5]; 5] =
+                    std::array::from_fn(|i| std::array::from_fn(|j| cv[i][j][l]));
+                let mut c = chi[l];
+                plane(&step, &mut xs, &mut cs, &mut c, (F32(px[l]), F32(py[l])));
+                for i in 0..5 {
+                    x[i][l] = xs[i];
+                    for j in 0..5 {
+                        cv[i][j][l] = cs[i][j];
+                    }
+                }
+                chi[l] = c;
+            }
+        }
         for p in 0..5 {
             // SAFETY: tasks own disjoint track ranges; the buffers outlive
             // the parallel loop.
             let dst = unsafe { out.params.range(p * n + t0..p * n + t0 + len) };
-            dst.copy_from_slice(&r.params[p].0.0[..len]);
+            for (d, v) in dst.iter_mut().zip(&x[p]) {
+                *d = v.0;
+            }
         }
         // SAFETY: as above.
         let dst = unsafe { out.chi2.range(t0..t0 + len) };
-        dst.copy_from_slice(&r.chi2.0.0[..len]);
+        for (d, v) in dst.iter_mut().zip(&chi) {
+            *d = v.0;
+        }
         t0 += len;
     }
 }
