@@ -438,17 +438,18 @@ pub struct Inputs {
 impl Inputs {
     /// The inputs of a run in `precision`: for f64, every f32 buffer
     /// widened to f64 (exact, so both variants compute on the same values
-    /// and one f64 reference verifies both); otherwise unchanged.
-    pub fn in_precision(&self, precision: Precision) -> Inputs {
+    /// and one f64 reference verifies both); otherwise these, not a copy.
+    pub fn in_precision(&self, precision: Precision) -> std::borrow::Cow<'_, Inputs> {
+        if precision != Precision::F64 {
+            return std::borrow::Cow::Borrowed(self);
+        }
         let mut out = self.clone();
-        if precision == Precision::F64 {
-            for (_, b) in &mut out.buffers.entries {
-                if let Buffer::F32(v) = b {
-                    *b = Buffer::F64(v.iter().map(|&x| x as f64).collect());
-                }
+        for (_, b) in &mut out.buffers.entries {
+            if let Buffer::F32(v) = b {
+                *b = Buffer::F64(v.iter().map(|&x| x as f64).collect());
             }
         }
-        out
+        std::borrow::Cow::Owned(out)
     }
 
     /// The precision these inputs are in: f64 when any buffer is f64.
