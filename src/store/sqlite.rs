@@ -116,8 +116,28 @@ impl SqliteStore {
             conn,
             path: path.to_path_buf(),
         };
-        db.init()?;
-        Ok(db)
+        // Opening races other processes opening the same file: switching it
+        // to WAL and the migration can meet SQLITE_BUSY without the busy
+        // handler being called (SQLite does not wait where waiting could
+        // deadlock). Such a first open is retried, as the busy timeout would.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut pause = std::time::Duration::from_millis(10);
+        loop {
+            match db.init() {
+                Err(Error::Database {
+                    source: rusqlite::Error::SqliteFailure(f, _),
+                    ..
+                }) if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(250));
+                }
+                other => return other.map(|()| db),
+            }
+        }
     }
 
     pub fn path(&self) -> &Path {
