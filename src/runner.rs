@@ -203,7 +203,7 @@ pub struct Job {
     pub platform_hash: String,
     pub kernel: String,
     pub size: String,
-    pub precision: String,
+    pub precision: Precision,
     pub backend: BackendKind,
     pub device: String,
     pub seed: u64,
@@ -358,13 +358,7 @@ pub fn run(
             for precision in &planned_precisions(plan, kernel) {
                 for (backend, devs) in &backends {
                     for device in devs {
-                        todo.push((
-                            *kernel,
-                            size.clone(),
-                            precision.as_str(),
-                            backend.as_ref(),
-                            device,
-                        ));
+                        todo.push((*kernel, size.clone(), *precision, backend.as_ref(), device));
                     }
                 }
             }
@@ -375,7 +369,7 @@ pub fn run(
         !results.iter().any(|r| {
             r.kernel == k.name()
                 && r.size == s.name
-                && r.precision == *p
+                && r.precision == p.as_str()
                 && r.backend == d.backend.as_str()
                 && r.device == d.id
         })
@@ -413,7 +407,7 @@ pub fn run(
                     platform_hash: run.platform.hash.clone(),
                     kernel: kernel.name().to_string(),
                     size: size.name.clone(),
-                    precision: precision.to_string(),
+                    precision,
                     backend: device.backend,
                     device: device.id.clone(),
                     seed: plan.seed,
@@ -537,9 +531,9 @@ fn idle_baseline(
 fn memory_check(
     kernel: &RegisteredKernel,
     size: &SizeSpec,
-    precision: &str,
+    precision: Precision,
 ) -> Result<Option<String>> {
-    let need = kernel.memory_bytes(size, Precision::parse(precision)?)?;
+    let need = kernel.memory_bytes(size, precision)?;
     let Some(available) = platform::available_memory() else {
         return Ok(None);
     };
@@ -556,7 +550,7 @@ fn memory_check(
 struct Base<'a> {
     kernel: &'a RegisteredKernel,
     size: &'a SizeSpec,
-    precision: &'a str,
+    precision: Precision,
     device: &'a Device,
     seed: u64,
     run: &'a RunRecord,
@@ -572,7 +566,7 @@ impl Base<'_> {
             kernel_hash: self.kernel.hash.clone(),
             size: self.size.name.clone(),
             size_params: self.size.params.clone(),
-            precision: self.precision.into(),
+            precision: self.precision.as_str().into(),
             seed: self.seed,
             backend: self.device.backend.as_str().into(),
             device: self.device.id.clone(),
@@ -582,9 +576,7 @@ impl Base<'_> {
             timing: None,
             throughput: None,
             throughput_unit: m.throughput.unit.clone(),
-            work: Precision::parse(self.precision)
-                .and_then(|p| self.kernel.work(self.size, p))
-                .ok(),
+            work: self.kernel.work(self.size, self.precision).ok(),
             verification: None,
             message,
             warnings: Vec::new(),
@@ -609,7 +601,7 @@ fn measure_job(
     notes: &mut Vec<String>,
 ) -> ResultRecord {
     let mut attempt = || -> Result<ResultRecord> {
-        let precision = Precision::parse(base.precision)?;
+        let precision = base.precision;
         let inputs = base.kernel.kernel.generate(base.size, job.seed)?;
         // The backend gets the inputs in the run's precision; verification
         // the generated ones (the same values, see Inputs::in_precision).
@@ -787,7 +779,7 @@ pub fn work(job: &Job) -> Result<ResultRecord> {
     let base = Base {
         kernel,
         size: &size,
-        precision: &job.precision,
+        precision: job.precision,
         device: &device,
         seed: job.seed,
         run: &run,
