@@ -1041,21 +1041,14 @@ mod tests {
                 let v = k.kernel.verify(&inputs, &out, tol).unwrap();
                 assert_eq!(v.passed, should_pass, "{} {}: {v:?}", k.name(), p.as_str());
             }
-            for lang in [ShaderLanguage::Wgsl, ShaderLanguage::OpenClC] {
-                let shader = k.shader(lang).unwrap();
-                assert!(
-                    shader.wgsl_in_precision(Precision::F64).is_ok()
-                        || lang != ShaderLanguage::Wgsl,
-                    "{}",
-                    shader.origin
-                );
-                assert!(
-                    shader.opencl_options(Precision::F64).is_ok()
-                        || lang != ShaderLanguage::OpenClC,
-                    "{}",
-                    shader.origin
-                );
-            }
+            let wgsl = k.shader(ShaderLanguage::Wgsl).unwrap();
+            assert!(
+                wgsl.wgsl_in_precision(Precision::F64).is_ok(),
+                "{}",
+                wgsl.origin
+            );
+            let cl = k.shader(ShaderLanguage::OpenClC).unwrap();
+            assert!(cl.opencl_options(Precision::F64).is_ok(), "{}", cl.origin);
             seen.push(k.name().to_string());
         }
         assert!(
