@@ -219,6 +219,9 @@ struct RunArgs {
     /// Seed of the generated inputs
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// A name for this platform in tables and for --baseline (default: the host name), e.g. "epyc-9654-2s"
+    #[arg(long, value_name = "NAME")]
+    label: Option<String>,
     /// CPU backend threads (default: all logical CPUs)
     #[arg(long)]
     threads: Option<usize>,
@@ -805,6 +808,7 @@ fn run(
                 inject_error: args.inject_error,
                 inject_fault,
                 kernels_dir: cli.kernels_dir.clone(),
+                label: args.label.as_deref().map(check_label).transpose()?,
             },
             None,
         ),
@@ -991,6 +995,21 @@ fn model_line(label: &str, m: &serde_json::Value) -> String {
 
 /// A command-line argument with any database password in it redacted
 /// (`postgres://u:p@h`, `--db=postgres://...`), for storing the command.
+/// A platform label: 1 to 64 characters, none of them a control character.
+fn check_label(label: &str) -> Result<String> {
+    let label = label.trim();
+    if label.is_empty() || label.chars().count() > 64 || label.chars().any(char::is_control) {
+        return Err(Error::InvalidValue {
+            what: "--label".into(),
+            message: format!(
+                "{label:?} is not a platform label: give 1 to 64 characters, no control characters"
+            ),
+        }
+        .into());
+    }
+    Ok(label.to_string())
+}
+
 fn redact_arg(arg: &str) -> String {
     match arg.find("postgres") {
         Some(i) => format!("{}{}", &arg[..i], hetbench::store::redact(&arg[i..])),

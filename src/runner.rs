@@ -78,6 +78,9 @@ pub struct RunPlan {
     pub inject_fault: Vec<(String, FaultKind)>,
     /// Where manifests and shaders were read from, if not built in.
     pub kernels_dir: Option<PathBuf>,
+    /// The platform's name (`--label`), stored in the run's fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// How jobs are executed.
@@ -201,6 +204,8 @@ pub struct Job {
     pub run_id: String,
     pub hostname: String,
     pub platform_hash: String,
+    #[serde(default)]
+    pub platform_label: Option<String>,
     pub kernel: String,
     pub size: String,
     pub precision: Precision,
@@ -332,7 +337,10 @@ pub fn run(
                 status: RunStatus::Running,
                 harness_version: crate::HARNESS_VERSION.into(),
                 suite_version: crate::SUITE_VERSION.into(),
-                platform: fingerprint.clone(),
+                platform: Fingerprint {
+                    label: plan.label.clone(),
+                    ..fingerprint.clone()
+                },
                 command: opts.command.clone(),
                 idle,
                 plan: Some(plan.clone()),
@@ -405,6 +413,7 @@ pub fn run(
                     run_id: run.run_id.clone(),
                     hostname: run.platform.hostname.clone(),
                     platform_hash: run.platform.hash.clone(),
+                    platform_label: run.platform.label.clone(),
                     kernel: kernel.name().to_string(),
                     size: size.name.clone(),
                     precision,
@@ -585,6 +594,7 @@ impl Base<'_> {
             suite_version: crate::SUITE_VERSION.into(),
             hostname: self.run.platform.hostname.clone(),
             platform_hash: self.run.platform.hash.clone(),
+            platform_label: self.run.platform.label.clone(),
             recorded_at: now_rfc3339(),
             model: None,
         }
@@ -762,6 +772,7 @@ pub fn work(job: &Job) -> Result<ResultRecord> {
     let platform = Fingerprint {
         hostname: job.hostname.clone(),
         hash: job.platform_hash.clone(),
+        label: job.platform_label.clone(),
         ..Default::default()
     };
     let run = RunRecord {

@@ -242,6 +242,26 @@ mod run {
     }
 
     #[test]
+    fn label_names_the_platform_in_the_run_and_every_result() {
+        let s = Scratch::new();
+        s.hb()
+            .args(["run", "--quick", "-b", "cpu", "-k", "stream_triad"])
+            .args(["--label", "epyc-test"])
+            .assert()
+            .success();
+        let results = s.results_json(&[]);
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0]["platform_label"], "epyc-test");
+        s.hb()
+            .args(["run", "--quick", "-b", "cpu", "-k", "stream_triad"])
+            .args(["--label", "bad\u{1b}[31m"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--label"));
+        assert_eq!(s.results_json(&[]).len(), 1, "a refused run stores nothing");
+    }
+
+    #[test]
     fn precision_no_kernel_has_or_unknown_is_refused() {
         let s = Scratch::new();
         s.hb()

@@ -21,6 +21,10 @@ pub struct Fingerprint {
     pub memory_bytes: u64,
     /// SHA-256 (hex, first 16 digits) of the fields above but the host name.
     pub hash: String,
+    /// The name the admin gave the platform (`hetbench run --label`); not
+    /// part of the hash. Readers show [`Fingerprint::label`] or the host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -104,12 +108,18 @@ pub fn fingerprint() -> Fingerprint {
         cpu: cpu_summary(),
         memory_bytes,
         hash: String::new(),
+        label: None,
     };
     fp.hash = fp.compute_hash();
     fp
 }
 
 impl Fingerprint {
+    /// The platform's name for tables: its label, else its host name.
+    pub fn display_label(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.hostname)
+    }
+
     /// The platform hash: every field but the host name and the hash.
     pub fn compute_hash(&self) -> String {
         let mut h = Sha256::new();

@@ -164,6 +164,9 @@ pub struct ResultRecord {
     pub suite_version: String,
     pub hostname: String,
     pub platform_hash: String,
+    /// The run's platform label (`run --label`), where one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_label: Option<String>,
     /// RFC 3339, UTC.
     pub recorded_at: String,
     /// A modeled backend's report (FPGA emulation: card, model version,
@@ -184,6 +187,11 @@ impl ResultRecord {
                 .energy
                 .iter()
                 .any(|e| e.method == crate::power::Method::Modeled)
+    }
+
+    /// The platform's name for tables: its label, else its host name.
+    pub fn display_label(&self) -> &str {
+        self.platform_label.as_deref().unwrap_or(&self.hostname)
     }
 
     /// The energy reading that speaks for this result's device.
