@@ -9,7 +9,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hetbench::backends::{self, BackendKind, BackendOptions};
-use hetbench::kernels::{Metric, Registry};
+use hetbench::kernel::Metric;
+use hetbench::kernels::Registry;
 use hetbench::measure::Summary;
 
 fn kernels(c: &mut Criterion) {

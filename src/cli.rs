@@ -8,7 +8,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use hetbench::backends::{self, BackendKind, BackendOptions};
 use hetbench::error::{EXIT_RESULTS_FAILED, Error};
-use hetbench::kernels::{Precision, Registry};
+use hetbench::kernel::Precision;
+use hetbench::kernels::Registry;
 use hetbench::measure::MeasureConfig;
 use hetbench::report::{export::Format, table};
 use hetbench::runner::{self, Observer, RunOptions, RunPlan, Sinks};
@@ -374,7 +375,7 @@ pub fn main() -> Result<ExitCode> {
         Command::Import { files } => import(&db_path, files),
         Command::Worker => worker(),
         Command::NewKernel { name, domain, root } => {
-            let domain: hetbench::kernels::Domain = serde_json::from_value(
+            let domain: hetbench::kernel::Domain = serde_json::from_value(
                 serde_json::Value::String(domain.clone()),
             )
             .map_err(|_| Error::UnknownName {
@@ -575,8 +576,8 @@ fn list(registry: &Registry, as_json: bool) -> Result<ExitCode> {
                     let p: Vec<String> = params
                         .iter()
                         .map(|(key, v)| match v {
-                            hetbench::kernels::Param::Int(i) => format!("{key}={i}"),
-                            hetbench::kernels::Param::Float(f) => format!("{key}={f}"),
+                            hetbench::kernel::Param::Int(i) => format!("{key}={i}"),
+                            hetbench::kernel::Param::Float(f) => format!("{key}={f}"),
                         })
                         .collect();
                     format!("{name}({})", p.join(" "))
@@ -671,7 +672,7 @@ fn run(
 ) -> Result<ExitCode> {
     let kernel_names: Vec<String> = registry.names().iter().map(|s| s.to_string()).collect();
     let kernels = expand(&args.kernel, &kernel_names, &kernel_names, "kernel")?;
-    let size_names: Vec<String> = hetbench::kernels::manifest::SIZE_NAMES
+    let size_names: Vec<String> = hetbench::kernel::manifest::SIZE_NAMES
         .iter()
         .map(|s| s.to_string())
         .collect();

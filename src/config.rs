@@ -36,7 +36,7 @@ impl Config {
         let config: Config = toml::from_str(text).map_err(|e| {
             let (line, column) = e
                 .span()
-                .map(|s| crate::kernels::manifest::line_column(text, s.start))
+                .map(|s| crate::kernel::manifest::line_column(text, s.start))
                 .unwrap_or((1, 1));
             Error::Manifest {
                 path: origin.to_string(),

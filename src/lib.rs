@@ -12,6 +12,7 @@ pub mod backends;
 pub mod config;
 pub mod error;
 pub mod fpga;
+pub mod kernel;
 pub mod kernels;
 pub mod measure;
 pub mod platform;

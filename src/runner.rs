@@ -25,7 +25,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::backends::{self, Backend, BackendKind, BackendOptions, Device};
 use crate::error::{Error, Result};
-use crate::kernels::{Buffer, Precision, RegisteredKernel, Registry, SizeSpec};
+use crate::kernel::{Buffer, Precision, SizeSpec};
+use crate::kernels::{RegisteredKernel, Registry};
 use crate::measure::{self, MeasureConfig};
 use crate::platform::{self, Fingerprint};
 use crate::power::{self, EnergyMeter, IdleReading, PowerConfig};

@@ -5,7 +5,8 @@
 //! HETBENCH_REQUIRE_BACKENDS that is missing fails the suite.
 
 use hetbench::backends::{self, BackendKind, BackendOptions};
-use hetbench::kernels::{Param, Registry, SizeSpec};
+use hetbench::kernel::{Param, SizeSpec};
+use hetbench::kernels::Registry;
 
 /// Each kernel's `tiny` size (ragged against GPU tiles), and for gemm a
 /// whole number of tiles too.

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use hetbench::config::Config;
-use hetbench::kernels::KernelManifest;
+use hetbench::kernel::KernelManifest;
 use hetbench::store::json;
 use proptest::prelude::*;
 

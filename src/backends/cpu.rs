@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use crate::backends::{Backend, BackendKind, Device, DeviceType, Prepared, Timing, Unavailable};
 use crate::error::{Error, Result};
-use crate::kernels::{Buffers, CpuInstance, Inputs, RegisteredKernel};
+use crate::kernel::{Buffers, CpuInstance, Inputs};
+use crate::kernels::RegisteredKernel;
 
 pub struct CpuBackend {
     pool: std::sync::Arc<rayon::ThreadPool>,

@@ -19,7 +19,8 @@ use crate::backends::{
 use crate::error::{Error, Result};
 use crate::fpga::report::{Accuracy, ModelReport};
 use crate::fpga::{self, Card, MODEL_VERSION};
-use crate::kernels::{Buffers, Inputs, RegisteredKernel, Tolerance};
+use crate::kernel::{Buffers, Inputs, Tolerance};
+use crate::kernels::RegisteredKernel;
 
 pub struct FpgaEmuBackend {
     cards: Vec<Card>,
@@ -76,7 +77,7 @@ impl Backend for FpgaEmuBackend {
         device: &Device,
         inputs: &Inputs,
     ) -> Result<Box<dyn Prepared>> {
-        if inputs.precision() != crate::kernels::Precision::F32 {
+        if inputs.precision() != crate::kernel::Precision::F32 {
             return Err(Error::Unsupported {
                 backend: "fpga-emu".into(),
                 message: format!(
@@ -204,7 +205,8 @@ impl Prepared for FpgaPrepared {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::{Param, Registry};
+    use crate::kernel::Param;
+    use crate::kernels::Registry;
 
     fn gemm_inputs(reg: &Registry, n: i64) -> Inputs {
         let k = reg.get("gemm").unwrap();
@@ -290,7 +292,7 @@ mod tests {
                 .unwrap()
                 .passed
         );
-        if let Some(crate::kernels::Buffer::F32(a)) = out.get_mut("a") {
+        if let Some(crate::kernel::Buffer::F32(a)) = out.get_mut("a") {
             a[17] += 0.01;
         }
         assert!(!k.kernel.verify(&inputs, &out, tol).unwrap().passed);

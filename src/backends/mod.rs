@@ -18,7 +18,8 @@ pub mod wgpu;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::kernels::{Buffers, Inputs, RegisteredKernel, Tolerance};
+use crate::kernel::{Buffers, Inputs, Tolerance};
+use crate::kernels::RegisteredKernel;
 
 /// Every backend hetbench knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -63,10 +63,11 @@ use opencl3::types::{cl_device_id, cl_float, cl_uint};
 
 use crate::backends::{Backend, BackendKind, Device, DeviceType, Prepared, Timing, Unavailable};
 use crate::error::{Error, Result};
-use crate::kernels::{
-    Buffer, Buffers, Dispatch, Elem, Inputs, Launch, Precision, RegisteredKernel, Role, Scalar,
-    ShaderLanguage, ShaderSource,
+use crate::kernel::{
+    Arg, Buffer, Buffers, Dispatch, Elem, Inputs, Launch, Precision, Role, ShaderLanguage,
+    ShaderSource,
 };
+use crate::kernels::RegisteredKernel;
 
 const BACKEND: &str = "opencl";
 
@@ -674,8 +675,8 @@ fn make_kernel(
     for (name, value) in &launch.params {
         // SAFETY: a 4-byte scalar argument, as the launch's contract says.
         let set = match *value {
-            Scalar::U32(v) => unsafe { kernel.set_arg(index, &(v as cl_uint)) },
-            Scalar::F32(v) => unsafe { kernel.set_arg(index, &(v as cl_float)) },
+            Arg::U32(v) => unsafe { kernel.set_arg(index, &(v as cl_uint)) },
+            Arg::F32(v) => unsafe { kernel.set_arg(index, &(v as cl_float)) },
         };
         set.map_err(cl_err(format!(
             "{}: kernel '{}' argument {index} (parameter '{name}' = {value:?})",
@@ -742,7 +743,8 @@ impl Prepared for OpenClPrepared {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::{Param, Registry, SizeSpec};
+    use crate::kernel::{Param, SizeSpec};
+    use crate::kernels::Registry;
 
     /// The backend and its first device, or `None` (with the reason
     /// printed) where this node has no OpenCL.

@@ -51,10 +51,10 @@ use std::time::Instant;
 
 use crate::backends::{Backend, BackendKind, Device, DeviceType, Prepared, Timing, Unavailable};
 use crate::error::{Error, Result};
-use crate::kernels::{
-    Buffer, Buffers, Elem, Inputs, Launch, Precision, RegisteredKernel, Role, ShaderLanguage,
-    ShaderSource,
+use crate::kernel::{
+    Buffer, Buffers, Elem, Inputs, Launch, Precision, Role, ShaderLanguage, ShaderSource,
 };
+use crate::kernels::RegisteredKernel;
 
 const BACKEND: &str = "wgpu";
 
@@ -994,7 +994,8 @@ impl Prepared for WgpuPrepared {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::{Dispatch, LaunchBuffer, Param, Registry, Scalar, SizeSpec};
+    use crate::kernel::{Arg, Dispatch, LaunchBuffer, Param, SizeSpec};
+    use crate::kernels::Registry;
 
     fn backend_or_skip() -> Option<WgpuBackend> {
         match WgpuBackend::new() {
@@ -1047,7 +1048,7 @@ mod tests {
     fn oversized_buffer_is_unsupported_and_names_the_limit() {
         let launch = Launch {
             buffers: vec![LaunchBuffer::output("big", 1 << 30)],
-            params: vec![("n", Scalar::U32(1))],
+            params: vec![("n", Arg::U32(1))],
             dispatches: vec![Dispatch {
                 entry: "main",
                 groups: [1, 1, 1],
@@ -1067,7 +1068,7 @@ mod tests {
     fn uniform_is_padded_to_16_bytes() {
         let launch = Launch {
             buffers: Vec::new(),
-            params: vec![("n", Scalar::U32(7)), ("s", Scalar::F32(2.0))],
+            params: vec![("n", Arg::U32(7)), ("s", Arg::F32(2.0))],
             dispatches: Vec::new(),
         };
         let bytes = uniform_bytes(&launch);

@@ -10,9 +10,8 @@ use super::fixed::{ApFixed, Format, o, q};
 use super::model::{self, DenseShape, Design, Stage, Usage, Weights};
 use super::scalar::Scalar;
 use crate::error::{Error, Result};
-use crate::kernels::{
-    Buffer, Buffers, Inputs, Tolerance, conv2d, gemm, kalman_fit, mlp_jet, stencil3d, stream_triad,
-};
+use crate::kernel::{Buffer, Buffers, Inputs, Tolerance};
+use crate::kernels::{conv2d, gemm, kalman_fit, mlp_jet, stencil3d, stream_triad};
 
 /// A kernel's fixed-point path.
 pub trait FpgaKernel: Sync {
@@ -1253,7 +1252,8 @@ impl FpgaKernel for KalmanFpga {
 mod tests {
     use super::*;
     use crate::fpga::card;
-    use crate::kernels::{Param, Registry, SizeSpec};
+    use crate::kernel::{Param, SizeSpec};
+    use crate::kernels::Registry;
 
     fn jet_inputs(events: i64) -> Inputs {
         let reg = Registry::builtin().unwrap();

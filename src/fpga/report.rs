@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::Evaluation;
-use crate::kernels::Tolerance;
+use crate::kernel::Tolerance;
 use crate::report::table::{format_seconds, format_value, render_text};
 use crate::store::{ResultRecord, Status};
 

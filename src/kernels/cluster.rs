@@ -32,10 +32,11 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::kernels::{
-    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
-    LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
+use crate::kernel::{
+    Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
+    SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
 };
+use crate::kernels::BuiltinKernel;
 
 pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("cluster", Cluster);
 
@@ -99,7 +100,7 @@ impl Thresholds {
 impl Shape {
     fn from_size(size: &SizeSpec) -> Result<Shape> {
         // One workgroup per 16 x 16 cells: at most 65535 groups per dimension.
-        let max_dim = TILE as usize * crate::kernels::MAX_GROUPS_PER_DIM as usize;
+        let max_dim = TILE as usize * crate::kernel::MAX_GROUPS_PER_DIM as usize;
         let s = Shape {
             neta: size.usize("neta", max_dim)?,
             nphi: size.usize("nphi", max_dim)?,
@@ -630,10 +631,10 @@ impl Kernel for Cluster {
                 LaunchBuffer::output("labels", n).u32(),
             ],
             params: vec![
-                ("neta", Scalar::U32(param_u32(s.neta, "neta")?)),
-                ("nphi", Scalar::U32(param_u32(s.nphi, "nphi")?)),
-                ("seed_t", Scalar::F32(s.thresholds.seed)),
-                ("cell_t", Scalar::F32(s.thresholds.cell)),
+                ("neta", Arg::U32(param_u32(s.neta, "neta")?)),
+                ("nphi", Arg::U32(param_u32(s.nphi, "nphi")?)),
+                ("seed_t", Arg::F32(s.thresholds.seed)),
+                ("cell_t", Arg::F32(s.thresholds.cell)),
             ],
             dispatches: vec![
                 dispatch("init"),
@@ -710,7 +711,8 @@ impl CpuInstance for ClusterCpu {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::{Param, Registry};
+    use crate::kernel::Param;
+    use crate::kernels::Registry;
 
     fn reg_size(name: &str) -> SizeSpec {
         Registry::builtin()

@@ -18,11 +18,11 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::kernels::{
-    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
-    LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
-    sample_indices,
+use crate::kernel::{
+    Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
+    SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32, sample_indices,
 };
+use crate::kernels::BuiltinKernel;
 
 pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("conv2d", Conv2d);
 
@@ -143,12 +143,12 @@ impl Kernel for Conv2d {
                 LaunchBuffer::output("y", s.n * s.cout * s.hw()),
             ],
             params: vec![
-                ("n", Scalar::U32(param_u32(s.n, "n")?)),
-                ("cin", Scalar::U32(param_u32(s.cin, "cin")?)),
-                ("cout", Scalar::U32(param_u32(s.cout, "cout")?)),
-                ("h", Scalar::U32(param_u32(s.h, "h")?)),
-                ("w", Scalar::U32(param_u32(s.w, "w")?)),
-                ("k", Scalar::U32(param_u32(s.k, "k")?)),
+                ("n", Arg::U32(param_u32(s.n, "n")?)),
+                ("cin", Arg::U32(param_u32(s.cin, "cin")?)),
+                ("cout", Arg::U32(param_u32(s.cout, "cout")?)),
+                ("h", Arg::U32(param_u32(s.h, "h")?)),
+                ("w", Arg::U32(param_u32(s.w, "w")?)),
+                ("k", Arg::U32(param_u32(s.k, "k")?)),
             ],
             dispatches: vec![Dispatch {
                 entry: "conv2d",
@@ -323,7 +323,8 @@ pub fn reference_generic<S: crate::fpga::Scalar>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::{Param, Registry};
+    use crate::kernel::Param;
+    use crate::kernels::Registry;
 
     fn size(n: i64, cin: i64, cout: i64, h: i64, w: i64, k: i64) -> SizeSpec {
         SizeSpec {

@@ -19,12 +19,12 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::kernels::par::Real;
-use crate::kernels::{
-    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
-    LaunchBuffer, MAX_GROUPS_PER_DIM, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for,
-    param_u32,
+use crate::kernel::{
+    Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
+    MAX_GROUPS_PER_DIM, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
 };
+use crate::kernels::BuiltinKernel;
+use crate::kernels::par::Real;
 use crate::multiversion;
 
 pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("fma_peak", FmaPeak);
@@ -103,10 +103,10 @@ impl Kernel for FmaPeak {
         Ok(Launch {
             buffers: vec![LaunchBuffer::input("x0", n), LaunchBuffer::output("y", n)],
             params: vec![
-                ("n", Scalar::U32(param_u32(n, "n")?)),
-                ("iters", Scalar::U32(param_u32(iters, "iters")?)),
-                ("a", Scalar::F32(A)),
-                ("b", Scalar::F32(B)),
+                ("n", Arg::U32(param_u32(n, "n")?)),
+                ("iters", Arg::U32(param_u32(iters, "iters")?)),
+                ("a", Arg::F32(A)),
+                ("b", Arg::F32(B)),
             ],
             dispatches: vec![Dispatch {
                 entry: "fma_peak",
@@ -249,7 +249,8 @@ impl<T: Real> CpuInstance for FmaCpu<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::{Param, Registry};
+    use crate::kernel::Param;
+    use crate::kernels::Registry;
 
     fn size(n: i64, iters: i64) -> SizeSpec {
         SizeSpec {

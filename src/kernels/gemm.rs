@@ -18,12 +18,12 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::fpga::Scalar as FpgaScalar;
-use crate::kernels::par::Real;
-use crate::kernels::{
-    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
-    LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
-    sample_indices,
+use crate::kernel::{
+    Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
+    SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32, sample_indices,
 };
+use crate::kernels::BuiltinKernel;
+use crate::kernels::par::Real;
 
 pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("gemm", Gemm);
 
@@ -82,7 +82,7 @@ impl Kernel for Gemm {
                 LaunchBuffer::input("b", n * n),
                 LaunchBuffer::output("c", n * n),
             ],
-            params: vec![("n", Scalar::U32(param_u32(n, "n")?))],
+            params: vec![("n", Arg::U32(param_u32(n, "n")?))],
             dispatches: vec![Dispatch {
                 entry: "gemm",
                 groups: [tiles, tiles, 1],
@@ -216,7 +216,8 @@ impl<T: Real> CpuInstance for GemmCpu<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::{Param, Registry};
+    use crate::kernel::Param;
+    use crate::kernels::Registry;
 
     fn size(n: i64) -> SizeSpec {
         SizeSpec {

@@ -29,10 +29,11 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::kernels::{
-    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
-    LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
+use crate::kernel::{
+    Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
+    SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
 };
+use crate::kernels::BuiltinKernel;
 
 pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("hough", Hough);
 
@@ -248,11 +249,11 @@ impl Kernel for Hough {
                 LaunchBuffer::output("peaks", bins).u32(),
             ],
             params: vec![
-                ("nhits", Scalar::U32(param_u32(hits, "hits")?)),
-                ("qbins", Scalar::U32(qbins)),
-                ("nphi", Scalar::U32(nphi as u32)),
-                ("shift", Scalar::U32(32 - s.phibits)),
-                ("threshold", Scalar::U32(s.threshold)),
+                ("nhits", Arg::U32(param_u32(hits, "hits")?)),
+                ("qbins", Arg::U32(qbins)),
+                ("nphi", Arg::U32(nphi as u32)),
+                ("shift", Arg::U32(32 - s.phibits)),
+                ("threshold", Arg::U32(s.threshold)),
             ],
             dispatches: vec![
                 Dispatch {

@@ -32,12 +32,12 @@ use std::ops::{Add, Mul, Sub};
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::kernels::par::{SharedMut, mul_add};
-use crate::kernels::{
-    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
-    LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
-    sample_indices,
+use crate::kernel::{
+    Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
+    SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32, sample_indices,
 };
+use crate::kernels::BuiltinKernel;
+use crate::kernels::par::{SharedMut, mul_add};
 use crate::multiversion;
 
 pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("kalman_fit", KalmanFit);
@@ -343,13 +343,13 @@ impl Kernel for KalmanFit {
                 LaunchBuffer::output("chi2", n),
             ],
             params: vec![
-                ("n", Scalar::U32(param_u32(n, "tracks")?)),
-                ("layers", Scalar::U32(m.layers as u32)),
-                ("spacing", Scalar::F32(m.spacing)),
-                ("sigma", Scalar::F32(m.sigma)),
-                ("scatter", Scalar::F32(m.scatter)),
-                ("kappa", Scalar::F32(m.kappa)),
-                ("qop_var", Scalar::F32(QOP_PRIOR_VAR)),
+                ("n", Arg::U32(param_u32(n, "tracks")?)),
+                ("layers", Arg::U32(m.layers as u32)),
+                ("spacing", Arg::F32(m.spacing)),
+                ("sigma", Arg::F32(m.sigma)),
+                ("scatter", Arg::F32(m.scatter)),
+                ("kappa", Arg::F32(m.kappa)),
+                ("qop_var", Arg::F32(QOP_PRIOR_VAR)),
             ],
             dispatches: vec![Dispatch {
                 entry: "kalman_fit",
@@ -631,7 +631,8 @@ pub fn reference_generic<S: crate::fpga::Scalar>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::{Param, Registry};
+    use crate::kernel::Param;
+    use crate::kernels::Registry;
 
     fn size(n: i64) -> SizeSpec {
         let mut s = Registry::builtin()

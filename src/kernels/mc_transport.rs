@@ -33,10 +33,11 @@
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::kernels::{
-    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
-    LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, param_u32,
+use crate::kernel::{
+    Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
+    SizeSpec, Tolerance, Verdict, Work, param_u32,
 };
+use crate::kernels::BuiltinKernel;
 
 pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("mc_transport", McTransport);
 
@@ -419,18 +420,18 @@ impl Kernel for McTransport {
                 LaunchBuffer::output("deposit", 2 * s.layers).u32(),
             ],
             params: vec![
-                ("n", Scalar::U32(param_u32(s.photons, "photons")?)),
-                ("layers", Scalar::U32(k.layers)),
-                ("groups", Scalar::U32(groups as u32)),
-                ("seed_lo", Scalar::U32(k.key[0])),
-                ("seed_hi", Scalar::U32(k.key[1])),
-                ("e0", Scalar::F32(k.e0)),
-                ("inv_q", Scalar::F32(k.inv_q)),
-                ("e_cut", Scalar::F32(k.e_cut)),
-                ("log_emin", Scalar::F32(k.log_emin)),
-                ("inv_dl", Scalar::F32(k.inv_dl)),
-                ("t_abs", Scalar::F32(T_ABS)),
-                ("t_act", Scalar::F32(T_ACT)),
+                ("n", Arg::U32(param_u32(s.photons, "photons")?)),
+                ("layers", Arg::U32(k.layers)),
+                ("groups", Arg::U32(groups as u32)),
+                ("seed_lo", Arg::U32(k.key[0])),
+                ("seed_hi", Arg::U32(k.key[1])),
+                ("e0", Arg::F32(k.e0)),
+                ("inv_q", Arg::F32(k.inv_q)),
+                ("e_cut", Arg::F32(k.e_cut)),
+                ("log_emin", Arg::F32(k.log_emin)),
+                ("inv_dl", Arg::F32(k.inv_dl)),
+                ("t_abs", Arg::F32(T_ABS)),
+                ("t_act", Arg::F32(T_ACT)),
             ],
             dispatches: vec![
                 Dispatch {
@@ -505,7 +506,8 @@ impl CpuInstance for TransportCpu {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::{Param, Registry};
+    use crate::kernel::Param;
+    use crate::kernels::Registry;
 
     fn size(photons: i64, layers: i64) -> SizeSpec {
         SizeSpec {

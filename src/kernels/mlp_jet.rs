@@ -30,11 +30,12 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::fpga::Scalar as FpgaScalar;
-use crate::kernels::par::{SharedMut, mul_add};
-use crate::kernels::{
-    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
-    LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
+use crate::kernel::{
+    Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
+    SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
 };
+use crate::kernels::BuiltinKernel;
+use crate::kernels::par::{SharedMut, mul_add};
 
 pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("mlp_jet", MlpJet);
 
@@ -216,7 +217,7 @@ impl Kernel for MlpJet {
                 LaunchBuffer::input("weights", WEIGHT_COUNT),
                 LaunchBuffer::output("probs", CLASSES * n),
             ],
-            params: vec![("n", Scalar::U32(param_u32(n, "events")?))],
+            params: vec![("n", Arg::U32(param_u32(n, "events")?))],
             dispatches: vec![Dispatch {
                 entry: "mlp_jet",
                 groups: [groups_for(n, 128)?, 1, 1],
@@ -642,7 +643,8 @@ impl CpuInstance for MlpJetCpu {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::{Param, Registry};
+    use crate::kernel::Param;
+    use crate::kernels::Registry;
 
     fn size(n: i64) -> SizeSpec {
         SizeSpec {

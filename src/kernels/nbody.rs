@@ -18,12 +18,12 @@
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::kernels::par::Real;
-use crate::kernels::{
-    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
-    LaunchBuffer, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
-    sample_indices,
+use crate::kernel::{
+    Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
+    SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32, sample_indices,
 };
+use crate::kernels::BuiltinKernel;
+use crate::kernels::par::Real;
 use crate::multiversion;
 
 pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("nbody", NBody);
@@ -103,8 +103,8 @@ impl Kernel for NBody {
                 LaunchBuffer::output("az", n),
             ],
             params: vec![
-                ("n", Scalar::U32(param_u32(n, "n")?)),
-                ("eps2", Scalar::F32(eps * eps)),
+                ("n", Arg::U32(param_u32(n, "n")?)),
+                ("eps2", Arg::F32(eps * eps)),
             ],
             dispatches: vec![Dispatch {
                 entry: "nbody",
@@ -290,7 +290,7 @@ impl<T: Real> CpuInstance for NBodyCpu<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::Param;
+    use crate::kernel::Param;
 
     fn size(n: i64) -> SizeSpec {
         SizeSpec {

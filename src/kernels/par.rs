@@ -12,7 +12,7 @@
 use std::ops::Range;
 
 use crate::error::Result;
-use crate::kernels::{Buffer, Inputs};
+use crate::kernel::{Buffer, Inputs};
 
 /// The floating-point types kernels compute in: f32, and f64 for kernels
 /// with an f64 variant. CPU implementations are written once over `Real`.
@@ -108,7 +108,7 @@ impl Real for f64 {
 macro_rules! by_precision {
     ($inputs:expr, $f:ident($($arg:expr),* $(,)?)) => {
         match $inputs.precision() {
-            $crate::kernels::Precision::F64 => $f::<f64>($($arg),*),
+            $crate::kernel::Precision::F64 => $f::<f64>($($arg),*),
             _ => $f::<f32>($($arg),*),
         }
     };

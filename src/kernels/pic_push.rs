@@ -32,12 +32,12 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::kernels::par::{Real, SharedMut, static_ranges};
-use crate::kernels::{
-    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
-    LaunchBuffer, MAX_GROUPS_PER_DIM, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for,
-    param_u32, sample_indices,
+use crate::kernel::{
+    Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
+    MAX_GROUPS_PER_DIM, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32, sample_indices,
 };
+use crate::kernels::BuiltinKernel;
+use crate::kernels::par::{Real, SharedMut, static_ranges};
 use crate::multiversion;
 
 pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("pic_push", PicPush);
@@ -131,12 +131,12 @@ impl Kernel for PicPush {
                 LaunchBuffer::output("tmp", 6 * n),
             ],
             params: vec![
-                ("n", Scalar::U32(param_u32(n, "n")?)),
-                ("h", Scalar::F32(0.5 * DT)),
-                ("dt", Scalar::F32(DT)),
-                ("k", Scalar::F32(K)),
-                ("b0", Scalar::F32(B0)),
-                ("bb", Scalar::F32(BB)),
+                ("n", Arg::U32(param_u32(n, "n")?)),
+                ("h", Arg::F32(0.5 * DT)),
+                ("dt", Arg::F32(DT)),
+                ("k", Arg::F32(K)),
+                ("b0", Arg::F32(B0)),
+                ("bb", Arg::F32(BB)),
             ],
             dispatches,
         })
@@ -403,7 +403,8 @@ impl<T: Real> CpuInstance for PushCpu<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::{Param, Registry};
+    use crate::kernel::Param;
+    use crate::kernels::Registry;
 
     fn size(n: i64, steps: i64) -> SizeSpec {
         SizeSpec {

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::kernels::Domain;
+use crate::kernel::Domain;
 
 const MANIFEST: &str = include_str!("template/kernel.toml.tmpl");
 const WGSL: &str = include_str!("template/kernel.wgsl.tmpl");
@@ -165,7 +165,7 @@ mod tests {
         let files = new_kernel(root, "saxpy", Domain::Micro).unwrap();
         assert_eq!(files.len(), 6);
         let manifest = std::fs::read_to_string(root.join("kernels/saxpy/kernel.toml")).unwrap();
-        let m = crate::kernels::KernelManifest::parse(&manifest, "saxpy").unwrap();
+        let m = crate::kernel::KernelManifest::parse(&manifest, "saxpy").unwrap();
         assert_eq!(m.domain, Domain::Micro);
         let rust = std::fs::read_to_string(root.join("src/kernels/saxpy.rs")).unwrap();
         assert!(rust.contains("pub struct Saxpy;") && !rust.contains("{{"));

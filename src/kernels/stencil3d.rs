@@ -28,12 +28,12 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::kernels::par::{Real, SharedMut, static_ranges};
-use crate::kernels::{
-    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
-    LaunchBuffer, Reals, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
-    sample_indices,
+use crate::kernel::{
+    Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
+    Reals, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32, sample_indices,
 };
+use crate::kernels::BuiltinKernel;
+use crate::kernels::par::{Real, SharedMut, static_ranges};
 use crate::multiversion;
 
 pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("stencil3d", Stencil3d);
@@ -177,12 +177,12 @@ impl Kernel for Stencil3d {
                 LaunchBuffer::output("tmp", p),
             ],
             params: vec![
-                ("nx", Scalar::U32(param_u32(g.nx, "nx")?)),
-                ("ny", Scalar::U32(param_u32(g.ny, "ny")?)),
-                ("nz", Scalar::U32(param_u32(g.nz, "nz")?)),
-                ("zchunk", Scalar::U32(Z_CHUNK)),
-                ("c0", Scalar::F32(C0)),
-                ("c1", Scalar::F32(C1)),
+                ("nx", Arg::U32(param_u32(g.nx, "nx")?)),
+                ("ny", Arg::U32(param_u32(g.ny, "ny")?)),
+                ("nz", Arg::U32(param_u32(g.nz, "nz")?)),
+                ("zchunk", Arg::U32(Z_CHUNK)),
+                ("c0", Arg::F32(C0)),
+                ("c1", Arg::F32(C1)),
             ],
             dispatches,
         })
@@ -496,7 +496,8 @@ fn steps_generic<S: crate::fpga::Scalar>(g: &Grid, mut a: Vec<S>) -> Vec<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::{Param, Registry};
+    use crate::kernel::Param;
+    use crate::kernels::Registry;
 
     fn size(nx: i64, ny: i64, nz: i64, steps: i64) -> SizeSpec {
         SizeSpec {

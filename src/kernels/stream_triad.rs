@@ -8,12 +8,12 @@
 
 use crate::error::Result;
 use crate::fpga::Scalar as FpgaScalar;
-use crate::kernels::par::{Real, SharedMut, first_touch_copy, for_each_static_range};
-use crate::kernels::{
-    Buffer, Buffers, BuiltinKernel, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch,
-    LaunchBuffer, MAX_GROUPS_PER_DIM, Scalar, SizeSpec, Tolerance, Verdict, Work, groups_for,
-    param_u32,
+use crate::kernel::{
+    Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
+    MAX_GROUPS_PER_DIM, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
 };
+use crate::kernels::BuiltinKernel;
+use crate::kernels::par::{Real, SharedMut, first_touch_copy, for_each_static_range};
 use crate::multiversion;
 use rayon::prelude::*;
 
@@ -76,10 +76,7 @@ impl Kernel for StreamTriad {
                 LaunchBuffer::input("b", n),
                 LaunchBuffer::input("c", n),
             ],
-            params: vec![
-                ("n", Scalar::U32(param_u32(n, "n")?)),
-                ("s", Scalar::F32(SCALAR)),
-            ],
+            params: vec![("n", Arg::U32(param_u32(n, "n")?)), ("s", Arg::F32(SCALAR))],
             dispatches: vec![Dispatch {
                 entry: "triad",
                 groups: [groups, 1, 1],
@@ -192,7 +189,7 @@ mod tests {
     fn small(n: i64) -> SizeSpec {
         SizeSpec {
             name: "t".into(),
-            params: [("n".to_string(), crate::kernels::Param::Int(n))].into(),
+            params: [("n".to_string(), crate::kernel::Param::Int(n))].into(),
             source: "test".into(),
         }
     }

@@ -235,7 +235,7 @@ pub fn warnings(s: &Summary, cfg: &MeasureConfig) -> Vec<Warning> {
 mod tests {
     use super::*;
     use crate::backends::Timing;
-    use crate::kernels::Buffers;
+    use crate::kernel::Buffers;
 
     /// A fake backend whose iterations take a scripted time.
     struct Scripted {

@@ -151,7 +151,7 @@ impl Dataset {
 
 /// small < medium < large < anything else.
 pub fn size_rank(size: &str) -> (usize, String) {
-    let rank = crate::kernels::manifest::SIZE_NAMES
+    let rank = crate::kernel::manifest::SIZE_NAMES
         .iter()
         .position(|s| *s == size)
         .unwrap_or(usize::MAX);

@@ -38,8 +38,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::kernel::manifest::Domain;
 use crate::kernels::Registry;
-use crate::kernels::manifest::Domain;
 use crate::report::data::{Dataset, Key, Subject, key_of, modeled_hint, rankable, usable_energy};
 use crate::report::stats::weighted_geometric_mean;
 use crate::store::{RunFile, Status, json};

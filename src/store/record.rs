@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::{Param, Verdict, Work};
+use crate::kernel::{Param, Verdict, Work};
 use crate::measure::{Summary, Warning};
 use crate::platform::Fingerprint;
 use crate::power::{EnergyReading, IdleReading};

@@ -10,7 +10,7 @@ use super::{
     plot_err,
 };
 use crate::error::Error;
-use crate::kernels::manifest::Domain;
+use crate::kernel::manifest::Domain;
 use crate::report::score::ScoreReport;
 use crate::report::table::format_value;
 
