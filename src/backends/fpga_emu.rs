@@ -97,10 +97,10 @@ impl Backend for FpgaEmuBackend {
                 backend: "fpga-emu".into(),
                 message: format!("no device '{}'", device.id),
             })?;
-        let adapter = fpga::kernels::adapter(kernel.name()).ok_or_else(|| Error::Unsupported {
+        let adapter = kernel.kernel.fpga().ok_or_else(|| Error::Unsupported {
             backend: "fpga-emu".into(),
             message: format!(
-                "kernel '{}' has no fixed-point path (no adapter in src/fpga/kernels.rs)",
+                "kernel '{}' has no fixed-point path (Kernel::fpga)",
                 kernel.name()
             ),
         })?;

@@ -16,15 +16,15 @@
 //! accumulators are exact ([`fixed::Wide`]) and cast once at the end, as
 //! hls4ml's dense layers do with a wide `accum_t`. A kernel whose values
 //! the card's format cannot represent runs in its own
-//! ([`FpgaKernel::format`], with the reason in the report): `kalman_fit`
+//! ([`FpgaKernel::format`](crate::kernel::FpgaKernel::format), with the reason in the report): `kalman_fit`
 //! runs in `ap_fixed<64,18>` with the card's modes (in 32 bits its
 //! parameters are off by about 1000 sigma; 64 is the narrowest width whose
 //! error bound is within 2% of sigma). The emulation is compiled for the
-//! formats in [`kernels::FORMATS`].
+//! formats in [`crate::kernel::fpga::FORMATS`].
 //!
 //! ## Verification
 //! Fixed-point outputs are verified against the kernel's f64 reference
-//! with a tolerance derived from the format (each adapter's `tolerance`
+//! with a tolerance derived from the format (each kernel's `FpgaKernel::tolerance`
 //! documents its bound, with e the format's quantisation error), not the
 //! manifest's floating-point one:
 //! - `gemm`: n(2Me + e^2) + e per entry (hard), plus a statistical term for
@@ -75,21 +75,22 @@
 //!   as the DSPs allow.
 //!
 //! ## Adding a kernel
-//! A kernel gets a fixed-point path in three steps:
-//! 1. in its file, `pub fn reference_generic<S: crate::fpga::Scalar>(...)`:
+//! A kernel gets a fixed-point path in its own module, in two steps:
+//! 1. in `src/kernels/<name>.rs`, `pub fn reference_generic<S: crate::fpga::Scalar>(...)`:
 //!    its reference written once over `Scalar` (`mul_acc` into the wide
 //!    type for dot products, `from_wide` to cast; [`Arith`] where the code
 //!    is written with operators), the f64 reference calling it with f64 (or
 //!    a test that the two agree bit for bit);
-//! 2. in `src/fpga/kernels.rs`, an adapter implementing [`FpgaKernel`]:
-//!    `emulate` (quantise inputs, call `reference_generic` through the
-//!    `instance!` macro, return f32 buffers), `design` (its loops as
-//!    [`model::Stage`]s from the building blocks [`model::dense`],
-//!    [`model::streaming_with`], [`model::load_stage`],
-//!    [`model::buffer_blocks`]) and `tolerance` (derived from the format,
-//!    the derivation in words), `format` if the card's format cannot hold
-//!    the kernel;
-//! 3. one line in [`kernels::adapter`].
+//! 2. in `src/kernels/<name>/fpga.rs` (declared `mod fpga;` in the kernel's
+//!    file and listed in its `builtin_kernel!` line), a type implementing
+//!    [`FpgaKernel`](crate::kernel::FpgaKernel): `emulate` (quantise
+//!    inputs, call `reference_generic` through `fixed_instance!`, return
+//!    f32 buffers), `design` (its loops as [`model::Stage`]s from the
+//!    building blocks [`model::dense`], [`model::streaming_with`],
+//!    [`model::load_stage`], [`model::buffer_blocks`]) and `tolerance`
+//!    (derived from the format, the derivation in words), `format` if the
+//!    card's format cannot hold the kernel; the kernel's `Kernel::fpga`
+//!    returns it.
 //!
 //! Kernels without an adapter are skipped by the `fpga-emu` backend with
 //! the reason.
@@ -102,13 +103,11 @@
 
 pub mod card;
 pub mod fixed;
-pub mod kernels;
 pub mod model;
 pub mod report;
 pub mod scalar;
 
 pub use card::Card;
 pub use fixed::{ApFixed, Format};
-pub use kernels::FpgaKernel;
 pub use model::MODEL_VERSION;
 pub use scalar::{Arith, Scalar};

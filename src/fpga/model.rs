@@ -793,4 +793,15 @@ mod tests {
         assert!(usage.dsp <= 9216.0);
         assert!(notes[0].contains("raised from 1 to 29"), "{notes:?}");
     }
+
+    #[test]
+    fn csd_digits_and_the_fabric_rule() {
+        assert_eq!(csd_digits(0), 0);
+        assert_eq!(csd_digits(64), 1);
+        assert_eq!(csd_digits(-7), 2); // 8 - 1
+        assert_eq!(csd_digits(5), 2); // 4 + 1
+        assert_eq!(csd_digits(11), 3); // 16 - 4 - 1
+        assert_eq!(csd_digits(0b1010_1010), 4);
+        assert!(in_fabric(-96) && !in_fabric(11));
+    }
 }

@@ -10,6 +10,7 @@
 //! are in [`shader`]. Nothing here knows any particular kernel.
 
 pub mod buffer;
+pub mod fpga;
 pub mod launch;
 pub mod manifest;
 pub mod shader;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 pub use buffer::{Buffer, Buffers, Elem, Inputs, Reals};
+pub use fpga::FpgaKernel;
 pub use launch::{
     Arg, Dispatch, Launch, LaunchBuffer, MAX_GROUPS_PER_DIM, Role, groups_for, param_u32,
 };
@@ -86,6 +88,12 @@ pub trait Kernel: Send + Sync {
     /// Kernels whose full reference is too costly check a documented,
     /// seeded subset plus a whole-output invariant (see their README).
     fn verify(&self, inputs: &Inputs, outputs: &Buffers, tol: Tolerance) -> Result<Verdict>;
+    /// The kernel's fixed-point path for the FPGA emulation, if it has one
+    /// (kept in the kernel's own module). Without one the `fpga-emu`
+    /// backend skips the kernel with the reason.
+    fn fpga(&self) -> Option<&dyn FpgaKernel> {
+        None
+    }
 }
 
 #[cfg(test)]

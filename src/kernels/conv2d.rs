@@ -24,7 +24,9 @@ use crate::kernel::{
 };
 use crate::kernels::BuiltinKernel;
 
-pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("conv2d", Conv2d);
+mod fpga;
+
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("conv2d", Conv2d, ["conv2d/fpga.rs"]);
 
 const MAX_DIM: usize = 1 << 14;
 const MAX_ELEMS: usize = 1 << 30;
@@ -208,6 +210,10 @@ impl Kernel for Conv2d {
         }
         Ok(checker.finish())
     }
+
+    fn fpga(&self) -> Option<&dyn crate::kernel::FpgaKernel> {
+        Some(&fpga::ConvFpga)
+    }
 }
 
 struct ConvCpu {
@@ -269,7 +275,7 @@ impl CpuInstance for ConvCpu {
 }
 
 /// The shape of a size: `[n, cin, cout, h, w, k]`.
-pub fn dims(size: &SizeSpec) -> Result<[usize; 6]> {
+fn dims(size: &SizeSpec) -> Result<[usize; 6]> {
     let s = Shape::of(size)?;
     Ok([s.n, s.cin, s.cout, s.h, s.w, s.k])
 }

@@ -25,7 +25,9 @@ use crate::kernel::{
 use crate::kernels::BuiltinKernel;
 use crate::kernels::par::Real;
 
-pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("gemm", Gemm);
+mod fpga;
+
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("gemm", Gemm, ["gemm/fpga.rs"]);
 
 /// Largest n accepted (three 4 GiB matrices).
 const MAX_N: usize = 32_768;
@@ -159,6 +161,10 @@ impl Kernel for Gemm {
         // Freivalds touches every entry of C.
         verdict.checked = (n * n) as u64;
         Ok(verdict)
+    }
+
+    fn fpga(&self) -> Option<&dyn crate::kernel::FpgaKernel> {
+        Some(&fpga::GemmFpga)
     }
 }
 

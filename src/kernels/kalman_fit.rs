@@ -40,7 +40,9 @@ use crate::kernels::BuiltinKernel;
 use crate::kernels::par::{SharedMut, mul_add};
 use crate::multiversion;
 
-pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("kalman_fit", KalmanFit);
+mod fpga;
+
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("kalman_fit", KalmanFit, ["kalman_fit/fpga.rs"]);
 
 const MAX_TRACKS: usize = 1 << 26;
 const MAX_LAYERS: usize = 64;
@@ -395,6 +397,10 @@ impl Kernel for KalmanFit {
             });
         }
         Ok(checker.finish())
+    }
+
+    fn fpga(&self) -> Option<&dyn crate::kernel::FpgaKernel> {
+        Some(&fpga::KalmanFpga)
     }
 }
 

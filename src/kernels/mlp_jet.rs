@@ -37,7 +37,9 @@ use crate::kernel::{
 use crate::kernels::BuiltinKernel;
 use crate::kernels::par::{SharedMut, mul_add};
 
-pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("mlp_jet", MlpJet);
+mod fpga;
+
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("mlp_jet", MlpJet, ["mlp_jet/fpga.rs"]);
 
 /// Neurons per layer, input first.
 pub const DIMS: [usize; 5] = [16, 64, 32, 32, 5];
@@ -266,6 +268,10 @@ impl Kernel for MlpJet {
             100.0 * agree as f64 / n as f64
         );
         Ok(verdict)
+    }
+
+    fn fpga(&self) -> Option<&dyn crate::kernel::FpgaKernel> {
+        Some(&fpga::MlpJetFpga)
     }
 }
 

@@ -8,20 +8,10 @@
 //! kernel touches one folder in `kernels/`, one module here and one line in
 //! [`BUILTIN`]; see `kernels/README.md`.
 
-pub mod cluster;
-pub mod conv2d;
-pub mod fma_peak;
-pub mod gemm;
-pub mod hough;
-pub mod kalman_fit;
-pub mod mc_transport;
-pub mod mlp_jet;
-pub mod nbody;
 pub mod par;
-pub mod pic_push;
 pub mod scaffold;
-pub mod stencil3d;
-pub mod stream_triad;
+#[cfg(test)]
+mod testing;
 
 use std::path::Path;
 
@@ -32,21 +22,31 @@ use crate::kernel::{
     Kernel, KernelManifest, Precision, ShaderLanguage, ShaderSource, SizeSpec, Work,
 };
 
-/// Every kernel built into the binary: one line per kernel.
-pub const BUILTIN: &[BuiltinKernel] = &[
-    stream_triad::BUILTIN,
-    gemm::BUILTIN,
-    nbody::BUILTIN,
-    mlp_jet::BUILTIN,
-    stencil3d::BUILTIN,
-    pic_push::BUILTIN,
-    mc_transport::BUILTIN,
-    kalman_fit::BUILTIN,
-    hough::BUILTIN,
-    fma_peak::BUILTIN,
-    conv2d::BUILTIN,
-    cluster::BUILTIN,
-];
+/// Declares each kernel's module and lists it in [`BUILTIN`], in this
+/// order (the order of `hetbench list` and of a run's jobs).
+macro_rules! catalogue {
+    ($($name:ident,)*) => {
+        $(pub mod $name;)*
+        /// Every kernel built into the binary.
+        pub const BUILTIN: &[BuiltinKernel] = &[$($name::BUILTIN),*];
+    };
+}
+
+// The registry: one line per kernel.
+catalogue! {
+    stream_triad,
+    gemm,
+    nbody,
+    mlp_jet,
+    stencil3d,
+    pic_push,
+    mc_transport,
+    kalman_fit,
+    hough,
+    fma_peak,
+    conv2d,
+    cluster,
+}
 
 /// What the registry needs to know of a built-in kernel.
 pub struct BuiltinKernel {
@@ -65,15 +65,19 @@ pub struct BuiltinKernel {
 }
 
 /// The [`BuiltinKernel`] of kernel `$name`, made by `$make`: its manifest
-/// and shaders from `kernels/$name/`, its source `src/kernels/$name.rs`.
-/// Invoke it from that file (paths are relative to `src/kernels/`).
+/// and shaders from `kernels/$name/`, its sources `src/kernels/$name.rs`
+/// and the submodules listed (`["gemm/fpga.rs"]`: paths relative to
+/// `src/kernels/`). Invoke it from the kernel's file.
 #[macro_export]
 macro_rules! builtin_kernel {
     ($name:literal, $make:expr) => {
+        $crate::builtin_kernel!($name, $make, [])
+    };
+    ($name:literal, $make:expr, [$($sub:literal),*]) => {
         $crate::kernels::BuiltinKernel {
             name: $name,
             manifest: include_str!(concat!("../../kernels/", $name, "/kernel.toml")),
-            sources: &[include_str!(concat!($name, ".rs"))],
+            sources: &[include_str!(concat!($name, ".rs")) $(, include_str!($sub))*],
             wgsl: Some(include_str!(concat!(
                 "../../kernels/",
                 $name,

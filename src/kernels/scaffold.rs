@@ -41,7 +41,7 @@ fn bad(message: String) -> Error {
 }
 
 /// Writes kernel `name` under `root` (the source tree) and registers it in
-/// `src/kernels/mod.rs`. Returns the files written. Nothing is overwritten.
+/// `src/kernels/mod.rs` (one line in `catalogue!`). Returns the files written. Nothing is overwritten.
 pub fn new_kernel(root: &Path, name: &str, domain: Domain) -> Result<Vec<PathBuf>> {
     let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && name
@@ -62,7 +62,7 @@ pub fn new_kernel(root: &Path, name: &str, domain: Domain) -> Result<Vec<PathBuf
     })?;
     let folder = root.join("kernels").join(name);
     let rust = root.join("src/kernels").join(format!("{name}.rs"));
-    if folder.exists() || rust.exists() || text.contains(&format!("pub mod {name};")) {
+    if folder.exists() || rust.exists() || registered(&text, name) {
         return Err(bad(format!(
             "a kernel '{name}' exists already ({})",
             folder.display()
@@ -75,9 +75,9 @@ pub fn new_kernel(root: &Path, name: &str, domain: Domain) -> Result<Vec<PathBuf
         (folder.join("README.md"), README),
         (rust.clone(), RUST),
     ];
-    let registered = register(&text, name).ok_or_else(|| {
+    let updated = register(&text, name).ok_or_else(|| {
         bad(format!(
-            "{}: could not find the module list and the BUILTIN array to register '{name}'",
+            "{}: could not find the `catalogue! {{ ... }}` list to register '{name}'",
             registry.display()
         ))
     })?;
@@ -95,44 +95,30 @@ pub fn new_kernel(root: &Path, name: &str, domain: Domain) -> Result<Vec<PathBuf
         write().map_err(|e| Error::io(&path, e))?;
         written.push(path);
     }
-    std::fs::write(&registry, registered).map_err(|e| Error::io(&registry, e))?;
+    std::fs::write(&registry, updated).map_err(|e| Error::io(&registry, e))?;
     written.push(registry);
     Ok(written)
 }
 
-/// `text` (src/kernels/mod.rs) with `pub mod name;` after the last module
-/// line and `name::BUILTIN` at the end of the BUILTIN array.
+/// `text` (src/kernels/mod.rs) with the line `    name,` at the end of
+/// the `catalogue!` list, which declares the module and lists it in
+/// `BUILTIN`; `None` where there is no such list.
 pub fn register(text: &str, name: &str) -> Option<String> {
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
-    let last_mod = lines.iter().rposition(|l| l.starts_with("pub mod "))?;
-    lines.insert(last_mod + 1, format!("pub mod {name};"));
-    let start = lines
-        .iter()
-        .position(|l| l.starts_with("pub const BUILTIN: &[BuiltinKernel] = &["))?;
-    let end = start
-        + lines[start..]
-            .iter()
-            .position(|l| l.trim_end().ends_with("];"))?;
-    if start == end {
-        // One line: `... = &[a::BUILTIN, b::BUILTIN];`
-        let l = &lines[start];
-        let close = l.rfind("];")?;
-        let sep = if l[..close].trim_end().ends_with('[') {
-            ""
-        } else {
-            ", "
-        };
-        lines[start] = format!(
-            "{}{sep}{name}::BUILTIN{}",
-            l[..close].trim_end_matches(", "),
-            &l[close..]
-        );
-    } else {
-        lines.insert(end, format!("    {name}::BUILTIN,"));
-    }
+    let start = lines.iter().position(|l| l.trim_end() == "catalogue! {")?;
+    let end = start + lines[start..].iter().position(|l| l.trim_end() == "}")?;
+    lines.insert(end, format!("    {name},"));
     let mut out = lines.join("\n");
     out.push('\n');
     Some(out)
+}
+
+/// Whether `name` is in the `catalogue!` list of `text`.
+fn registered(text: &str, name: &str) -> bool {
+    text.lines()
+        .skip_while(|l| l.trim_end() != "catalogue! {")
+        .take_while(|l| l.trim_end() != "}")
+        .any(|l| l.trim() == format!("{name},"))
 }
 
 #[cfg(test)]
@@ -142,13 +128,13 @@ mod tests {
     #[test]
     fn names_and_registration() {
         assert_eq!(type_name("mc_transport"), "McTransport");
-        let one = "pub mod a;\npub mod b;\n\npub const BUILTIN: &[BuiltinKernel] = &[a::BUILTIN, b::BUILTIN];\n";
-        let r = register(one, "c").unwrap();
-        assert!(r.contains("pub mod b;\npub mod c;\n"), "{r}");
-        assert!(r.contains("&[a::BUILTIN, b::BUILTIN, c::BUILTIN];"), "{r}");
-        let multi = "pub mod a;\npub const BUILTIN: &[BuiltinKernel] = &[\n    a::BUILTIN,\n    b::BUILTIN,\n];\n";
-        let r = register(multi, "c").unwrap();
-        assert!(r.contains("    b::BUILTIN,\n    c::BUILTIN,\n];"), "{r}");
+        let list = "pub mod par;\n\ncatalogue! {\n    a,\n    b,\n}\n\nfn f() {\n}\n";
+        let r = register(list, "c").unwrap();
+        assert!(
+            r.contains("catalogue! {\n    a,\n    b,\n    c,\n}\n\nfn f() {\n}\n"),
+            "{r}"
+        );
+        assert!(registered(&r, "c") && registered(&r, "a") && !registered(&r, "par"));
         assert!(register("no registry here", "c").is_none());
     }
 
@@ -159,7 +145,7 @@ mod tests {
         std::fs::create_dir_all(root.join("src/kernels")).unwrap();
         std::fs::write(
             root.join("src/kernels/mod.rs"),
-            "pub mod gemm;\npub const BUILTIN: &[BuiltinKernel] = &[gemm::BUILTIN];\n",
+            "catalogue! {\n    gemm,\n}\n",
         )
         .unwrap();
         let files = new_kernel(root, "saxpy", Domain::Micro).unwrap();
@@ -173,7 +159,7 @@ mod tests {
         ::wgpu::naga::front::wgsl::parse_str(&wgsl).unwrap();
         let registry = std::fs::read_to_string(root.join("src/kernels/mod.rs")).unwrap();
         assert!(
-            registry.contains("&[gemm::BUILTIN, saxpy::BUILTIN];"),
+            registry.contains("catalogue! {\n    gemm,\n    saxpy,\n}\n"),
             "{registry}"
         );
         let err = new_kernel(root, "saxpy", Domain::Ml)

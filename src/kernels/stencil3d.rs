@@ -36,7 +36,9 @@ use crate::kernels::BuiltinKernel;
 use crate::kernels::par::{Real, SharedMut, static_ranges};
 use crate::multiversion;
 
-pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("stencil3d", Stencil3d);
+mod fpga;
+
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("stencil3d", Stencil3d, ["stencil3d/fpga.rs"]);
 
 /// Diffusion number of the step.
 pub const C1: f32 = 0.125;
@@ -249,6 +251,10 @@ impl Kernel for Stencil3d {
         }
         Ok(checker.finish())
     }
+
+    fn fpga(&self) -> Option<&dyn crate::kernel::FpgaKernel> {
+        Some(&fpga::StencilFpga)
+    }
 }
 
 /// The index of the worst element of `got` against `want`.
@@ -438,7 +444,7 @@ impl<T: Real> CpuInstance for StencilCpu<T> {
 }
 
 /// The grid of a size: `[nx, ny, nz, steps]`.
-pub fn dims(size: &SizeSpec) -> Result<[usize; 4]> {
+fn dims(size: &SizeSpec) -> Result<[usize; 4]> {
     let g = Grid::of(size)?;
     Ok([g.nx, g.ny, g.nz, g.steps])
 }

@@ -17,7 +17,9 @@ use crate::kernels::par::{Real, SharedMut, first_touch_copy, for_each_static_ran
 use crate::multiversion;
 use rayon::prelude::*;
 
-pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("stream_triad", StreamTriad);
+mod fpga;
+
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("stream_triad", StreamTriad, ["stream_triad/fpga.rs"]);
 
 /// The scalar of the triad, as in STREAM.
 pub const SCALAR: f32 = 3.0;
@@ -122,6 +124,10 @@ impl Kernel for StreamTriad {
         let mut verdict = checker.finish();
         verdict.checked = a.len() as u64;
         Ok(verdict)
+    }
+
+    fn fpga(&self) -> Option<&dyn crate::kernel::FpgaKernel> {
+        Some(&fpga::TriadFpga)
     }
 }
 
