@@ -366,7 +366,7 @@ pub fn main() -> Result<ExitCode> {
                 eprintln!("no results match in '{}'", db_path.display());
             } else {
                 write_stdout(table::results_text(&results).as_bytes())?;
-                if let Some(text) = hetbench::fpga::report::modeled_text(&results) {
+                if let Some(text) = hetbench::report::modeled::modeled_text(&results) {
                     write_stdout(format!("\n{text}").as_bytes())?;
                 }
             }
@@ -862,7 +862,7 @@ fn run(
     progress.bar.finish_and_clear();
 
     write_stdout(table::results_text(&outcome.results).as_bytes())?;
-    if let Some(text) = hetbench::fpga::report::modeled_text(&outcome.results) {
+    if let Some(text) = hetbench::report::modeled::modeled_text(&outcome.results) {
         write_stdout(format!("\n{text}").as_bytes())?;
     }
     eprintln!(
@@ -958,8 +958,8 @@ impl Observer for Progress {
                     eprintln!("warning: {label}: energy from {}: {f}", e.meter);
                 }
             }
-            if let Some(m) = &r.model {
-                eprintln!("{}", model_line(&label, m));
+            if let Some(m) = r.model.as_ref().and_then(|m| m.report()) {
+                eprintln!("{}", hetbench::report::modeled::model_line(&label, m));
             }
             if r.status != Status::Ok {
                 eprintln!(
@@ -973,29 +973,6 @@ impl Observer for Progress {
     }
 }
 
-/// The assumptions of a modeled result, in one line: card, clock, reuse
-/// factor, format, toggle rate and model version (from the record's
-/// `model` report).
-fn model_line(label: &str, m: &serde_json::Value) -> String {
-    let num = |k: &str| m[k].as_f64().map_or("?".to_string(), |v| v.to_string());
-    let text = |k: &str| m[k].as_str().unwrap_or("?").to_string();
-    let reuse = match (m["reuse_requested"].as_u64(), m["reuse_factor"].as_u64()) {
-        (Some(a), Some(b)) if a != b => format!("{b} (asked {a})"),
-        (_, Some(b)) => b.to_string(),
-        _ => "?".into(),
-    };
-    format!(
-        "model: {label}: {}, {} MHz, reuse factor {reuse}, {}, toggle {} (modeled, model v{})",
-        text("card_name"),
-        num("clock_mhz"),
-        text("format"),
-        num("toggle_rate"),
-        text("model_version"),
-    )
-}
-
-/// A command-line argument with any database password in it redacted
-/// (`postgres://u:p@h`, `--db=postgres://...`), for storing the command.
 /// A platform label: 1 to 64 characters, none of them a control character.
 fn check_label(label: &str) -> Result<String> {
     let label = label.trim();
@@ -1011,6 +988,8 @@ fn check_label(label: &str) -> Result<String> {
     Ok(label.to_string())
 }
 
+/// A command-line argument with any database password in it redacted
+/// (`postgres://u:p@h`, `--db=postgres://...`), for storing the command.
 fn redact_arg(arg: &str) -> String {
     match arg.find("postgres") {
         Some(i) => format!("{}{}", &arg[..i], hetbench::store::redact(&arg[i..])),

@@ -1,10 +1,11 @@
 //! hetbench: a heterogeneous-hardware benchmark harness.
 //!
-//! The library holds everything but argument parsing: the kernel registry
-//! ([`kernels`]), the backends that run kernels on devices ([`backends`]), the
+//! The library holds everything but argument parsing: the kernel contract
+//! ([`kernel`]) and the catalogue of kernels ([`kernels`]), the FPGA
+//! emulation toolkit ([`fpga`]), the backends that run kernels on devices ([`backends`]), the
 //! measurement engine ([`measure`]), the node fingerprint ([`platform`]), the
 //! results database and run files ([`store`]), the exporters ([`report`]) and
-//! the orchestration of one run ([`runner`]). The binary (`src/main.rs`,
+//! the plan of a run ([`plan`]) and its orchestration ([`runner`]). The binary (`src/main.rs`,
 //! `src/cli.rs`) only parses arguments, calls into here and maps errors to exit
 //! codes.
 
@@ -15,6 +16,7 @@ pub mod fpga;
 pub mod kernel;
 pub mod kernels;
 pub mod measure;
+pub mod plan;
 pub mod platform;
 pub mod power;
 pub mod report;

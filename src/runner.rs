@@ -1,6 +1,6 @@
 //! One `hetbench run`: kernels x sizes x precisions x backends x devices.
 //!
-//! The run is planned ([`RunPlan`], stored with the run so that `--resume`
+//! The run is planned ([`RunPlan`], in [`crate::plan`], stored with the run so that `--resume`
 //! can finish it), the platform fingerprint and the idle power are taken
 //! before the first measurement, and then each combination becomes a
 //! [`Job`]. By default each job runs in a child process (the same binary's
@@ -21,68 +21,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use crate::backends::{self, Backend, BackendKind, BackendOptions, Device};
+use crate::backends::{self, Backend, BackendKind, Device};
 use crate::error::{Error, Result};
 use crate::kernel::{Buffer, Precision, SizeSpec};
 use crate::kernels::{RegisteredKernel, Registry};
-use crate::measure::{self, MeasureConfig};
+use crate::measure;
+pub use crate::plan::{FaultKind, Job, RunPlan, planned_precisions};
 use crate::platform::{self, Fingerprint};
-use crate::power::{self, EnergyMeter, IdleReading, PowerConfig};
+use crate::power::{self, EnergyMeter, IdleReading};
 use crate::store::record::{RUN_FILE_SCHEMA, TimingRecord, now_rfc3339};
 use crate::store::{
-    Database, ResultFilter, ResultRecord, RunFile, RunRecord, RunStatus, Status, json,
+    Database, ModelRecord, ResultFilter, ResultRecord, RunFile, RunRecord, RunStatus, Status, json,
 };
-
-/// A deliberate failure of the worker, to test isolation (hidden option).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FaultKind {
-    /// Abort the worker process (SIGABRT) during the measurement.
-    Crash,
-    /// Never finish the measurement.
-    Hang,
-}
-
-/// Everything that defines what a run measures and how; stored with the
-/// run, so that an interrupted run resumes with the same settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunPlan {
-    pub kernels: Vec<String>,
-    pub sizes: Vec<String>,
-    /// Precisions to run, each where a kernel's manifest lists it; empty
-    /// runs every kernel in its first listed (default) precision.
-    #[serde(default)]
-    pub precisions: Vec<Precision>,
-    pub backends: Vec<BackendKind>,
-    /// Device ids to keep (`cpu0`); empty keeps all.
-    pub devices: Vec<String>,
-    pub seed: u64,
-    pub measure: MeasureConfig,
-    pub backend_options: BackendOptions,
-    /// Energy meters' settings; `None` measures no energy.
-    pub power: Option<PowerConfig>,
-    /// Seconds of idle baseline before the first measurement (0: none).
-    pub idle_seconds: f64,
-    /// Lengthen each timed window to ten update intervals of the slowest
-    /// meter, instead of only flagging short windows.
-    pub energy_window: bool,
-    /// Seconds one measurement may take, preparation and verification
-    /// included, before it is killed (isolated runs only).
-    pub timeout_s: f64,
-    /// Self-test of verification: perturb one output value before verifying.
-    #[serde(default)]
-    pub inject_error: bool,
-    /// Self-test of isolation: (kernel, fault).
-    #[serde(default)]
-    pub inject_fault: Vec<(String, FaultKind)>,
-    /// Where manifests and shaders were read from, if not built in.
-    pub kernels_dir: Option<PathBuf>,
-    /// The platform's name (`--label`), stored in the run's fingerprint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-}
 
 /// How jobs are executed.
 #[derive(Debug, Clone)]
@@ -121,19 +71,6 @@ pub trait Observer {
     fn energy_note(&mut self, _note: &str) {}
     /// A note about the plan (kernels left out of a precision).
     fn plan_note(&mut self, _note: &str) {}
-}
-
-/// The precisions `kernel` runs in under `plan`.
-pub fn planned_precisions(plan: &RunPlan, kernel: &RegisteredKernel) -> Vec<Precision> {
-    if plan.precisions.is_empty() {
-        vec![kernel.manifest.default_precision()]
-    } else {
-        plan.precisions
-            .iter()
-            .copied()
-            .filter(|p| kernel.manifest.precisions.contains(p))
-            .collect()
-    }
 }
 
 /// What a run did.
@@ -197,29 +134,6 @@ pub fn open_backends(
         }
     }
     Ok(out)
-}
-
-/// One measurement, self-contained so that a child process can run it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Job {
-    pub run_id: String,
-    pub hostname: String,
-    pub platform_hash: String,
-    #[serde(default)]
-    pub platform_label: Option<String>,
-    pub kernel: String,
-    pub size: String,
-    pub precision: Precision,
-    pub backend: BackendKind,
-    pub device: String,
-    pub seed: u64,
-    pub measure: MeasureConfig,
-    pub backend_options: BackendOptions,
-    pub power: Option<PowerConfig>,
-    pub idle: Vec<IdleReading>,
-    pub inject_error: bool,
-    pub fault: Option<FaultKind>,
-    pub kernels_dir: Option<PathBuf>,
 }
 
 /// Starts a run, or resumes the interrupted run `resume`, and stores every
@@ -731,7 +645,7 @@ fn measure_job(
                 perf,
                 &manifest.throughput.unit,
             ));
-            r.model = Some(mf.report);
+            r.model = Some(ModelRecord::Report(Box::new(mf.report)));
         }
         r.verification = Some(verdict);
         r.work = Some(work);

@@ -17,8 +17,8 @@ use crate::backends::{
     Backend, BackendKind, Device, DeviceType, ModeledFigures, Prepared, Timing, Unavailable,
 };
 use crate::error::{Error, Result};
-use crate::fpga::report::{Accuracy, ModelReport};
 use crate::fpga::{self, Card, MODEL_VERSION};
+use crate::kernel::fpga::{Accuracy, ModelReport};
 use crate::kernel::{Buffers, Inputs, Tolerance};
 use crate::kernels::RegisteredKernel;
 
@@ -124,7 +124,7 @@ impl Backend for FpgaEmuBackend {
 
         let work = kernel.kernel.work(&inputs.size)?;
         let (seconds, energy_j, end_to_end_s) = (eval.latency_s, eval.energy_j, eval.end_to_end_s);
-        let report = serde_json::to_value(ModelReport {
+        let report = ModelReport {
             card_format: (fmt != card_fmt).then(|| card_fmt.name()),
             accuracy: Accuracy {
                 against: "f64 reference".into(),
@@ -134,6 +134,7 @@ impl Backend for FpgaEmuBackend {
                 checked: accuracy.checked,
                 within_tolerance: accuracy.passed,
                 detail: accuracy.detail,
+                top_class_agreement: accuracy.agreement,
                 tolerance,
                 tolerance_derivation: derivation,
             },
@@ -142,7 +143,18 @@ impl Backend for FpgaEmuBackend {
             emulation_s,
             timing: "modeled: device time = latency_s per iteration; end-to-end = latency + host bytes over memory.pcie_gbs".into(),
             evaluation: eval,
-        })?;
+        };
+        if let Some(path) = non_finite(&serde_json::to_value(&report)?, String::new()) {
+            return Err(Error::Backend {
+                backend: "fpga-emu".into(),
+                message: format!(
+                    "{} on card {} ({}): the model gives a non-finite {path}; check the card's figures",
+                    kernel.name(),
+                    card.id,
+                    card.origin
+                ),
+            });
+        }
         let figures = ModeledFigures {
             meter: format!("model:{}", card.id),
             covers: format!(
@@ -160,6 +172,29 @@ impl Backend for FpgaEmuBackend {
             tolerance,
             figures,
         }))
+    }
+}
+
+/// The path of the first non-finite number in a serialised model report
+/// (`serde_json` writes infinities and NaN as `null`, and the report has no
+/// other `null`): stored, it would not read back as a number.
+fn non_finite(v: &serde_json::Value, at: String) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::Null => Some(at),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| non_finite(x, format!("{at}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(k, x)| {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            non_finite(x, path)
+        }),
+        _ => None,
     }
 }
 
@@ -235,7 +270,7 @@ mod tests {
             .prepare(reg.get("gemm").unwrap(), &devices[0], &inputs)
             .unwrap();
         let f = p.modeled().unwrap();
-        let r = &f.report;
+        let r = &serde_json::to_value(&f.report).unwrap();
         assert_eq!(r["usage"]["dsp"], 4096.0);
         assert_eq!(r["reuse_factor"], 1);
         assert_eq!(r["compute_cycles"], 139 + 71);
@@ -312,5 +347,34 @@ mod tests {
             Err(e) => panic!("{e}"),
             Ok(_) => panic!("nbody has no fixed-point path"),
         }
+    }
+
+    /// A figure the model cannot turn into a number (here, a card made
+    /// without `Card::parse`'s checks, with no memory bandwidth) is refused
+    /// with its path, never stored as a `null` that would not read back.
+    #[test]
+    fn a_non_finite_model_figure_is_refused_with_its_path() {
+        let reg = Registry::builtin().unwrap();
+        let k = reg.get("stream_triad").unwrap();
+        let inputs = k.kernel.generate(&k.size("tiny").unwrap(), 3).unwrap();
+        let mut card = crate::fpga::card::load(None).unwrap().remove(0);
+        card.memory.bandwidth_gbs.value = 0.0;
+        let backend = FpgaEmuBackend { cards: vec![card] };
+        let dev = &backend.devices().unwrap()[0];
+        let err = backend.prepare(k, dev, &inputs).err().unwrap().to_string();
+        assert!(
+            err.contains("non-finite") && err.contains("alveo_u250"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn non_finite_names_the_first_null() {
+        let v = serde_json::json!({"a": 1.0, "b": {"c": [2.0, null]}});
+        assert_eq!(non_finite(&v, String::new()).as_deref(), Some("b.c[1]"));
+        assert_eq!(
+            non_finite(&serde_json::json!({"a": [1]}), String::new()),
+            None
+        );
     }
 }

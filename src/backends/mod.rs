@@ -174,7 +174,7 @@ pub struct ModeledFigures {
     pub energy_j: f64,
     /// The whole report: card, model version, assumptions, latency, II,
     /// resources, power, accuracy.
-    pub report: serde_json::Value,
+    pub report: crate::kernel::fpga::ModelReport,
 }
 
 /// A way of running kernels on devices.

@@ -193,6 +193,17 @@ impl Card {
                 )));
             }
         }
+        // Divisors of the model: zero would make every time infinite.
+        for (what, v) in [
+            ("clock_mhz", card.clock_mhz.value),
+            ("memory.bandwidth_gbs", card.memory.bandwidth_gbs.value),
+            ("memory.efficiency", card.memory.efficiency.value),
+            ("memory.pcie_gbs", card.memory.pcie_gbs.value),
+        ] {
+            if v == 0.0 {
+                return Err(bad(format!("{what}: must be greater than 0")));
+            }
+        }
         let u = card.resources.usable_fraction.value;
         if !(0.0..=1.0).contains(&u) || u == 0.0 {
             return Err(bad(format!("usable_fraction {u} is not in (0, 1]")));
@@ -315,5 +326,28 @@ mod tests {
         std::fs::write(dir.path().join("mine.toml"), no_source).unwrap();
         let err = load(Some(dir.path())).unwrap_err().to_string();
         assert!(err.contains("needs a source"), "{err}");
+    }
+
+    #[test]
+    fn a_zero_clock_or_bandwidth_is_refused() {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("fpga/cards/alveo_u250.toml"),
+        )
+        .unwrap();
+        for (from, field) in [
+            ("clock_mhz = { value = 300.0", "clock_mhz = { value = 0.0"),
+            (
+                "bandwidth_gbs = { value = 77.0",
+                "bandwidth_gbs = { value = 0.0",
+            ),
+        ] {
+            let bad = text.replace(from, field);
+            assert_ne!(bad, text, "{from}");
+            let err = Card::parse(&bad, "u250-test.toml").unwrap_err().to_string();
+            assert!(
+                err.contains("u250-test.toml") && err.contains("greater than 0"),
+                "{err}"
+            );
+        }
     }
 }

@@ -47,9 +47,9 @@
 //! The accuracy (max abs and relative error against f64, what the relative
 //! error is relative to, the verdict's detail: for `mlp_jet` the fraction
 //! of events whose top class agrees with f64) is in the model report
-//! ([`report::ModelReport`]) and printed after `hetbench run` and
+//! ([`crate::kernel::fpga::ModelReport`]) and printed after `hetbench run` and
 //! `hetbench results` with the assumptions of each card
-//! ([`report::modeled_text`]).
+//! ([`crate::report::modeled::modeled_text`]).
 //!
 //! ## Designs
 //! - `gemm`: hls4ml's dense layer with B stationary on chip, or, when B's
@@ -104,7 +104,6 @@
 pub mod card;
 pub mod fixed;
 pub mod model;
-pub mod report;
 pub mod scalar;
 
 pub use card::Card;

@@ -6,13 +6,17 @@
 //! module (`src/kernels/<name>/fpga.rs`), next to the private shape and
 //! constants it needs; the emulation toolkit (formats, `Scalar`, the design
 //! model, cards) is in [`crate::fpga`], which knows nothing of kernels.
+//! [`ModelReport`] is what the `fpga-emu` backend records of one modeled
+//! result (`ResultRecord::model`); `report::modeled` renders it.
 
 use rayon::prelude::*;
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::fpga::card::Card;
 use crate::fpga::fixed::Format;
-use crate::fpga::model::Design;
+use crate::fpga::model::{Design, Evaluation};
 use crate::fpga::scalar::Scalar;
 use crate::kernel::buffer::{Buffers, Inputs};
 use crate::kernel::manifest::Tolerance;
@@ -101,4 +105,40 @@ pub fn max_abs_raw(v: &[f32]) -> f64 {
 /// Outputs are f32 buffers: exact for W <= 24, else rounded once more.
 pub fn f32_rel(fmt: &Format) -> f64 {
     if fmt.width <= 24 { 0.0 } else { 2f64.powi(-24) }
+}
+
+/// The fixed-point outputs against the f64 reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Accuracy {
+    pub against: String,
+    pub max_abs_error: f64,
+    pub max_rel_error: f64,
+    /// What `max_rel_error` is relative to.
+    pub rel_error_of: String,
+    pub checked: u64,
+    pub within_tolerance: bool,
+    /// Where the worst error is, in words.
+    pub detail: String,
+    /// For a classifier (`mlp_jet`), the fraction of items whose top class
+    /// agrees with the f64 reference ([`crate::kernel::Verdict::agreement`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_class_agreement: Option<f64>,
+    pub tolerance: Tolerance,
+    pub tolerance_derivation: String,
+}
+
+/// Everything the FPGA emulation reports for one result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelReport {
+    #[serde(flatten)]
+    pub evaluation: Evaluation,
+    /// The card's own format, where the kernel runs in another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_format: Option<String>,
+    pub accuracy: Accuracy,
+    pub energy_per_item_j: f64,
+    pub item_unit: String,
+    /// Host seconds the bit-accurate emulation took (never FPGA time).
+    pub emulation_s: f64,
+    pub timing: String,
 }

@@ -19,6 +19,11 @@ pub struct Verdict {
     pub checked: u64,
     /// Where the worst error is, in words.
     pub detail: String,
+    /// For a kernel whose outputs decide something (a classifier's top
+    /// class), the fraction of items whose decision agrees with the
+    /// reference's; `None` for others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<f64>,
 }
 
 /// Accumulates element-wise comparisons into a [`Verdict`].
@@ -82,6 +87,7 @@ impl Checker {
             max_rel_error: self.max_rel,
             checked: self.checked,
             detail: self.detail,
+            agreement: None,
         }
     }
 }

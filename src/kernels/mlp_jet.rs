@@ -267,6 +267,7 @@ impl Kernel for MlpJet {
             verdict.detail,
             100.0 * agree as f64 / n as f64
         );
+        verdict.agreement = Some(agree as f64 / n as f64);
         Ok(verdict)
     }
 

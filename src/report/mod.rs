@@ -7,6 +7,7 @@ pub mod compare;
 pub mod data;
 pub mod export;
 pub mod html;
+pub mod modeled;
 pub mod plot;
 pub mod score;
 pub mod stats;

@@ -4,6 +4,7 @@
 
 pub mod json;
 pub mod postgres;
+pub mod query;
 pub mod record;
 pub mod sql;
 pub mod sqlite;
@@ -12,28 +13,8 @@ use std::path::Path;
 
 use crate::error::Result;
 pub use postgres::{is_url, redact};
-pub use record::{ResultRecord, RunFile, RunRecord, RunStatus, Status};
-
-/// Which results to return.
-#[derive(Debug, Clone, Default)]
-pub struct ResultFilter {
-    pub kernels: Vec<String>,
-    pub backends: Vec<String>,
-    pub sizes: Vec<String>,
-    pub statuses: Vec<String>,
-    pub run_id: Option<String>,
-    pub hostname: Option<String>,
-    /// Only the newest `limit` results.
-    pub limit: Option<usize>,
-}
-
-/// What an import did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ImportOutcome {
-    pub run_was_new: bool,
-    pub inserted: usize,
-    pub already_present: usize,
-}
+pub use query::{ImportOutcome, ResultFilter};
+pub use record::{ModelRecord, ResultRecord, RunFile, RunRecord, RunStatus, Status};
 
 /// A results database: a SQLite file, or PostgreSQL for a site.
 pub enum Database {

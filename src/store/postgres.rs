@@ -15,9 +15,9 @@ use std::sync::Mutex;
 use postgres::{Client, NoTls};
 
 use crate::error::{Error, Result};
+use crate::store::query::{ImportOutcome, ResultFilter};
 use crate::store::record::{ResultRecord, RunFile, RunRecord};
 use crate::store::sql::{self, SqlValue};
-use crate::store::{ImportOutcome, ResultFilter};
 
 /// The schema, at the same version as SQLite's newest.
 const SCHEMA: &str = r#"

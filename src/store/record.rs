@@ -109,7 +109,7 @@ pub struct RunRecord {
     pub idle: Vec<IdleReading>,
     /// What the run measures and how, for `--resume`.
     #[serde(default)]
-    pub plan: Option<crate::runner::RunPlan>,
+    pub plan: Option<crate::plan::RunPlan>,
 }
 
 /// Timing of a result: which clock ranks it and the summaries of both.
@@ -172,7 +172,28 @@ pub struct ResultRecord {
     /// A modeled backend's report (FPGA emulation: card, model version,
     /// assumptions, latency, II, resources, power, accuracy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<serde_json::Value>,
+    pub model: Option<ModelRecord>,
+}
+
+/// A modeled result's report as stored: typed where this version reads it,
+/// kept whole where it does not (a report of another model version, or one
+/// with a figure that is not a number), so that such a record still loads
+/// and nothing stored is lost. Serialised as the report itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ModelRecord {
+    Report(Box<crate::kernel::fpga::ModelReport>),
+    Unread(serde_json::Value),
+}
+
+impl ModelRecord {
+    /// The report, where this version can read it.
+    pub fn report(&self) -> Option<&crate::kernel::fpga::ModelReport> {
+        match self {
+            ModelRecord::Report(r) => Some(r),
+            ModelRecord::Unread(_) => None,
+        }
+    }
 }
 
 impl ResultRecord {

@@ -7,7 +7,7 @@
 //! engines: 64-bit integers, 64-bit floats and text.
 
 use crate::error::{Error, Result};
-use crate::store::ResultFilter;
+use crate::store::query::ResultFilter;
 use crate::store::record::{ResultRecord, RunRecord, RunStatus};
 
 /// A value bound to a statement.

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
+use crate::store::query::{ImportOutcome, ResultFilter};
 use crate::store::record::{ResultRecord, RunFile, RunRecord};
 use crate::store::sql::{self, SqlValue};
-use crate::store::{ImportOutcome, ResultFilter};
 
 /// Migrations, in order: `MIGRATIONS[i]` takes the schema from version `i`
 /// to `i + 1`. Never edit one that has shipped; append a new one.

@@ -1,47 +1,12 @@
-//! The model report a modeled result carries (`ResultRecord::model`), and
-//! its terminal view: one row per result with the format, the accuracy
-//! against f64, II, latency, bound, resources and power, then the
-//! assumptions of each card, so that nobody reads a modeled figure without
-//! what it rests on.
+//! The modeled-results view: one row per result of the FPGA emulation with
+//! the format, the accuracy against f64, II, latency, bound, resources and
+//! power, then the assumptions of each card, so that nobody reads a modeled
+//! figure without what it rests on.
 
-use serde::{Deserialize, Serialize};
-
-use super::model::Evaluation;
-use crate::kernel::Tolerance;
+use crate::fpga::model::Evaluation;
+use crate::kernel::fpga::{Accuracy, ModelReport};
 use crate::report::table::{format_seconds, format_value, render_text};
 use crate::store::{ResultRecord, Status};
-
-/// The fixed-point outputs against the f64 reference.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Accuracy {
-    pub against: String,
-    pub max_abs_error: f64,
-    pub max_rel_error: f64,
-    /// What `max_rel_error` is relative to.
-    pub rel_error_of: String,
-    pub checked: u64,
-    pub within_tolerance: bool,
-    /// Where the worst error is; for `mlp_jet`, the top-class agreement.
-    pub detail: String,
-    pub tolerance: Tolerance,
-    pub tolerance_derivation: String,
-}
-
-/// Everything the FPGA emulation reports for one result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelReport {
-    #[serde(flatten)]
-    pub evaluation: Evaluation,
-    /// The card's own format, where the kernel runs in another.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_format: Option<String>,
-    pub accuracy: Accuracy,
-    pub energy_per_item_j: f64,
-    pub item_unit: String,
-    /// Host seconds the bit-accurate emulation took (never FPGA time).
-    pub emulation_s: f64,
-    pub timing: String,
-}
 
 /// Headings of the modeled-results table.
 pub const HEADINGS: [&str; 14] = [
@@ -83,11 +48,8 @@ fn accuracy_cell(a: &Accuracy) -> String {
         "max abs {:.2e}, max rel {:.2e}",
         a.max_abs_error, a.max_rel_error
     );
-    if let Some(i) = a.detail.find("top class agrees on") {
-        let agree = &a.detail[i + "top class agrees on ".len()..];
-        if let Some(pct) = agree.split('(').nth(1) {
-            s.push_str(&format!(", top class {}", pct.trim_end_matches(')')));
-        }
+    if let Some(agree) = a.top_class_agreement {
+        s.push_str(&format!(", top class {:.4}%", 100.0 * agree));
     }
     s.push_str(if a.within_tolerance {
         " (within tolerance)"
@@ -159,7 +121,7 @@ fn assumptions(e: &Evaluation) -> String {
 
 /// The modeled results of `results` as text: a table, the assumptions of
 /// each card and the notes on formats; `None` when no result is modeled.
-/// Results whose report cannot be read are listed as such.
+/// Results whose report this version cannot read are listed as such.
 pub fn modeled_text(results: &[ResultRecord]) -> Option<String> {
     let modeled: Vec<&ResultRecord> = results.iter().filter(|r| r.model.is_some()).collect();
     if modeled.is_empty() {
@@ -171,10 +133,10 @@ pub fn modeled_text(results: &[ResultRecord]) -> Option<String> {
     let mut notes: Vec<String> = Vec::new();
     let mut unreadable = Vec::new();
     for r in &modeled {
-        let Some(value) = &r.model else { continue };
-        match serde_json::from_value::<ModelReport>(value.clone()) {
-            Ok(m) => {
-                rows.push(row(r, &m));
+        let Some(model) = &r.model else { continue };
+        match model.report() {
+            Some(m) => {
+                rows.push(row(r, m));
                 if !cards.iter().any(|(id, _)| *id == m.evaluation.card) {
                     cards.push((m.evaluation.card.clone(), assumptions(&m.evaluation)));
                 }
@@ -196,7 +158,7 @@ pub fn modeled_text(results: &[ResultRecord]) -> Option<String> {
                     ));
                 }
             }
-            Err(e) => unreadable.push(format!("{} {} on {}: {e}", r.kernel, r.size, r.device)),
+            None => unreadable.push(format!("{} {} on {}", r.kernel, r.size, r.device)),
         }
     }
     let mut s = String::from(
@@ -212,8 +174,23 @@ pub fn modeled_text(results: &[ResultRecord]) -> Option<String> {
     }
     for u in unreadable {
         s.push_str(&format!(
-            "  report unreadable (older model version?): {u}\n"
+            "  report unreadable (another model version?): {u}\n"
         ));
     }
     Some(s)
+}
+
+/// The assumptions of a modeled result, in one line: card, clock, reuse
+/// factor, format, toggle rate and model version.
+pub fn model_line(label: &str, m: &ModelReport) -> String {
+    let e = &m.evaluation;
+    let reuse = if e.reuse_requested != e.reuse_factor {
+        format!("{} (asked {})", e.reuse_factor, e.reuse_requested)
+    } else {
+        e.reuse_factor.to_string()
+    };
+    format!(
+        "model: {label}: {}, {} MHz, reuse factor {reuse}, {}, toggle {} (modeled, model v{})",
+        e.card_name, e.clock_mhz, e.format, e.toggle_rate, e.model_version,
+    )
 }
