@@ -182,16 +182,16 @@ fn expand(tree: &str) -> Vec<Vec<String>> {
         }
     }
     let mut out = Vec::new();
-    expand_into(&flat, &mut Vec::new(), &mut out);
+    expand_into(&flat, &[], &mut out);
     out
 }
 
-fn expand_into(tree: &str, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+fn expand_into(tree: &str, prefix: &[String], out: &mut Vec<Vec<String>>) {
     let (head, group) = match tree.find('{') {
         Some(b) if tree.ends_with('}') => (&tree[..b], Some(&tree[b + 1..tree.len() - 1])),
         _ => (tree, None),
     };
-    let mut path = prefix.clone();
+    let mut path = prefix.to_vec();
     for seg in head.split("::").filter(|s| !s.is_empty()) {
         path.push(seg.to_string());
     }
@@ -218,7 +218,7 @@ fn expand_into(tree: &str, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>)
                 if p == "self" {
                     out.push(path.clone());
                 } else {
-                    expand_into(&p, &mut path.clone(), out);
+                    expand_into(&p, &path, out);
                 }
             }
         }
