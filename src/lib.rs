@@ -29,5 +29,6 @@ pub const HARNESS_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Version of the kernel suite. Results of different suite versions are not
 /// comparable (scores refuse to mix them); bump it when a kernel's definition,
-/// sizes or work model change.
-pub const SUITE_VERSION: &str = "0.1";
+/// sizes or work model change. 0.2: mc_transport 2.0.0 (Klein-Nishina
+/// sampling as Geant4's, uniforms that stay below 1).
+pub const SUITE_VERSION: &str = "0.2";

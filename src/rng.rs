@@ -29,18 +29,36 @@ pub fn uniform(seed: u64, stream: u64, index: u64) -> f64 {
     (bits(seed, stream, index) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
-/// `n` f32 values uniform in [lo, hi), generated in parallel.
+/// `n` f32 values uniform in [lo, hi), generated in parallel (`lo < hi`).
+/// The f64 value lies below `hi`, but rounding it to f32 can reach `hi`;
+/// such a value becomes the largest f32 below `hi`, so the range holds.
 pub fn uniform_f32(seed: u64, stream: u64, n: usize, lo: f32, hi: f32) -> Vec<f32> {
     let span = (hi - lo) as f64;
     (0..n)
         .into_par_iter()
-        .map(|i| (lo as f64 + span * uniform(seed, stream, i as u64)) as f32)
+        .map(|i| {
+            let v = (lo as f64 + span * uniform(seed, stream, i as u64)) as f32;
+            if v < hi { v } else { hi.next_down().max(lo) }
+        })
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uniform_f32_stays_below_its_upper_end() {
+        // [1, 1 + 2^-23): the only f32 values are 1 and 1 + 2^-23, and about
+        // half of the f64 draws round up to the upper end.
+        let hi = 1.0f32 + f32::EPSILON;
+        let v = uniform_f32(7, 0, 10_000, 1.0, hi);
+        assert!(v.iter().all(|&x| (1.0..hi).contains(&x)));
+        // A wide range keeps its spread.
+        let v = uniform_f32(7, 1, 10_000, -1.0, 1.0);
+        assert!(v.iter().all(|&x| (-1.0..1.0).contains(&x)));
+        assert!(v.iter().any(|&x| x > 0.999) && v.iter().any(|&x| x < -0.999));
+    }
 
     #[test]
     fn same_seed_same_values_and_streams_differ() {

@@ -33,8 +33,8 @@ static inline uint4 philox(uint4 c, uint2 k) {
     return c;
 }
 
-// Uniform in (0, 1) from the top 24 bits: exact in f32.
-static inline float uni(uint r) { return ((float)(r >> 8) + 0.5f) * 5.9604644775390625e-8f; }
+// Uniform in (0, 1) from the top 23 bits: 2^-24 to 1 - 2^-24, exact in f32.
+static inline float uni(uint r) { return ((float)(r >> 9) + 0.5f) * 1.1920928955078125e-7f; }
 
 // cos(2 pi u) for u in [0, 1): reduced to [0, pi/2], Taylor to x^14.
 static inline float cos2pi(float u) {
@@ -105,7 +105,8 @@ static void photon(const uint i, __global const float *restrict xs, __local uint
         for (uint trial = 0; trial < MAX_TRIALS; trial++) {
             const uint4 q = philox((uint4)(i, step, trial + 1, 0), key);
             float epssq;
-            if (a1 > uni(q.x) * (a1 + a2)) {
+            // a2 already holds a1: part one with probability a1 / a2.
+            if (a1 > uni(q.x) * a2) {
                 eps = exp(-a1 * uni(q.y));
                 epssq = eps * eps;
             } else {

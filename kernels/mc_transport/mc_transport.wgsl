@@ -73,9 +73,9 @@ fn philox(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
     return c;
 }
 
-// Uniform in (0, 1) from the top 24 bits: exact in f32.
+// Uniform in (0, 1) from the top 23 bits: 2^-24 to 1 - 2^-24, exact in f32.
 fn uni(r: u32) -> f32 {
-    return (f32(r >> 8u) + 0.5) * 5.9604644775390625e-8;
+    return (f32(r >> 9u) + 0.5) * 1.1920928955078125e-7;
 }
 
 // cos(2 pi u) for u in [0, 1): reduced to [0, pi/2], Taylor to x^14.
@@ -166,7 +166,8 @@ fn photon(i: u32) {
         for (var trial = 0u; trial < MAX_TRIALS; trial++) {
             let q = philox(vec4<u32>(i, step, trial + 1u, 0u), key);
             var epssq: f32;
-            if (a1 > uni(q.x) * (a1 + a2)) {
+            // a2 already holds a1: part one with probability a1 / a2.
+            if (a1 > uni(q.x) * a2) {
                 eps = exp(-a1 * uni(q.y));
                 epssq = eps * eps;
             } else {

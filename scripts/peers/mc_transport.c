@@ -20,7 +20,7 @@ static void philox(uint32_t c[4], uint32_t k0, uint32_t k1) {
         c[0] = n0; c[1] = (uint32_t)p1; c[2] = n2; c[3] = (uint32_t)p0;
     }
 }
-static inline float uni(uint32_t r) { return ((float)(r >> 8) + 0.5f) * 5.9604644775390625e-8f; }
+static inline float uni(uint32_t r) { return ((float)(r >> 9) + 0.5f) * 1.1920928955078125e-7f; }
 static inline float cos2pi(float u) {
     float a = fabsf(u - 0.5f), t = a, sign = -1.0f;
     if (a > 0.25f) { t = 0.5f - a; sign = 1.0f; }
@@ -62,7 +62,8 @@ static void photon(uint32_t i, uint64_t *dep, float inv_q, float log_emin, float
             uint32_t q[4] = {i, step, trial + 1, 0};
             philox(q, 7, 0);
             float epssq;
-            if (a1 > uni(q[0]) * (a1 + a2)) { eps = expf(-a1 * uni(q[1])); epssq = eps * eps; }
+            /* a2 already holds a1: part one with probability a1 / a2. */
+            if (a1 > uni(q[0]) * a2) { eps = expf(-a1 * uni(q[1])); epssq = eps * eps; }
             else { epssq = eps0sq + (1.0f - eps0sq) * uni(q[1]); eps = sqrtf(epssq); }
             onecost = (1.0f - eps) / (eps * k);
             sint2 = onecost * (2.0f - onecost);
