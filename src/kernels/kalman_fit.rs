@@ -735,6 +735,48 @@ mod tests {
     }
 
     #[test]
+    fn without_a_field_the_chi2_is_chi_square_distributed() {
+        // With kappa = 0 the hits do not depend on q/p, whose prior then
+        // adds nothing: the chi2 of a right model is the sum of 2 (layers -
+        // 2) normalised innovations, chi-square with 2 (layers - 2) degrees
+        // of freedom exactly (the seed takes the first two hits). Pearson's
+        // test of the 20,000 chi2 probabilities in 20 equal bins, refused
+        // above chi2.ppf(0.999, 19) = 43.82; the f32 CPU kernel's chi2 too.
+        let mut sz = size(20_000);
+        sz.params.insert("kappa".into(), Param::Float(0.0));
+        let (n, m) = Model::from_size(&sz).unwrap();
+        let dof = 2 * (m.layers - 2);
+        // P(chi2 <= x) for an even number of degrees of freedom, closed form.
+        let cdf = |x: f64| {
+            let (mut term, mut sum) = (1.0, 1.0);
+            for k in 1..dof / 2 {
+                term *= x / 2.0 / k as f64;
+                sum += term;
+            }
+            1.0 - (-x / 2.0).exp() * sum
+        };
+        let pearson = |chi2: &mut dyn Iterator<Item = f64>| {
+            let mut bins = [0u32; 20];
+            for c in chi2 {
+                bins[((cdf(c) * 20.0) as usize).min(19)] += 1;
+            }
+            let e = n as f64 / 20.0;
+            bins.iter().map(|&b| (b as f64 - e).powi(2) / e).sum::<f64>()
+        };
+        let reference = pearson(&mut (0..n).map(|t| {
+            let (_, hits) = simulate(3, t, &m);
+            fit::<f64>(&m, |l| hits[l]).chi2
+        }));
+        assert!(reference < 43.82, "f64 filter: Pearson {reference:.1} over 19 dof");
+        let inputs = KalmanFit.generate(&sz, 3).unwrap();
+        let mut cpu = KalmanFit.cpu(&inputs).unwrap();
+        cpu.run();
+        let out = cpu.outputs();
+        let got = pearson(&mut out.f32("chi2").unwrap().iter().map(|&c| c as f64));
+        assert!(got < 43.82, "CPU kernel: Pearson {got:.1} over 19 dof");
+    }
+
+    #[test]
     fn generic_reference_in_f64_is_the_f64_filter() {
         let (n, m) = Model::from_size(&size(37)).unwrap();
         let inputs = KalmanFit.generate(&size(37), 4).unwrap();

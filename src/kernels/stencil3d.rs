@@ -551,6 +551,61 @@ mod tests {
     }
 
     #[test]
+    fn a_heat_mode_decays_as_the_heat_equation_says() {
+        // u0 = sin(pi x/(nx-1)) sin(pi y/(ny-1)) sin(pi z/(nz-1)) vanishes on
+        // the faces and is an eigenmode of the 7-point step: each step
+        // multiplies it by lambda = c0 + 2 c1 (cos(pi/(nx-1)) + ...). The
+        // heat equation u_t = alpha lap(u), alpha = c1 in units of
+        // dt / h^2, decays it as exp(-alpha pi^2 (1/(nx-1)^2 + ...)) per
+        // step; the explicit scheme's rate differs from it by O(h^2), at
+        // most (pi h)^2 / 12 relative for the coarsest axis.
+        let (nx, ny, nz, steps) = (33usize, 25usize, 17usize, 100usize);
+        let pi = std::f64::consts::PI;
+        let k = Stencil3d;
+        let mut inputs = k.generate(&size(nx as i64, ny as i64, nz as i64, steps as i64), 1).unwrap();
+        let mode = |x: usize, y: usize, z: usize| {
+            (pi * x as f64 / (nx - 1) as f64).sin()
+                * (pi * y as f64 / (ny - 1) as f64).sin()
+                * (pi * z as f64 / (nz - 1) as f64).sin()
+        };
+        if let Some(Buffer::F32(u0)) = inputs.buffers.get_mut("u0") {
+            for z in 0..nz {
+                for y in 0..ny {
+                    for x in 0..nx {
+                        u0[(z * ny + y) * nx + x] = mode(x, y, z) as f32;
+                    }
+                }
+            }
+        }
+        let mut cpu = k.cpu(&inputs).unwrap();
+        cpu.run();
+        let out = cpu.outputs();
+        let u = out.f32("u").unwrap();
+        let axes = [nx, ny, nz].map(|n| pi / (n - 1) as f64);
+        let lambda = C0 as f64 + 2.0 * C1 as f64 * axes.iter().map(|a| a.cos()).sum::<f64>();
+        let decay = lambda.powi(steps as i32);
+        // The kernel applies the discrete decay to every point.
+        for z in 0..nz {
+            for y in 0..ny {
+                for x in 0..nx {
+                    let got = u[(z * ny + y) * nx + x] as f64;
+                    let want = decay * mode(x, y, z);
+                    assert!((got - want).abs() < 2e-6, "({x},{y},{z}): {got} vs {want}");
+                }
+            }
+        }
+        // And the discrete decay is the heat equation's, to O(h^2).
+        let rate = -lambda.ln();
+        let exact = C1 as f64 * axes.iter().map(|a| a * a).sum::<f64>();
+        let bound = axes[2] * axes[2] / 12.0;
+        assert!(
+            (rate / exact - 1.0).abs() <= bound,
+            "rate {rate:.6e} vs heat equation {exact:.6e}"
+        );
+        assert!(decay < 0.5, "{decay}");
+    }
+
+    #[test]
     fn cpu_passes_and_a_wrong_point_fails() {
         let k = Stencil3d;
         let inputs = k.generate(&size(37, 19, 23, 5), 3).unwrap();
