@@ -649,6 +649,41 @@ mod tests {
     }
 
     #[test]
+    fn transmission_through_a_layer_follows_the_exponential_law() {
+        // One lead layer: a photon leaves no deposit exactly when it crosses
+        // without interacting, which happens with probability
+        // exp(-mu(E) T_ABS), mu the attenuation the tables give at E (at 2
+        // MeV mostly Compton, at 0.2 MeV mostly photo-absorption). 200,000
+        // photons each, tracked one by one; within 5 binomial standard
+        // errors. (A Compton deposit below half a quantum, E/131072, would
+        // count as a crossing; at these energies it is rarer than 1e-5.)
+        let xs = tables();
+        for e_mev in [2.0, 0.2] {
+            let mut sz = size(200_000, 1);
+            sz.params.insert("energy_mev".into(), Param::Float(e_mev));
+            let s = Setup::of(&sz).unwrap();
+            let k = s.consts(11);
+            let crossed = (0..s.photons as u32)
+                .filter(|&i| {
+                    let mut dep = [0u64; 1];
+                    photon::<f64>(i, &k, &xs, &mut dep);
+                    dep[0] == 0
+                })
+                .count() as f64
+                / s.photons as f64;
+            let u = ((e_mev / E_MIN).ln() / (E_MAX / E_MIN).ln()) * (NE - 1) as f64;
+            let (j, f) = (u as usize, u.fract());
+            let mu = xs[2 * j] as f64 + f * (xs[2 * j + 2] as f64 - xs[2 * j] as f64);
+            let want = (-mu * T_ABS as f64).exp();
+            let se = (want * (1.0 - want) / s.photons as f64).sqrt();
+            assert!(
+                (crossed - want).abs() < 5.0 * se,
+                "{e_mev} MeV: {crossed:.5} crossed, exp(-mu t) = {want:.5} (se {se:.1e})"
+            );
+        }
+    }
+
+    #[test]
     fn tables_follow_the_physics() {
         let xs = tables();
         // Klein-Nishina tends to Thomson at low energy.
