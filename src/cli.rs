@@ -337,7 +337,9 @@ pub fn main() -> Result<ExitCode> {
             roofline,
         } => {
             let db = open_db(&db_path)?;
-            let results = db.results(&filter.to_filter()?)?;
+            let read = db.results(&filter.to_filter()?)?;
+            warn_unreadable(&read);
+            let results = read.records;
             if *roofline {
                 let data = hetbench::report::data::Dataset::new(&results);
                 let rows = hetbench::report::plot::roofline::fractions(&data);
@@ -399,7 +401,9 @@ pub fn main() -> Result<ExitCode> {
         } => {
             let format = Format::parse(format)?;
             let db = open_db(&db_path)?;
-            let results = db.results(&filter.to_filter()?)?;
+            let read = db.results(&filter.to_filter()?)?;
+            warn_unreadable(&read);
+            let results = read.records;
             let bytes = format.exporter().serialize(&results)?;
             match out {
                 Some(path) => std::fs::write(path, bytes)
@@ -440,6 +444,13 @@ fn open_db(path: &Path) -> Result<Database> {
             hetbench::store::redact(&spec)
         )
     })
+}
+
+/// Says on stderr how many stored records were skipped as unreadable.
+fn warn_unreadable(read: &hetbench::store::Readout) {
+    if let Some(note) = read.skipped_note() {
+        eprintln!("warning: {note}");
+    }
 }
 
 fn write_stdout(bytes: &[u8]) -> Result<()> {

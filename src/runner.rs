@@ -371,6 +371,8 @@ pub fn run(
                 }
             }
         };
+        let mut record = record;
+        record.refuse_impossible_figures();
         sinks.db.insert_result(&record)?;
         file.results.push(record.clone());
         json::write_atomic(&json_path, &file)?;
@@ -413,10 +415,13 @@ pub fn load_for_resume(
         what: "--resume".into(),
         message: format!("run {run_id} was stored without its plan and cannot be resumed"),
     })?;
-    let results = db.results(&ResultFilter {
-        run_id: Some(run_id.to_string()),
-        ..Default::default()
-    })?;
+    // A stored result that cannot be read is measured again.
+    let results = db
+        .results(&ResultFilter {
+            run_id: Some(run_id.to_string()),
+            ..Default::default()
+        })?
+        .records;
     Ok((run, results, plan))
 }
 

@@ -735,6 +735,106 @@ mod store {
     }
 
     #[test]
+    fn impossible_figures_are_refused_with_the_field_named() {
+        let s = Scratch::new();
+        let run_file = s.quick_run();
+        let text = std::fs::read_to_string(&run_file).unwrap();
+        let other = s.path("other.db");
+        type Edit = fn(&mut Value);
+        let cases: [(&str, Edit, &str); 5] = [
+            (
+                "negative min",
+                |v| v["results"][0]["timing"]["summary"]["min"] = (-1.0).into(),
+                "results[0] (stream_triad",
+            ),
+            (
+                "negative stddev",
+                |v| v["results"][1]["timing"]["summary"]["stddev"] = (-1.0).into(),
+                "timing.summary.stddev: -1 is not a finite non-negative number",
+            ),
+            (
+                "min above max",
+                |v| v["results"][2]["timing"]["host"]["min"] = 1e9.into(),
+                "timing.host: min 1000000000",
+            ),
+            (
+                "ok but not verified",
+                |v| v["results"][0]["verification"]["passed"] = false.into(),
+                "status: ok but verification did not pass",
+            ),
+            (
+                "negative power",
+                |v| v["results"][0]["energy"][0]["avg_w"] = (-5.0).into(),
+                "energy[0].avg_w",
+            ),
+        ];
+        for (what, edit, says) in cases {
+            let mut v: Value = serde_json::from_str(&text).unwrap();
+            edit(&mut v);
+            let bad = s.path("bad.json");
+            std::fs::write(&bad, v.to_string()).unwrap();
+            s.hb()
+                .arg("--db")
+                .arg(&other)
+                .arg("import")
+                .arg(&bad)
+                .assert()
+                .append_context("case", what)
+                .code(2)
+                .stderr(predicate::str::contains(bad.display().to_string()))
+                .stderr(predicate::str::contains(says));
+        }
+        let out = s
+            .hb()
+            .arg("--db")
+            .arg(&other)
+            .args(["results", "--json"])
+            .assert()
+            .success();
+        assert_eq!(
+            String::from_utf8_lossy(&out.get_output().stdout).trim(),
+            "[]"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_stored_record_is_skipped_and_named_not_fatal() {
+        // A record stored by an earlier version with a non-finite figure
+        // (serde_json wrote it as null) used to make every read fail.
+        let s = Scratch::new();
+        s.quick_run();
+        let conn = rusqlite::Connection::open(s.db()).unwrap();
+        let (id, json): (i64, String) = conn
+            .query_row(
+                "SELECT id, record_json FROM results ORDER BY id LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let mut v: Value = serde_json::from_str(&json).unwrap();
+        v["timing"]["summary"]["median"] = Value::Null;
+        conn.execute(
+            "UPDATE results SET record_json = ?1 WHERE id = ?2",
+            rusqlite::params![v.to_string(), id],
+        )
+        .unwrap();
+        drop(conn);
+        for args in [
+            &["results", "--json"][..],
+            &["export", "--format", "csv"][..],
+        ] {
+            s.hb()
+                .args(args)
+                .assert()
+                .success()
+                .stderr(predicate::str::contains(format!(
+                    "1 stored result record(s) could not be read and were skipped (first: row {id}, run "
+                )));
+        }
+        assert_eq!(s.results_json(&[]).len(), 2);
+    }
+
+    #[test]
     fn newer_schema_and_foreign_files_are_refused_untouched() {
         let s = Scratch::new();
         s.quick_run();

@@ -475,7 +475,7 @@ mod plot {
 
     fn dataset(f: &Fixture) -> Dataset {
         let db = Database::open(&f.path("db/hetbench.db").display().to_string()).unwrap();
-        Dataset::new(&db.results(&ResultFilter::default()).unwrap())
+        Dataset::new(&db.results(&ResultFilter::default()).unwrap().records)
     }
 
     #[test]
@@ -778,7 +778,7 @@ mod modeled {
     fn plots_and_the_pareto_front_take_modeled_points_only_when_asked() {
         let f = with_modeled();
         let db = Database::open(&f.path("db/hetbench.db").display().to_string()).unwrap();
-        let all = db.results(&ResultFilter::default()).unwrap();
+        let all = db.results(&ResultFilter::default()).unwrap().records;
         let (measured, left_out) = rankable(&all, false);
         assert_eq!(left_out, 3);
         assert!(measured.iter().all(|r| !r.is_modeled()));

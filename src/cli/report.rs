@@ -89,7 +89,9 @@ fn load_results(
         .into());
     }
     let db = open_db(db_path)?;
-    let mut results = db.results(&filter.to_filter()?)?;
+    let read = db.results(&filter.to_filter()?)?;
+    super::warn_unreadable(&read);
+    let mut results = read.records;
     if let Some(s) = suite {
         results.retain(|r| r.suite_version == s);
     }

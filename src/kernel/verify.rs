@@ -9,11 +9,15 @@ use crate::kernel::manifest::Tolerance;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     pub passed: bool,
-    /// Largest `|out - ref| / (abs + rel * scale)`: below 1 passes.
+    /// Largest `|out - ref| / (abs + rel * scale)`: below 1 passes
+    /// (infinite for a NaN or infinite output).
+    #[serde(with = "nonfinite")]
     pub worst_ratio: f64,
     /// Largest absolute error seen.
+    #[serde(with = "nonfinite")]
     pub max_abs_error: f64,
     /// Largest error relative to the element's scale.
+    #[serde(with = "nonfinite")]
     pub max_rel_error: f64,
     /// How many output values were checked against the reference.
     pub checked: u64,
@@ -24,6 +28,42 @@ pub struct Verdict {
     /// reference's; `None` for others.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agreement: Option<f64>,
+}
+
+/// Serde for a figure that may be infinite or NaN: JSON has no such
+/// numbers (serde_json writes them as `null`, which then fails to read as
+/// f64 and made a whole database unreadable), so they are stored as the
+/// strings `"inf"`, `"-inf"` and `"nan"`; a `null` written by an earlier
+/// version reads as NaN. Finite values are stored as numbers, as before.
+pub mod nonfinite {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        match *v {
+            v if v.is_finite() => s.serialize_f64(v),
+            v if v.is_nan() => s.serialize_str("nan"),
+            v if v > 0.0 => s.serialize_str("inf"),
+            _ => s.serialize_str("-inf"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Number(n) => n
+                .as_f64()
+                .ok_or_else(|| D::Error::custom(format!("{n} is not a number"))),
+            serde_json::Value::Null => Ok(f64::NAN),
+            serde_json::Value::String(s) => match s.as_str() {
+                "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                "nan" => Ok(f64::NAN),
+                _ => Err(D::Error::custom(format!(
+                    "'{s}' is not a number (nor inf, -inf or nan)"
+                ))),
+            },
+            other => Err(D::Error::custom(format!("{other} is not a number"))),
+        }
+    }
 }
 
 /// Accumulates element-wise comparisons into a [`Verdict`].
@@ -112,6 +152,35 @@ pub fn sample_indices(n: usize, count: usize, seed: u64, stream: u64) -> Vec<usi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_verdict_on_a_nan_output_survives_json() {
+        let mut c = Checker::new(Tolerance {
+            rel: 1e-6,
+            abs: 0.0,
+        });
+        c.check(f64::NAN, 1.0, 1.0, || "x[0]".into());
+        let v = c.finish();
+        assert!(!v.passed && v.worst_ratio.is_infinite());
+        let text = serde_json::to_string(&v).unwrap();
+        assert!(text.contains(r#""worst_ratio":"inf""#), "{text}");
+        let back: Verdict = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.worst_ratio, f64::INFINITY);
+        // A null, as earlier versions wrote it, reads as NaN; a number as
+        // itself; anything else is refused.
+        let old = text.replace(r#""worst_ratio":"inf""#, r#""worst_ratio":null"#);
+        assert!(
+            serde_json::from_str::<Verdict>(&old)
+                .unwrap()
+                .worst_ratio
+                .is_nan()
+        );
+        let bad = text.replace(r#""worst_ratio":"inf""#, r#""worst_ratio":"big""#);
+        let err = serde_json::from_str::<Verdict>(&bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'big' is not a number"), "{err}");
+    }
 
     #[test]
     fn checker_flags_nan_and_out_of_tolerance() {

@@ -117,11 +117,10 @@ fn validate(file: &RunFile) -> std::result::Result<(), String> {
                 "results[{i}]: kernel, backend and device must be set"
             ));
         }
-        if let Some(t) = r.throughput
-            && !(t.is_finite() && t >= 0.0)
-        {
+        if let Err(why) = r.check_figures() {
             return Err(format!(
-                "results[{i}].throughput {t} is not a non-negative number"
+                "results[{i}] ({} {} {} on {} {}).{why}",
+                r.kernel, r.size, r.precision, r.backend, r.device
             ));
         }
         if !keys.insert(r.key()) {

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use crate::error::Result;
 pub use postgres::{is_url, redact};
-pub use query::{ImportOutcome, ResultFilter};
+pub use query::{ImportOutcome, Readout, ResultFilter, Unreadable};
 pub use record::{ModelRecord, ResultRecord, RunFile, RunRecord, RunStatus, Status};
 
 /// A results database: a SQLite file, or PostgreSQL for a site.
@@ -72,8 +72,9 @@ impl Database {
         each!(self, db => db.import(file))
     }
 
-    /// Results matching `filter`, oldest first.
-    pub fn results(&self, filter: &ResultFilter) -> Result<Vec<ResultRecord>> {
+    /// Results matching `filter`, oldest first, and the stored ones that
+    /// could not be read (skipped, so that one bad record blocks nothing).
+    pub fn results(&self, filter: &ResultFilter) -> Result<Readout> {
         each!(self, db => db.results(filter))
     }
 
@@ -97,10 +98,19 @@ impl Database {
         let Some(run) = self.run(run_id)? else {
             return Ok(None);
         };
-        let results = self.results(&ResultFilter {
+        let read = self.results(&ResultFilter {
             run_id: Some(run_id.to_string()),
             ..Default::default()
         })?;
+        // A run file is the whole run: one that cannot be read whole is not
+        // made, and the error names the row.
+        if let Some(note) = read.skipped_note() {
+            return Err(crate::error::Error::NotADatabase {
+                path: self.location(),
+                message: format!("run {run_id}: {note}"),
+            });
+        }
+        let results = read.records;
         Ok(Some(RunFile {
             schema_version: record::RUN_FILE_SCHEMA,
             run,

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use postgres::{Client, NoTls};
 
 use crate::error::{Error, Result};
-use crate::store::query::{ImportOutcome, ResultFilter};
+use crate::store::query::{ImportOutcome, Readout, ResultFilter};
 use crate::store::record::{ResultRecord, RunFile, RunRecord};
 use crate::store::sql::{self, SqlValue};
 
@@ -320,15 +320,17 @@ impl PgStore {
         })
     }
 
-    pub fn results(&self, filter: &ResultFilter) -> Result<Vec<ResultRecord>> {
+    pub fn results(&self, filter: &ResultFilter) -> Result<Readout> {
         let (query, values) = sql::results_query(filter);
         let rows = self
             .client()
             .query(&query, &Self::params(&values))
             .map_err(|e| self.err(e))?;
-        rows.iter()
-            .map(|r| sql::parse_record(r.get::<_, &str>(0), &self.location))
-            .collect()
+        let mut out = Readout::default();
+        for r in &rows {
+            sql::read_row(&mut out, r.get(0), r.get(1), r.get(2), r.get::<_, &str>(3));
+        }
+        Ok(out)
     }
 
     pub fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {

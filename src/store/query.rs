@@ -14,6 +14,39 @@ pub struct ResultFilter {
     pub limit: Option<usize>,
 }
 
+/// Results read back: the records, and the stored ones that could not be
+/// read (written by a version that stored a non-finite figure as `null`,
+/// or damaged), which readers skip and report instead of failing on.
+#[derive(Debug, Clone, Default)]
+pub struct Readout {
+    pub records: Vec<super::ResultRecord>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A stored result that does not parse, by its row and run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub row: i64,
+    pub run_id: String,
+    pub kernel: String,
+    pub why: String,
+}
+
+impl Readout {
+    /// One line for the user, if anything was skipped.
+    pub fn skipped_note(&self) -> Option<String> {
+        let first = self.unreadable.first()?;
+        Some(format!(
+            "{} stored result record(s) could not be read and were skipped (first: row {}, run {}, kernel {}: {}); `hetbench export` of the rest still works",
+            self.unreadable.len(),
+            first.row,
+            first.run_id,
+            first.kernel,
+            first.why
+        ))
+    }
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImportOutcome {

@@ -220,6 +220,136 @@ impl ResultRecord {
         crate::power::primary(&self.energy, &self.device_type)
     }
 
+    /// Checks that the record's figures are possible, naming the first
+    /// field that is not (`timing.summary.min: ...`): every timing, work,
+    /// throughput and energy figure finite and non-negative (a mean's
+    /// interval may start below zero, active power be negative), a summary's
+    /// 0 < min <= median, mean <= max and low <= high, and an `ok` result
+    /// measured, verified and passed. Such a record, however it came (a
+    /// meter reading 1e308 W, a subnormal time, an edited run file), would
+    /// mislead every ranking, so it is refused where it comes in.
+    pub fn check_figures(&self) -> std::result::Result<(), String> {
+        let number = |field: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(format!("{field}: {v} is not a finite non-negative number"))
+            }
+        };
+        let summary = |field: &str, s: &Summary| {
+            for (name, v) in [
+                ("median", s.median),
+                ("mean", s.mean),
+                ("stddev", s.stddev),
+                ("min", s.min),
+                ("max", s.max),
+                ("ci95_high", s.ci95_high),
+                ("mad", s.mad),
+            ] {
+                number(&format!("{field}.{name}"), v)?;
+            }
+            // The mean's interval may reach below zero for a wide sample.
+            if !s.ci95_low.is_finite() {
+                return Err(format!("{field}.ci95_low: {} is not finite", s.ci95_low));
+            }
+            // A relative slack for the rounding of a mean of equal values.
+            let le = |a: f64, b: f64| a <= b + 1e-12 * b.abs();
+            if s.n == 0 {
+                return Err(format!("{field}.n: 0 samples"));
+            }
+            if !(s.min > 0.0 && le(s.min, s.median) && le(s.median, s.max)) {
+                return Err(format!(
+                    "{field}: min {}, median {}, max {} are not 0 < min <= median <= max",
+                    s.min, s.median, s.max
+                ));
+            }
+            if !(le(s.min, s.mean) && le(s.mean, s.max) && s.ci95_low <= s.ci95_high) {
+                return Err(format!(
+                    "{field}: mean {} outside [min {}, max {}] or ci95 {} .. {} reversed",
+                    s.mean, s.min, s.max, s.ci95_low, s.ci95_high
+                ));
+            }
+            Ok(())
+        };
+        if let Some(t) = &self.timing {
+            summary("timing.summary", &t.summary)?;
+            summary("timing.host", &t.host)?;
+            if let Some(e) = &t.end_to_end {
+                summary("timing.end_to_end", e)?;
+            }
+            number("timing.window_s", t.window_s)?;
+        }
+        if let Some(t) = self.throughput {
+            number("throughput", t)?;
+        }
+        if let Some(w) = &self.work {
+            number("work.flops", w.flops)?;
+            number("work.bytes", w.bytes)?;
+            number("work.items", w.items)?;
+        }
+        for (i, e) in self.energy.iter().enumerate() {
+            let f = |name: &str| format!("energy[{i}].{name}");
+            number(&f("interval_s"), e.interval_s)?;
+            number(&f("window_s"), e.window_s)?;
+            number(&f("energy_j"), e.energy_j)?;
+            number(&f("avg_w"), e.avg_w)?;
+            for (name, v) in [
+                ("idle_w", e.idle_w),
+                ("perf_per_w", e.perf_per_w),
+                ("perf_per_active_w", e.perf_per_active_w),
+            ] {
+                if let Some(v) = v {
+                    number(&f(name), v)?;
+                }
+            }
+            // Active power is gross minus idle: negative within noise.
+            if let Some(a) = e.active_w
+                && !a.is_finite()
+            {
+                return Err(format!("{}: {a} is not a finite number", f("active_w")));
+            }
+        }
+        if self.status == Status::Ok {
+            let (Some(_), Some(_)) = (&self.timing, self.throughput) else {
+                return Err("status: ok without timing and throughput".into());
+            };
+            match &self.verification {
+                Some(v) if v.passed && v.worst_ratio.is_finite() => {}
+                Some(v) => {
+                    return Err(format!(
+                        "status: ok but verification did not pass (worst ratio {})",
+                        v.worst_ratio
+                    ));
+                }
+                None => return Err("status: ok without a verification".into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes a measurement with an impossible figure an `error` that says
+    /// which, never `ok`: the energy readings go first, then the timing,
+    /// until what is left can be stored and read back. Returns whether it
+    /// changed anything.
+    pub fn refuse_impossible_figures(&mut self) -> bool {
+        let Err(why) = self.check_figures() else {
+            return false;
+        };
+        self.status = Status::Error;
+        self.message = Some(format!(
+            "the measurement produced an impossible figure: {why}"
+        ));
+        if self.check_figures().is_err() {
+            self.energy.clear();
+        }
+        if self.check_figures().is_err() {
+            self.timing = None;
+            self.throughput = None;
+            self.work = None;
+        }
+        true
+    }
+
     /// The key that identifies a result within its run.
     pub fn key(&self) -> (String, String, String, String, String) {
         (

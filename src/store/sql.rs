@@ -7,7 +7,7 @@
 //! engines: 64-bit integers, 64-bit floats and text.
 
 use crate::error::{Error, Result};
-use crate::store::query::ResultFilter;
+use crate::store::query::{Readout, ResultFilter, Unreadable};
 use crate::store::record::{ResultRecord, RunRecord, RunStatus};
 
 /// A value bound to a statement.
@@ -179,22 +179,28 @@ pub fn results_query(filter: &ResultFilter) -> (String, Vec<SqlValue>) {
     } else {
         format!(" WHERE {}", clauses.join(" AND "))
     };
-    let inner = format!("SELECT id, record_json FROM results{filter_sql}");
+    let inner = format!("SELECT id, run_id, kernel, record_json FROM results{filter_sql}");
     let sql = match filter.limit {
         Some(limit) => format!(
-            "SELECT record_json FROM ({inner} ORDER BY id DESC LIMIT {limit}) AS r ORDER BY id"
+            "SELECT id, run_id, kernel, record_json FROM ({inner} ORDER BY id DESC LIMIT {limit}) AS r ORDER BY id"
         ),
-        None => format!("SELECT record_json FROM ({inner}) AS r ORDER BY id"),
+        None => format!("SELECT id, run_id, kernel, record_json FROM ({inner}) AS r ORDER BY id"),
     };
     (sql, values)
 }
 
-/// A stored record back from its JSON; `location` names the database.
-pub fn parse_record(json: &str, location: &str) -> Result<ResultRecord> {
-    serde_json::from_str(json).map_err(|e| Error::NotADatabase {
-        path: location.to_string(),
-        message: format!("a stored result record does not parse: {e}"),
-    })
+/// Adds a stored row (id, run id, kernel, record JSON) to `out`: its
+/// record, or, where the JSON does not parse, the row as unreadable.
+pub fn read_row(out: &mut Readout, row: i64, run_id: String, kernel: String, json: &str) {
+    match serde_json::from_str(json) {
+        Ok(r) => out.records.push(r),
+        Err(e) => out.unreadable.push(Unreadable {
+            row,
+            run_id,
+            kernel,
+            why: format!("the record does not parse: {e}"),
+        }),
+    }
 }
 
 pub const SELECT_RUN: &str = "SELECT run_id, started_at, finished_at, status, harness_version, suite_version, platform_json, command, idle_json, plan_json FROM runs WHERE run_id = $1";

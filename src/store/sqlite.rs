@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
-use crate::store::query::{ImportOutcome, ResultFilter};
+use crate::store::query::{ImportOutcome, Readout, ResultFilter};
 use crate::store::record::{ResultRecord, RunFile, RunRecord};
 use crate::store::sql::{self, SqlValue};
 
@@ -268,21 +268,18 @@ impl SqliteStore {
     }
 
     /// Results matching `filter`, oldest first.
-    pub fn results(&self, filter: &ResultFilter) -> Result<Vec<ResultRecord>> {
+    pub fn results(&self, filter: &ResultFilter) -> Result<Readout> {
         let (query, values) = sql::results_query(filter);
         let mut stmt = self.conn.prepare(&query).map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(values.iter()), |r| {
-                r.get::<_, String>(0)
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?))
             })
             .map_err(|e| self.err(e))?;
-        let location = self.path.display().to_string();
-        let mut out = Vec::new();
+        let mut out = Readout::default();
         for row in rows {
-            out.push(sql::parse_record(
-                &row.map_err(|e| self.err(e))?,
-                &location,
-            )?);
+            let (id, run_id, kernel, json) = row.map_err(|e| self.err(e))?;
+            sql::read_row(&mut out, id, run_id, kernel, &json);
         }
         Ok(out)
     }
