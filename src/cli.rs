@@ -250,6 +250,9 @@ struct RunArgs {
     /// Finish the interrupted run RUN_ID with its original settings (other selection flags are ignored)
     #[arg(long, value_name = "RUN_ID")]
     resume: Option<String>,
+    /// Print the plan (each job's launch geometry, memory, and whether it fits its device) and stop: nothing is measured or stored
+    #[arg(long, conflicts_with = "resume")]
+    dry_run: bool,
     /// Self-test of isolation: make KERNEL's worker crash or hang (KERNEL=crash|hang).
     #[arg(long, hide = true, value_name = "KERNEL=FAULT")]
     inject_fault: Vec<String>,
@@ -795,6 +798,34 @@ fn run(
         }
         v
     };
+    let new_plan = |kernels, sizes, precisions, backends, inject_fault| -> Result<RunPlan> {
+        Ok(RunPlan {
+            kernels,
+            sizes,
+            precisions,
+            backends,
+            devices: args.device.clone(),
+            seed: args.seed,
+            measure,
+            backend_options: BackendOptions {
+                cpu_threads: args.threads,
+            },
+            power: (!args.no_energy).then(|| config.power.clone()),
+            idle_seconds,
+            energy_window: args.energy_window,
+            timeout_s: args.timeout,
+            inject_error: args.inject_error,
+            inject_fault,
+            kernels_dir: cli.kernels_dir.clone(),
+            label: args.label.as_deref().map(check_label).transpose()?,
+        })
+    };
+    if args.dry_run {
+        let plan = new_plan(kernels, sizes, precisions, backends, inject_fault)?;
+        let jobs = runner::dry_run(registry, &plan, &required, &mut Progress::new())?;
+        write_stdout(hetbench::report::dry_run::dry_run_text(&jobs).as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let db = open_db(db_path)?;
     let (plan, resume) = match &args.resume {
         Some(run_id) => {
@@ -802,26 +833,7 @@ fn run(
             (plan, Some((run, results)))
         }
         None => (
-            RunPlan {
-                kernels,
-                sizes,
-                precisions,
-                backends,
-                devices: args.device.clone(),
-                seed: args.seed,
-                measure,
-                backend_options: BackendOptions {
-                    cpu_threads: args.threads,
-                },
-                power: (!args.no_energy).then(|| config.power.clone()),
-                idle_seconds,
-                energy_window: args.energy_window,
-                timeout_s: args.timeout,
-                inject_error: args.inject_error,
-                inject_fault,
-                kernels_dir: cli.kernels_dir.clone(),
-                label: args.label.as_deref().map(check_label).transpose()?,
-            },
+            new_plan(kernels, sizes, precisions, backends, inject_fault)?,
             None,
         ),
     };

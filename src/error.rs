@@ -1,6 +1,7 @@
 //! Typed errors of the library. The binary wraps them with `anyhow` context and
 //! picks the exit code from [`Error::exit_code`].
 
+use std::fmt;
 use std::path::PathBuf;
 
 /// Exit code for bad input: unknown names, malformed files, refused databases.
@@ -81,6 +82,16 @@ pub enum Error {
     #[error("{backend} backend: {message}")]
     Unsupported { backend: String, message: String },
 
+    /// A launch asks more of a device than it allows (checked by
+    /// `backends::limits`); refused before it runs.
+    #[error("{kernel} size {size} on {device}: {exceeded}")]
+    OverDeviceLimit {
+        kernel: String,
+        size: String,
+        device: String,
+        exceeded: Box<LimitExceeded>,
+    },
+
     /// A backend that the user required (HETBENCH_REQUIRE_BACKENDS) is missing.
     #[error(
         "backend '{backend}' is required (HETBENCH_REQUIRE_BACKENDS) but unavailable: {reason}"
@@ -130,3 +141,45 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One limit of a device: its name in the device's API and its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub name: &'static str,
+    pub value: u64,
+}
+
+impl Limit {
+    pub const fn new(name: &'static str, value: u64) -> Self {
+        Limit { name, value }
+    }
+}
+
+/// Which sort of limit a launch exceeds: its shape, which the kernel
+/// chooses and must fit every device (a failure), or its memory, which a
+/// size needs and a small device lacks (a skip).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    Geometry,
+    Memory,
+}
+
+/// The limit a launch exceeds and by what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitExceeded {
+    pub kind: LimitKind,
+    /// What was counted, e.g. "dispatch 'kalman_fit': workgroups in x".
+    pub what: String,
+    pub limit: Limit,
+    pub value: u64,
+}
+
+impl fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} = {}, over {} = {}",
+            self.what, self.value, self.limit.name, self.limit.value
+        )
+    }
+}

@@ -21,12 +21,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::backends::limits::LimitKind;
 use crate::backends::{self, Backend, BackendKind, Device};
 use crate::error::{Error, Result};
 use crate::kernel::{Buffer, Precision, SizeSpec};
 use crate::kernels::{RegisteredKernel, Registry};
 use crate::measure;
-pub use crate::plan::{FaultKind, Job, RunPlan, planned_precisions};
+pub use crate::plan::{
+    Admission, FaultKind, Job, JobCheck, OpenBackend, PlannedJob, RunPlan, check_job, gib,
+    planned_jobs, planned_precisions,
+};
 use crate::platform::{self, Fingerprint};
 use crate::power::{self, EnergyMeter, IdleReading};
 use crate::store::record::{RUN_FILE_SCHEMA, TimingRecord, now_rfc3339};
@@ -97,9 +101,6 @@ pub struct Sinks<'a> {
     pub runs_dir: &'a Path,
 }
 
-/// A backend opened for a run with the devices it will measure on.
-pub type OpenBackend = (Box<dyn Backend>, Vec<Device>);
-
 /// Opens the planned backends and lists the devices to measure on.
 pub fn open_backends(
     plan: &RunPlan,
@@ -136,17 +137,13 @@ pub fn open_backends(
     Ok(out)
 }
 
-/// Starts a run, or resumes the interrupted run `resume`, and stores every
-/// result as it is measured.
-pub fn run(
-    registry: &Registry,
-    opts: &RunOptions,
-    resume: Option<(RunRecord, Vec<ResultRecord>)>,
-    sinks: Sinks,
+/// The plan's kernels, every size and precision checked: bad input fails
+/// here, before anything is opened or stored.
+fn resolve<'a>(
+    registry: &'a Registry,
+    plan: &RunPlan,
     observer: &mut dyn Observer,
-) -> Result<RunOutcome> {
-    let plan = &opts.plan;
-    // Resolve names first: bad input fails before anything is stored.
+) -> Result<Vec<&'a RegisteredKernel>> {
     let kernels: Vec<&RegisteredKernel> = plan
         .kernels
         .iter()
@@ -202,6 +199,92 @@ pub fn run(
             ));
         }
     }
+    Ok(kernels)
+}
+
+/// The status and message of a job refused before it runs, or `None` when
+/// it may run. A launch whose shape exceeds a device's limits is a failure
+/// (every size must fit every device); memory a size needs and a device or
+/// the host lacks is a skip.
+pub fn refusal(check: &JobCheck, job: &PlannedJob) -> Option<(Status, String)> {
+    match &check.admission {
+        Admission::Fits => None,
+        Admission::OverDeviceLimit(exceeded) => {
+            let status = match exceeded.kind {
+                LimitKind::Geometry => Status::Error,
+                LimitKind::Memory => Status::Skipped,
+            };
+            let error = Error::OverDeviceLimit {
+                kernel: job.kernel.name().to_string(),
+                size: job.size.name.clone(),
+                device: job.device.id.clone(),
+                exceeded: Box::new(exceeded.clone()),
+            };
+            Some((status, error.to_string()))
+        }
+        Admission::HostMemoryShort => Some((
+            Status::Skipped,
+            format!(
+                "needs {} of host memory, {} available",
+                gib(check.host_bytes),
+                gib(check.host_available.unwrap_or(0))
+            ),
+        )),
+    }
+}
+
+/// One job of a dry run: what it would run and whether it fits.
+pub struct DryRunJob {
+    pub kernel: String,
+    pub size: String,
+    pub precision: Precision,
+    pub backend: BackendKind,
+    pub device: Device,
+    pub check: JobCheck,
+    /// Status and reason where the job would be refused, as `run` stores it.
+    pub refusal: Option<(Status, String)>,
+}
+
+/// The plan of `run` without running it: every job with its launch
+/// geometry, memory and whether it fits its device. Nothing is measured
+/// or stored.
+pub fn dry_run(
+    registry: &Registry,
+    plan: &RunPlan,
+    required: &[BackendKind],
+    observer: &mut dyn Observer,
+) -> Result<Vec<DryRunJob>> {
+    let kernels = resolve(registry, plan, observer)?;
+    let backends = open_backends(plan, required, observer)?;
+    planned_jobs(plan, &kernels, &backends)?
+        .into_iter()
+        .map(|job| {
+            let check = check_job(&job, plan.seed)?;
+            Ok(DryRunJob {
+                kernel: job.kernel.name().to_string(),
+                size: job.size.name.clone(),
+                precision: job.precision,
+                backend: job.device.backend,
+                device: job.device.clone(),
+                refusal: refusal(&check, &job),
+                check,
+            })
+        })
+        .collect()
+}
+
+/// Starts a run, or resumes the interrupted run `resume`, and stores every
+/// result as it is measured.
+pub fn run(
+    registry: &Registry,
+    opts: &RunOptions,
+    resume: Option<(RunRecord, Vec<ResultRecord>)>,
+    sinks: Sinks,
+    observer: &mut dyn Observer,
+) -> Result<RunOutcome> {
+    let plan = &opts.plan;
+    // Resolve names first: bad input fails before anything is stored.
+    let kernels = resolve(registry, plan, observer)?;
     let fingerprint = platform::fingerprint();
     if let Some((run, _)) = &resume
         && run.platform.hash != fingerprint.hash
@@ -274,33 +357,28 @@ pub fn run(
     json::write_atomic(&json_path, &file)?;
 
     // The plan, in order; jobs already measured (on resume) are skipped.
-    let mut todo = Vec::new();
-    for kernel in &kernels {
-        for size_name in &plan.sizes {
-            let size = kernel.size(size_name)?;
-            for precision in &planned_precisions(plan, kernel) {
-                for (backend, devs) in &backends {
-                    for device in devs {
-                        todo.push((*kernel, size.clone(), *precision, backend.as_ref(), device));
-                    }
-                }
-            }
-        }
-    }
+    let mut todo = planned_jobs(plan, &kernels, &backends)?;
     let total = todo.len();
-    todo.retain(|(k, s, p, _, d)| {
+    todo.retain(|j| {
         !results.iter().any(|r| {
-            r.kernel == k.name()
-                && r.size == s.name
-                && r.precision == p.as_str()
-                && r.backend == d.backend.as_str()
-                && r.device == d.id
+            r.kernel == j.kernel.name()
+                && r.size == j.size.name
+                && r.precision == j.precision.as_str()
+                && r.backend == j.device.backend.as_str()
+                && r.device == j.device.id
         })
     });
     observer.planned(total, total - todo.len());
 
     let mut interrupted = false;
-    for (kernel, size, precision, backend, device) in todo {
+    for planned in todo {
+        let PlannedJob {
+            kernel,
+            ref size,
+            precision,
+            backend,
+            device,
+        } = planned;
         if opts.interrupt.load(Ordering::SeqCst) {
             interrupted = true;
             break;
@@ -314,15 +392,17 @@ pub fn run(
         ));
         let base = Base {
             kernel,
-            size: &size,
+            size,
             precision,
             device,
             seed: plan.seed,
             run: &run,
         };
-        let record = match memory_check(kernel, &size, precision) {
+        // Refused before it runs: over a device limit, short of memory.
+        let refused = check_job(&planned, plan.seed).map(|c| refusal(&c, &planned));
+        let record = match refused {
             Err(e) => base.record(Status::Error, Some(e.to_string())),
-            Ok(Some(reason)) => base.record(Status::Skipped, Some(reason)),
+            Ok(Some((status, reason))) => base.record(status, Some(reason)),
             Ok(None) => {
                 let job = Job {
                     run_id: run.run_id.clone(),
@@ -453,26 +533,6 @@ fn idle_baseline(
         }
     }
     idle
-}
-
-/// The reason to skip `size` when it cannot fit in the host's free memory;
-/// an error when the size's parameters are unusable.
-fn memory_check(
-    kernel: &RegisteredKernel,
-    size: &SizeSpec,
-    precision: Precision,
-) -> Result<Option<String>> {
-    let need = kernel.memory_bytes(size, precision)?;
-    let Some(available) = platform::available_memory() else {
-        return Ok(None);
-    };
-    Ok((need > available).then(|| {
-        format!(
-            "needs {:.2} GiB of host memory, {:.2} GiB available",
-            need as f64 / (1u64 << 30) as f64,
-            available as f64 / (1u64 << 30) as f64
-        )
-    }))
 }
 
 /// The fields every record of one combination shares.
@@ -658,6 +718,9 @@ fn measure_job(
     };
     attempt().unwrap_or_else(|e| match e {
         Error::Unsupported { .. } => base.record(Status::Skipped, Some(e.to_string())),
+        Error::OverDeviceLimit { ref exceeded, .. } if exceeded.kind == LimitKind::Memory => {
+            base.record(Status::Skipped, Some(e.to_string()))
+        }
         e => base.record(Status::Error, Some(e.to_string())),
     })
 }

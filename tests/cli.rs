@@ -1327,37 +1327,42 @@ mod robustness {
     }
 }
 
+/// Whether `backend` has a device here; prints why a test skips, and fails
+/// where HETBENCH_REQUIRE_BACKENDS names it.
+fn available(backend: &str) -> bool {
+    let out = Command::cargo_bin("hetbench")
+        .unwrap()
+        .args(["info", "--json"])
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let b = v["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["backend"] == backend)
+        .unwrap();
+    if b["available"] != true {
+        let required = std::env::var("HETBENCH_REQUIRE_BACKENDS").unwrap_or_default();
+        assert!(
+            !required.split(',').any(|r| r == backend),
+            "{backend} required but {}",
+            b["reason"]
+        );
+        println!("skipped: backend {backend} unavailable: {}", b["reason"]);
+        return false;
+    }
+    true
+}
+
 mod shaders {
     use super::*;
-
-    /// Whether `backend` has a device here; prints why a test skips.
-    fn available(s: &Scratch, backend: &str) -> bool {
-        let out = s.hb().args(["info", "--json"]).assert().success();
-        let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-        let b = v["backends"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["backend"] == backend)
-            .unwrap();
-        if b["available"] != true {
-            let required = std::env::var("HETBENCH_REQUIRE_BACKENDS").unwrap_or_default();
-            assert!(
-                !required.split(',').any(|r| r == backend),
-                "{backend} required but {}",
-                b["reason"]
-            );
-            println!("skipped: backend {backend} unavailable: {}", b["reason"]);
-            return false;
-        }
-        true
-    }
 
     #[test]
     fn a_kernel_folder_missing_its_shader_is_skipped_with_the_file_named() {
         for (backend, ext) in [("wgpu", "wgsl"), ("opencl", "cl")] {
             let s = Scratch::new();
-            if !available(&s, backend) {
+            if !available(backend) {
                 continue;
             }
             std::fs::remove_file(s.path(&format!("kernels/gemm/gemm.{ext}"))).unwrap();
@@ -1379,7 +1384,7 @@ mod shaders {
             ("opencl", "cl", "const uint stride = get_global_size(0);"),
         ] {
             let s = Scratch::new();
-            if !available(&s, backend) {
+            if !available(backend) {
                 continue;
             }
             let path = s.path(&format!("kernels/stream_triad/stream_triad.{ext}"));
@@ -1831,5 +1836,129 @@ mod catalogue {
             .assert()
             .code(2)
             .stderr(predicate::str::contains("unknown domain 'astrology'"));
+    }
+}
+
+mod dry_run {
+    use super::*;
+
+    /// The rows of a dry-run table, each split into its cells (columns are
+    /// separated by at least two spaces, cells hold single spaces only).
+    fn rows(stdout: &str) -> Vec<Vec<String>> {
+        stdout
+            .lines()
+            .skip(2)
+            .take_while(|l| !l.trim().is_empty())
+            .map(|l| {
+                l.split("  ")
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// `run --dry-run` over the real manifests: every kernel, size and
+    /// precision on one backend, with nothing stored.
+    fn dry_run(backend: &str) -> Vec<Vec<String>> {
+        let results = TempDir::new().unwrap();
+        let out = Command::cargo_bin("hetbench")
+            .unwrap()
+            .env_remove("HETBENCH_DB")
+            .env_remove("HETBENCH_KERNELS_DIR")
+            .env_remove("HETBENCH_REQUIRE_BACKENDS")
+            .arg("--results-dir")
+            .arg(results.path())
+            .args(["run", "--dry-run", "--backend", backend, "--kernel", "all"])
+            .args(["--size", "tiny,small,medium,large", "--precision", "all"])
+            .assert()
+            .success();
+        assert_eq!(
+            std::fs::read_dir(results.path()).unwrap().count(),
+            0,
+            "a dry run stored something"
+        );
+        let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+        assert!(stdout.contains("nothing was run or stored"), "{stdout}");
+        rows(&stdout)
+    }
+
+    /// Every job's launch fits its device: the workgroup grid, workgroup
+    /// size and workgroup memory always (every manifest size is planned
+    /// within the common limits); memory too, except where one buffer is
+    /// over the device's largest storage binding (lavapipe's is 128 MiB),
+    /// which is a skip and must say so.
+    #[test]
+    fn every_kernel_size_and_precision_fits_the_devices_here() {
+        let reg = hetbench::kernels::Registry::builtin().unwrap();
+        let expected: usize = reg
+            .kernels
+            .iter()
+            .map(|k| 4 * k.manifest.precisions.len())
+            .sum();
+        for backend in ["wgpu", "opencl"] {
+            if !available(backend) {
+                continue;
+            }
+            let rows = dry_run(backend);
+            let devices = rows.iter().filter(|r| r[0] == "kalman_fit").count() / 4;
+            assert!(devices >= 1, "{rows:?}");
+            assert_eq!(rows.len(), expected * devices, "{rows:?}");
+            for r in &rows {
+                assert_eq!(r.len(), 9, "{r:?}");
+                assert_eq!(r[3], backend, "{r:?}");
+                let fits = &r[8];
+                if fits != "yes" {
+                    assert!(
+                        fits.starts_with("no: bytes of buffer")
+                            && (fits.contains("max_storage_buffer_binding_size")
+                                || fits.contains("CL_DEVICE_MAX_MEM_ALLOC_SIZE")),
+                        "{r:?}"
+                    );
+                    println!("{backend}: {} {} {}: {fits}", r[0], r[1], r[2]);
+                }
+            }
+            // The case that once could not launch at all.
+            for r in rows
+                .iter()
+                .filter(|r| r[0] == "kalman_fit" && r[1] == "large")
+            {
+                assert_eq!(r[8], "yes", "{r:?}");
+                assert!(r[5].starts_with("65535x1x1 of 64x1x1"), "{r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn dry_run_with_resume_or_a_bad_size_is_bad_input() {
+        let results = TempDir::new().unwrap();
+        let hb = || {
+            let mut c = Command::cargo_bin("hetbench").unwrap();
+            c.env_remove("HETBENCH_REQUIRE_BACKENDS")
+                .arg("--results-dir")
+                .arg(results.path());
+            c
+        };
+        hb().args(["run", "--dry-run", "--resume", "x"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--resume"));
+        hb().args(["run", "--dry-run", "-b", "cpu", "-s", "huge"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("huge"));
+        let out = hb()
+            .args(["run", "--dry-run", "-b", "cpu", "-k", "gemm", "-s", "large"])
+            .assert()
+            .success();
+        let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+        let rows = rows(&stdout);
+        assert_eq!(rows.len(), 1, "{stdout}");
+        assert_eq!(rows[0][5], "- (no GPU launch)", "{stdout}");
+        assert_eq!(rows[0][6], "-", "{stdout}");
+        // n = 2048: gemm's memory model, six matrices of 16 MiB.
+        assert_eq!(rows[0][7], "96.0 MiB", "{stdout}");
+        assert_eq!(std::fs::read_dir(results.path()).unwrap().count(), 0);
     }
 }

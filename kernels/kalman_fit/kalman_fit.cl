@@ -5,22 +5,31 @@
 // Seeded from hits 0 and 1 (q/p prior of variance qop_var), then predict
 // (C = F C F^T + Q, scattering on tx, ty) and update (2D hit, H = [I2 0]) on
 // every further plane; the 5x5 covariance lives in registers.
-// Hits are structure-of-arrays, track-fastest (hx[layer * n + t]);
+// Hits are structure-of-arrays, track-fastest (hx[layer * n + t]), bound
+// in two parts: layers below `split` in hx0/hy0, the others in hx1/hy1
+// (each part stays under a 128 MiB storage binding);
 // outputs params[p * n + t] and chi2[t].
-// Launch: hx, hy (in), params, chi2 (out), n, layers, spacing, sigma,
-// scatter, kappa, qop_var; global 64*ceil(n/64).
-__kernel __attribute__((reqd_work_group_size(64, 1, 1)))
-void kalman_fit(__global const float *restrict hx, __global const float *restrict hy,
-                __global float *restrict params, __global float *restrict chi2,
-                const uint n, const uint layers, const float spacing, const float sigma,
-                const float scatter, const float kappa, const float qop_var) {
-    const uint t = get_global_id(0);
-    if (t >= n) return;
+// Grid-stride: each work-item fits tracks t, t + global size, ... so that
+// any n runs within 65,535 work-groups.
+// Launch: hx0, hx1, hy0, hy1 (in), params, chi2 (out), n, layers, spacing,
+// sigma, scatter, kappa, qop_var, split; global 64*min(ceil(n/64), 65535).
+
+// The hit (x, y) of track t on `layer`.
+#define HIT(arr, layer) \
+    ((layer) < split ? arr##0[(layer) * n + t] : arr##1[((layer) - split) * n + t])
+
+// Fits track t.
+static void fit(const uint t, __global const float *restrict hx0,
+                __global const float *restrict hx1, __global const float *restrict hy0,
+                __global const float *restrict hy1, __global float *restrict params,
+                __global float *restrict chi2, const uint n, const uint layers,
+                const float spacing, const float sigma, const float scatter,
+                const float kappa, const float qop_var, const uint split) {
     const float dz = spacing, a = dz, b = 0.5f * kappa * dz * dz, c = kappa * dz;
     const float s2 = sigma * sigma, th2 = scatter * scatter;
 
     // Seed at plane 1.
-    const float x0 = hx[t], y0 = hy[t], x1 = hx[n + t], y1 = hy[n + t];
+    const float x0 = HIT(hx, 0u), y0 = HIT(hy, 0u), x1 = HIT(hx, 1u), y1 = HIT(hy, 1u);
     float x[5] = {x1, y1, (x1 - x0) * (1.0f / dz), (y1 - y0) * (1.0f / dz), 0.0f};
     const float half_kdz = 0.5f * kappa * dz;
     const float var_pos = sigma * sigma, cov_ps = var_pos / dz;
@@ -57,8 +66,8 @@ void kalman_fit(__global const float *restrict hx, __global const float *restric
         cv[3][3] += th2;
 
         // Update.
-        const float r0 = hx[layer * n + t] - x[0];
-        const float r1 = hy[layer * n + t] - x[1];
+        const float r0 = HIT(hx, layer) - x[0];
+        const float r1 = HIT(hy, layer) - x[1];
         const float s00 = cv[0][0] + s2, s01 = cv[0][1], s11 = cv[1][1] + s2;
         const float inv = 1.0f / (s00 * s11 - s01 * s01);
         const float i00 = s11 * inv, i01 = -(s01 * inv), i11 = s00 * inv;
@@ -78,4 +87,17 @@ void kalman_fit(__global const float *restrict hx, __global const float *restric
     }
     for (int q = 0; q < 5; q++) params[q * n + t] = x[q];
     chi2[t] = chi;
+}
+
+__kernel __attribute__((reqd_work_group_size(64, 1, 1)))
+void kalman_fit(__global const float *restrict hx0, __global const float *restrict hx1,
+                __global const float *restrict hy0, __global const float *restrict hy1,
+                __global float *restrict params, __global float *restrict chi2,
+                const uint n, const uint layers, const float spacing, const float sigma,
+                const float scatter, const float kappa, const float qop_var,
+                const uint split) {
+    const uint stride = get_global_size(0);
+    for (uint t = get_global_id(0); t < n; t += stride)
+        fit(t, hx0, hx1, hy0, hy1, params, chi2, n, layers, spacing, sigma, scatter, kappa,
+            qop_var, split);
 }

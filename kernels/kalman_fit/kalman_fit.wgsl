@@ -5,9 +5,14 @@
 // Seeded from hits 0 and 1 (q/p prior of variance qop_var), then predict
 // (C = F C F^T + Q, scattering on tx, ty) and update (2D hit, H = [I2 0]) on
 // every further plane; the 5x5 covariance lives in registers.
-// Hits are structure-of-arrays, track-fastest (hx[layer * n + t]);
+// Hits are structure-of-arrays, track-fastest (hx[layer * n + t]), bound
+// in two parts: layers below `split` in hx0/hy0, the others in hx1/hy1
+// (each part stays under a 128 MiB storage binding);
 // outputs params[p * n + t] and chi2[t].
-// Launch: hx, hy (in), params, chi2 (out), then Params; groups ceil(n/64).
+// Grid-stride: each invocation fits tracks t, t + stride, ... so that any n
+// runs within 65,535 workgroups.
+// Launch: hx0, hx1, hy0, hy1 (in), params, chi2 (out), then Params; groups
+// min(ceil(n/64), 65535).
 struct Params {
     n: u32,
     layers: u32,
@@ -16,21 +21,39 @@ struct Params {
     scatter: f32,
     kappa: f32,
     qop_var: f32,
+    split: u32,
 }
 
-@group(0) @binding(0) var<storage, read> hx: array<f32>;
-@group(0) @binding(1) var<storage, read> hy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> params: array<f32>;
-@group(0) @binding(3) var<storage, read_write> chi2: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(0) var<storage, read> hx0: array<f32>;
+@group(0) @binding(1) var<storage, read> hx1: array<f32>;
+@group(0) @binding(2) var<storage, read> hy0: array<f32>;
+@group(0) @binding(3) var<storage, read> hy1: array<f32>;
+@group(0) @binding(4) var<storage, read_write> params: array<f32>;
+@group(0) @binding(5) var<storage, read_write> chi2: array<f32>;
+@group(0) @binding(6) var<uniform> p: Params;
+
+// The hit (x, y) of track t on `layer`.
+fn hit(layer: u32, t: u32) -> vec2<f32> {
+    if (layer < p.split) {
+        let i = layer * p.n + t;
+        return vec2<f32>(hx0[i], hy0[i]);
+    }
+    let i = (layer - p.split) * p.n + t;
+    return vec2<f32>(hx1[i], hy1[i]);
+}
 
 @compute @workgroup_size(64, 1, 1)
-fn kalman_fit(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let n = p.n;
-    let t = gid.x;
-    if (t >= n) {
-        return;
+fn kalman_fit(@builtin(global_invocation_id) gid: vec3<u32>,
+              @builtin(num_workgroups) groups: vec3<u32>) {
+    let stride = groups.x * 64u;
+    for (var t = gid.x; t < p.n; t += stride) {
+        fit(t);
     }
+}
+
+// Fits track t.
+fn fit(t: u32) {
+    let n = p.n;
     let dz = p.spacing;
     let a = dz;
     let b = 0.5 * p.kappa * dz * dz;
@@ -39,10 +62,12 @@ fn kalman_fit(@builtin(global_invocation_id) gid: vec3<u32>) {
     let th2 = p.scatter * p.scatter;
 
     // Seed at plane 1.
-    let x0 = hx[t];
-    let y0 = hy[t];
-    let x1 = hx[n + t];
-    let y1 = hy[n + t];
+    let h0 = hit(0u, t);
+    let h1 = hit(1u, t);
+    let x0 = h0.x;
+    let y0 = h0.y;
+    let x1 = h1.x;
+    let y1 = h1.y;
     var x = array<f32, 5>(x1, y1, (x1 - x0) * (1.0 / dz), (y1 - y0) * (1.0 / dz), 0.0);
     let half_kdz = 0.5 * p.kappa * dz;
     let var_pos = p.sigma * p.sigma;
@@ -86,8 +111,9 @@ fn kalman_fit(@builtin(global_invocation_id) gid: vec3<u32>) {
         cv[3][3] += th2;
 
         // Update.
-        let r0 = hx[layer * n + t] - x[0];
-        let r1 = hy[layer * n + t] - x[1];
+        let h = hit(layer, t);
+        let r0 = h.x - x[0];
+        let r1 = h.y - x[1];
         let s00 = cv[0][0] + s2;
         let s01 = cv[0][1];
         let s11 = cv[1][1] + s2;

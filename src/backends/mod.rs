@@ -12,6 +12,7 @@
 
 pub mod cpu;
 pub mod fpga_emu;
+pub mod limits;
 pub mod opencl;
 pub mod wgpu;
 
@@ -189,6 +190,12 @@ pub trait Backend {
         device: &Device,
         inputs: &Inputs,
     ) -> Result<Box<dyn Prepared>>;
+    /// What `device` allows a launch, for the check of every job before it
+    /// runs; `None` for backends that run no launches (the CPU, the FPGA
+    /// emulation).
+    fn limits(&self, _device: &Device) -> Result<Option<limits::DeviceLimits>> {
+        Ok(None)
+    }
 }
 
 /// Options that shape the backends.

@@ -40,6 +40,15 @@
 //!
 //! `end_to_end` times, on the host, blocking writes of every input, one
 //! iteration and blocking reads of every output.
+//!
+//! # Limits
+//!
+//! A launch is checked against the device's `CL_DEVICE_*` limits (work-group
+//! and work-item sizes, largest allocation, global memory) by
+//! [`crate::backends::limits`] before a context is created, and against
+//! `CL_DEVICE_LOCAL_MEM_SIZE` with each compiled kernel's
+//! `CL_KERNEL_LOCAL_MEM_SIZE` once the program is built, with the kernel's
+//! own `CL_KERNEL_WORK_GROUP_SIZE`; nothing is enqueued before.
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -61,6 +70,7 @@ use opencl3::platform::get_platforms;
 use opencl3::program::Program;
 use opencl3::types::{cl_device_id, cl_float, cl_uint};
 
+use crate::backends::limits::{self, DeviceLimits, Footprint, Limit};
 use crate::backends::{Backend, BackendKind, Device, DeviceType, Prepared, Timing, Unavailable};
 use crate::error::{Error, Result};
 use crate::kernel::{
@@ -213,6 +223,15 @@ fn describe(id: cl_device_id, index: usize, platform_name: &str) -> Device {
     }
 }
 
+impl OpenClBackend {
+    fn entry(&self, device: &Device) -> Result<&Entry> {
+        self.entries
+            .iter()
+            .find(|e| e.device.id == device.id)
+            .ok_or_else(|| backend_err(format!("no device '{}'", device.id)))
+    }
+}
+
 impl Backend for OpenClBackend {
     fn kind(&self) -> BackendKind {
         BackendKind::Opencl
@@ -222,17 +241,17 @@ impl Backend for OpenClBackend {
         Ok(self.entries.iter().map(|e| e.device.clone()).collect())
     }
 
+    fn limits(&self, device: &Device) -> Result<Option<DeviceLimits>> {
+        device_limits(&ClDevice::new(self.entry(device)?.id)).map(Some)
+    }
+
     fn prepare(
         &self,
         kernel: &RegisteredKernel,
         device: &Device,
         inputs: &Inputs,
     ) -> Result<Box<dyn Prepared>> {
-        let entry = self
-            .entries
-            .iter()
-            .find(|e| e.device.id == device.id)
-            .ok_or_else(|| backend_err(format!("no device '{}'", device.id)))?;
+        let entry = self.entry(device)?;
         let source = kernel
             .shader(ShaderLanguage::OpenClC)
             .map_err(unsupported)?;
@@ -240,65 +259,72 @@ impl Backend for OpenClBackend {
             .kernel
             .launch(inputs)?
             .in_precision(inputs.precision());
+        let check = Check {
+            limits: device_limits(&ClDevice::new(entry.id))?,
+            kernel: kernel.name(),
+            size: &inputs.size.name,
+            device: &device.id,
+        };
+        // Everything but local memory before anything is created; local
+        // memory once the compiled kernels say what they use.
+        check.run(&Footprint::of(&launch, &[]))?;
         Ok(Box::new(OpenClPrepared::new(
-            entry, source, &launch, inputs,
+            entry, source, &launch, inputs, &check,
         )?))
     }
 }
 
-/// Refuses what the device cannot hold or launch: buffers over its largest
-/// allocation or, together, over its memory; workgroups over its limits.
-fn check_limits(dev: &ClDevice, name: &str, launch: &Launch) -> Result<()> {
-    let max_alloc = dev
-        .max_mem_alloc_size()
-        .map_err(cl_err("CL_DEVICE_MAX_MEM_ALLOC_SIZE"))?;
-    let global = dev
-        .global_mem_size()
-        .map_err(cl_err("CL_DEVICE_GLOBAL_MEM_SIZE"))?;
-    let mut total = 0u64;
-    for b in &launch.buffers {
-        let bytes = (b.len * b.elem.size()) as u64;
-        if bytes > max_alloc {
-            return Err(unsupported(format!(
-                "buffer '{}' needs {}, over CL_DEVICE_MAX_MEM_ALLOC_SIZE ({}) of {name}",
-                b.name,
-                mib(bytes),
-                mib(max_alloc)
-            )));
-        }
-        total += bytes;
+/// A launch's check against its device's limits, naming what it checks.
+struct Check<'a> {
+    limits: DeviceLimits,
+    kernel: &'a str,
+    size: &'a str,
+    device: &'a str,
+}
+
+impl Check<'_> {
+    fn run(&self, footprint: &Footprint) -> Result<()> {
+        limits::check_launch(&self.limits, footprint, self.kernel, self.size, self.device)
     }
-    if total > global {
-        return Err(unsupported(format!(
-            "the buffers need {} together, over CL_DEVICE_GLOBAL_MEM_SIZE ({}) of {name}",
-            mib(total),
-            mib(global)
-        )));
-    }
-    let max_group = dev
-        .max_work_group_size()
-        .map_err(cl_err("CL_DEVICE_MAX_WORK_GROUP_SIZE"))?;
-    let max_items = dev
+}
+
+/// What `dev` allows a launch, under OpenCL's names. OpenCL has no limit on
+/// the number of work-groups (only the global size's `size_t`) and none on
+/// the number of buffer arguments.
+fn device_limits(dev: &ClDevice) -> Result<DeviceLimits> {
+    let items = dev
         .max_work_item_sizes()
         .map_err(cl_err("CL_DEVICE_MAX_WORK_ITEM_SIZES"))?;
-    for d in &launch.dispatches {
-        let items: usize = d.group_size.iter().map(|&s| s as usize).product();
-        if items > max_group {
-            return Err(unsupported(format!(
-                "dispatch '{}' needs workgroups of {:?} = {items} work-items, over CL_DEVICE_MAX_WORK_GROUP_SIZE ({max_group}) of {name}",
-                d.entry, d.group_size
-            )));
-        }
-        for (dim, (&size, &max)) in d.group_size.iter().zip(&max_items).enumerate() {
-            if size as usize > max {
-                return Err(unsupported(format!(
-                    "dispatch '{}' needs {size} work-items in dimension {dim}, over CL_DEVICE_MAX_WORK_ITEM_SIZES[{dim}] ({max}) of {name}",
-                    d.entry
-                )));
-            }
-        }
-    }
-    Ok(())
+    let item = |dim: usize| items.get(dim).map_or(1, |&v| v as u64);
+    Ok(DeviceLimits {
+        groups_per_dim: None,
+        group_size: [
+            Limit::new("CL_DEVICE_MAX_WORK_ITEM_SIZES[0]", item(0)),
+            Limit::new("CL_DEVICE_MAX_WORK_ITEM_SIZES[1]", item(1)),
+            Limit::new("CL_DEVICE_MAX_WORK_ITEM_SIZES[2]", item(2)),
+        ],
+        invocations_per_group: Limit::new(
+            "CL_DEVICE_MAX_WORK_GROUP_SIZE",
+            dev.max_work_group_size()
+                .map_err(cl_err("CL_DEVICE_MAX_WORK_GROUP_SIZE"))? as u64,
+        ),
+        workgroup_memory: Some(Limit::new(
+            "CL_DEVICE_LOCAL_MEM_SIZE",
+            dev.local_mem_size()
+                .map_err(cl_err("CL_DEVICE_LOCAL_MEM_SIZE"))?,
+        )),
+        buffer_bytes: Some(Limit::new(
+            "CL_DEVICE_MAX_MEM_ALLOC_SIZE",
+            dev.max_mem_alloc_size()
+                .map_err(cl_err("CL_DEVICE_MAX_MEM_ALLOC_SIZE"))?,
+        )),
+        total_memory: Some(Limit::new(
+            "CL_DEVICE_GLOBAL_MEM_SIZE",
+            dev.global_mem_size()
+                .map_err(cl_err("CL_DEVICE_GLOBAL_MEM_SIZE"))?,
+        )),
+        storage_buffers: None,
+    })
 }
 
 /// Build options for `dev`: `-cl-std=CL1.2` where its OpenCL C is 1.2 or
@@ -392,10 +418,15 @@ struct OpenClPrepared {
 }
 
 impl OpenClPrepared {
-    fn new(entry: &Entry, source: &ShaderSource, launch: &Launch, inputs: &Inputs) -> Result<Self> {
+    fn new(
+        entry: &Entry,
+        source: &ShaderSource,
+        launch: &Launch,
+        inputs: &Inputs,
+        check: &Check,
+    ) -> Result<Self> {
         let dev = ClDevice::new(entry.id);
         let name = &entry.device.name;
-        check_limits(&dev, name, launch)?;
 
         let context = Context::from_device(&dev).map_err(cl_err("clCreateContext"))?;
         // clCreateCommandQueueWithProperties is OpenCL 2.0: a 1.x driver's
@@ -460,17 +491,7 @@ impl OpenClPrepared {
                         .buffers
                         .get(b.name)
                         .ok_or_else(|| backend_err(format!("input '{}' is missing", b.name)))?;
-                    if data.len() != b.len || data.elem() != b.elem {
-                        return Err(backend_err(format!(
-                            "input '{}' holds {} {:?} elements but the launch declares {} {:?}",
-                            b.name,
-                            data.len(),
-                            data.elem(),
-                            b.len,
-                            b.elem
-                        )));
-                    }
-                    bytemuck::pod_collect_to_vec::<u8, f32>(data.as_bytes())
+                    bytemuck::pod_collect_to_vec::<u8, f32>(b.bytes_of(data).map_err(backend_err)?)
                 }
                 Role::Output => Vec::new(),
             };
@@ -494,8 +515,13 @@ impl OpenClPrepared {
             .max_work_group_size()
             .map_err(cl_err("CL_DEVICE_MAX_WORK_GROUP_SIZE"))?;
         let mut dispatches = Vec::with_capacity(launch.dispatches.len());
+        let mut local_memory = Vec::with_capacity(launch.dispatches.len());
         for d in &launch.dispatches {
             let kernel = make_kernel(&program, &entry.id, source, launch, d, &buffers, max_wg)?;
+            let bytes = kernel
+                .get_local_mem_size(entry.id)
+                .map_err(cl_err(format!("CL_KERNEL_LOCAL_MEM_SIZE of '{}'", d.entry)))?;
+            local_memory.push((d.entry.to_string(), bytes));
             let (work_dim, global, local) = geometry(d);
             dispatches.push(ReadyDispatch {
                 kernel,
@@ -505,6 +531,7 @@ impl OpenClPrepared {
                 local,
             });
         }
+        check.run(&Footprint::of(launch, &local_memory))?;
         queue.finish().map_err(cl_err("clFinish after uploads"))?;
 
         let scratch = buffers

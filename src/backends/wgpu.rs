@@ -41,14 +41,17 @@
 //! column. The module is then created without runtime bounds checks: our
 //! shaders guard every index themselves, and verification of every result
 //! guards correctness. wgpu errors are caught with error scopes and returned
-//! as [`Error::Backend`]; a kernel with no WGSL source, a buffer over the
-//! device's limits, a launch over its dispatch limits or an out-of-memory
-//! allocation is [`Error::Unsupported`], so the result is recorded as skipped.
+//! as [`Error::Backend`]; a kernel with no WGSL source or an out-of-memory
+//! allocation is [`Error::Unsupported`], so the result is recorded as
+//! skipped. A launch over the device's limits (workgroups, workgroup size
+//! and memory, storage bindings) is refused before anything is created, by
+//! the check in [`crate::backends::limits`] over the adapter's `Limits`.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::backends::limits::{self, DeviceLimits, Footprint, Limit};
 use crate::backends::{Backend, BackendKind, Device, DeviceType, Prepared, Timing, Unavailable};
 use crate::error::{Error, Result};
 use crate::kernel::{
@@ -198,6 +201,24 @@ impl WgpuBackend {
         Ok(WgpuBackend { slots })
     }
 
+    /// The adapter of `device`.
+    fn slot(&self, device: &Device) -> Result<&AdapterSlot> {
+        self.slots
+            .iter()
+            .find(|s| s.device.id == device.id)
+            .ok_or_else(|| {
+                backend_error(format!(
+                    "no device '{}' (devices: {})",
+                    device.id,
+                    self.slots
+                        .iter()
+                        .map(|s| s.device.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+    }
+
     /// The logical device of `slot`, created on first use.
     fn open(slot: &AdapterSlot) -> Result<Opened> {
         let mut opened = slot
@@ -300,7 +321,9 @@ impl<'a> Scopes<'a> {
 
 /// Parses and validates `shader` with naga, so that errors name the file,
 /// line and column.
-fn validate_wgsl(shader: &ShaderSource) -> Result<::wgpu::naga::Module> {
+fn validate_wgsl(
+    shader: &ShaderSource,
+) -> Result<(::wgpu::naga::Module, ::wgpu::naga::valid::ModuleInfo)> {
     use ::wgpu::naga;
     let module = naga::front::wgsl::parse_str(&shader.text).map_err(|e| {
         backend_error(format!(
@@ -310,7 +333,7 @@ fn validate_wgsl(shader: &ShaderSource) -> Result<::wgpu::naga::Module> {
                 .trim_end()
         ))
     })?;
-    naga::valid::Validator::new(
+    let info = naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
         naga::valid::Capabilities::all(),
     )
@@ -323,7 +346,7 @@ fn validate_wgsl(shader: &ShaderSource) -> Result<::wgpu::naga::Module> {
                 .trim_end()
         ))
     })?;
-    Ok(module)
+    Ok((module, info))
 }
 
 /// Checks the launch's entry points against the shader: each must exist, be
@@ -362,33 +385,57 @@ fn check_entries(module: &::wgpu::naga::Module, launch: &Launch, origin: &str) -
     Ok(())
 }
 
-/// Refuses a launch over the device's limits, naming the limit.
-fn check_limits(launch: &Launch, limits: &::wgpu::Limits) -> Result<()> {
-    let storage_limit = limits
-        .max_storage_buffer_binding_size
-        .min(limits.max_buffer_size);
-    let limit_name = if limits.max_storage_buffer_binding_size <= limits.max_buffer_size {
-        "max_storage_buffer_binding_size"
+/// What a device with `limits` allows a launch, under wgpu's names.
+fn device_limits(limits: &::wgpu::Limits) -> DeviceLimits {
+    let buffer_bytes = if limits.max_storage_buffer_binding_size <= limits.max_buffer_size {
+        Limit::new(
+            "max_storage_buffer_binding_size",
+            limits.max_storage_buffer_binding_size,
+        )
     } else {
-        "max_buffer_size"
+        Limit::new("max_buffer_size", limits.max_buffer_size)
     };
-    for b in &launch.buffers {
-        let bytes = (b.len as u64).saturating_mul(b.elem.size() as u64);
-        if bytes > storage_limit {
-            return Err(unsupported(format!(
-                "buffer '{}' needs {bytes} bytes, over the device's {limit_name} of {storage_limit} bytes",
-                b.name
-            )));
-        }
+    DeviceLimits {
+        groups_per_dim: Some(Limit::new(
+            "max_compute_workgroups_per_dimension",
+            limits.max_compute_workgroups_per_dimension.into(),
+        )),
+        group_size: [
+            Limit::new(
+                "max_compute_workgroup_size_x",
+                limits.max_compute_workgroup_size_x.into(),
+            ),
+            Limit::new(
+                "max_compute_workgroup_size_y",
+                limits.max_compute_workgroup_size_y.into(),
+            ),
+            Limit::new(
+                "max_compute_workgroup_size_z",
+                limits.max_compute_workgroup_size_z.into(),
+            ),
+        ],
+        invocations_per_group: Limit::new(
+            "max_compute_invocations_per_workgroup",
+            limits.max_compute_invocations_per_workgroup.into(),
+        ),
+        workgroup_memory: Some(Limit::new(
+            "max_compute_workgroup_storage_size",
+            limits.max_compute_workgroup_storage_size.into(),
+        )),
+        buffer_bytes: Some(buffer_bytes),
+        // wgpu does not report a device's memory.
+        total_memory: None,
+        storage_buffers: Some(Limit::new(
+            "max_storage_buffers_per_shader_stage",
+            limits.max_storage_buffers_per_shader_stage.into(),
+        )),
     }
+}
+
+/// Refuses what [`DeviceLimits`] does not cover: the uniform parameters
+/// and the bindings of the one bind group.
+fn check_bindings(launch: &Launch, limits: &::wgpu::Limits) -> Result<()> {
     let count = launch.buffers.len() as u32;
-    if count > limits.max_storage_buffers_per_shader_stage {
-        return Err(unsupported(format!(
-            "the launch binds {count} storage buffers, over the device's \
-             max_storage_buffers_per_shader_stage of {}",
-            limits.max_storage_buffers_per_shader_stage
-        )));
-    }
     let uniform = uniform_bytes(launch).len() as u64;
     if uniform > limits.max_uniform_buffer_binding_size {
         return Err(unsupported(format!(
@@ -404,54 +451,45 @@ fn check_limits(launch: &Launch, limits: &::wgpu::Limits) -> Result<()> {
             limits.max_bindings_per_bind_group
         )));
     }
-    for d in &launch.dispatches {
-        if let Some(&g) = d
-            .groups
-            .iter()
-            .find(|&&g| g > limits.max_compute_workgroups_per_dimension)
-        {
-            return Err(unsupported(format!(
-                "dispatch '{}' needs {g} workgroups in one dimension, over the device's \
-                 max_compute_workgroups_per_dimension of {}",
-                d.entry, limits.max_compute_workgroups_per_dimension
-            )));
-        }
-        let [x, y, z] = d.group_size;
-        let per_dim = [
-            (
-                x,
-                limits.max_compute_workgroup_size_x,
-                "max_compute_workgroup_size_x",
-            ),
-            (
-                y,
-                limits.max_compute_workgroup_size_y,
-                "max_compute_workgroup_size_y",
-            ),
-            (
-                z,
-                limits.max_compute_workgroup_size_z,
-                "max_compute_workgroup_size_z",
-            ),
-        ];
-        for (size, limit, name) in per_dim {
-            if size > limit {
-                return Err(unsupported(format!(
-                    "dispatch '{}' has workgroups of {size} in one dimension, over the device's {name} of {limit}",
-                    d.entry
-                )));
-            }
-        }
-        let invocations = u64::from(x) * u64::from(y) * u64::from(z);
-        if invocations > u64::from(limits.max_compute_invocations_per_workgroup) {
-            return Err(unsupported(format!(
-                "dispatch '{}' has workgroups of {invocations} invocations, over the device's \
-                 max_compute_invocations_per_workgroup of {}",
-                d.entry, limits.max_compute_invocations_per_workgroup
-            )));
-        }
-    }
     Ok(())
+}
+
+/// Bytes of workgroup memory (`var<workgroup>`) each entry point of
+/// `shader` uses, by entry point name.
+pub fn workgroup_memory(shader: &ShaderSource) -> Result<Vec<(String, u64)>> {
+    let (module, info) = validate_wgsl(shader)?;
+    module_workgroup_memory(&module, &info, &shader.origin)
+}
+
+/// [`workgroup_memory`] of a validated `module`.
+fn module_workgroup_memory(
+    module: &::wgpu::naga::Module,
+    info: &::wgpu::naga::valid::ModuleInfo,
+    origin: &str,
+) -> Result<Vec<(String, u64)>> {
+    let mut layouter = ::wgpu::naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).map_err(|e| {
+        backend_error(format!(
+            "{origin}: could not lay out the shader's types: {e}"
+        ))
+    })?;
+    Ok(module
+        .entry_points
+        .iter()
+        .enumerate()
+        .map(|(i, ep)| {
+            let uses = info.get_entry_point(i);
+            let bytes = module
+                .global_variables
+                .iter()
+                .filter(|(h, g)| {
+                    g.space == ::wgpu::naga::AddressSpace::WorkGroup && !uses[*h].is_empty()
+                })
+                .map(|(_, g)| u64::from(layouter[g.ty].size))
+                .sum();
+            (ep.name.clone(), bytes)
+        })
+        .collect())
 }
 
 /// The uniform struct: 4 bytes per parameter in order, padded to a multiple
@@ -481,27 +519,18 @@ impl Backend for WgpuBackend {
         Ok(self.slots.iter().map(|s| s.device.clone()).collect())
     }
 
+    fn limits(&self, device: &Device) -> Result<Option<DeviceLimits>> {
+        // The logical device is opened with the adapter's own limits.
+        Ok(Some(device_limits(&self.slot(device)?.adapter.limits())))
+    }
+
     fn prepare(
         &self,
         kernel: &RegisteredKernel,
         device: &Device,
         inputs: &Inputs,
     ) -> Result<Box<dyn Prepared>> {
-        let slot = self
-            .slots
-            .iter()
-            .find(|s| s.device.id == device.id)
-            .ok_or_else(|| {
-                backend_error(format!(
-                    "no device '{}' (devices: {})",
-                    device.id,
-                    self.slots
-                        .iter()
-                        .map(|s| s.device.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })?;
+        let slot = self.slot(device)?;
         let shader = kernel.shader(ShaderLanguage::Wgsl).map_err(unsupported)?;
         // Inputs come in the run's precision; f64 needs the adapter's
         // SHADER_F64 and the shader's f64 variant.
@@ -522,10 +551,22 @@ impl Backend for WgpuBackend {
             text: shader.wgsl_in_precision(precision)?,
         };
         let launch = kernel.kernel.launch(inputs)?.in_precision(precision);
-        let module = validate_wgsl(&shader)?;
+        let (module, info) = validate_wgsl(&shader)?;
         check_entries(&module, &launch, &shader.origin)?;
+        let footprint = Footprint::of(
+            &launch,
+            &module_workgroup_memory(&module, &info, &shader.origin)?,
+        );
         let opened = Self::open(slot)?;
-        check_limits(&launch, &opened.device.limits())?;
+        let device_limits = opened.device.limits();
+        limits::check_launch(
+            &self::device_limits(&device_limits),
+            &footprint,
+            kernel.name(),
+            &inputs.size.name,
+            &device.id,
+        )?;
+        check_bindings(&launch, &device_limits)?;
         WgpuPrepared::build(opened, kernel.name(), &shader, launch, inputs)
             .map(|p| Box::new(p) as Box<dyn Prepared>)
     }
@@ -676,17 +717,7 @@ impl WgpuPrepared {
                         .buffers
                         .get(b.name)
                         .ok_or_else(|| backend_error(format!("input '{}' is missing", b.name)))?;
-                    if data.len() != b.len || data.elem() != b.elem {
-                        return Err(backend_error(format!(
-                            "input '{}' has {} {:?} elements, the launch expects {} {:?}",
-                            b.name,
-                            data.len(),
-                            data.elem(),
-                            b.len,
-                            b.elem
-                        )));
-                    }
-                    let data = data.as_bytes();
+                    let data = b.bytes_of(data).map_err(backend_error)?;
                     let buffer = if data.is_empty() {
                         device.create_buffer(&::wgpu::BufferDescriptor {
                             label: Some(b.name),
@@ -994,7 +1025,7 @@ impl Prepared for WgpuPrepared {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::{Arg, Dispatch, LaunchBuffer, Param, SizeSpec};
+    use crate::kernel::{Arg, Param, SizeSpec};
     use crate::kernels::Registry;
 
     fn backend_or_skip() -> Option<WgpuBackend> {
@@ -1045,22 +1076,45 @@ mod tests {
     }
 
     #[test]
-    fn oversized_buffer_is_unsupported_and_names_the_limit() {
-        let launch = Launch {
-            buffers: vec![LaunchBuffer::output("big", 1 << 30)],
-            params: vec![("n", Arg::U32(1))],
-            dispatches: vec![Dispatch {
-                entry: "main",
-                groups: [1, 1, 1],
-                group_size: [1, 1, 1],
-            }],
+    fn limits_carry_wgpu_names_and_values() {
+        let limits = device_limits(&::wgpu::Limits::default());
+        assert_eq!(
+            limits.groups_per_dim,
+            Some(Limit::new("max_compute_workgroups_per_dimension", 65_535))
+        );
+        assert_eq!(limits.invocations_per_group.value, 256);
+        assert_eq!(
+            limits.buffer_bytes,
+            Some(Limit::new("max_storage_buffer_binding_size", 128 << 20))
+        );
+        assert_eq!(
+            limits,
+            DeviceLimits {
+                buffer_bytes: limits.buffer_bytes,
+                total_memory: None,
+                ..DeviceLimits::portable()
+            }
+        );
+    }
+
+    #[test]
+    fn workgroup_memory_counts_what_each_entry_point_uses() {
+        let shader = ShaderSource {
+            origin: "test/shared.wgsl".into(),
+            text: "var<workgroup> a: array<f32, 100>;\n\
+                   var<workgroup> b: array<vec4<f32>, 8>;\n\
+                   @compute @workgroup_size(1) fn one() { a[0] = 1.0; }\n\
+                   @compute @workgroup_size(1) fn both() { a[0] = b[1].x; }\n\
+                   @compute @workgroup_size(1) fn none() {}\n"
+                .into(),
         };
-        let limits = ::wgpu::Limits::default();
-        let err = check_limits(&launch, &limits).unwrap_err();
-        assert!(matches!(err, Error::Unsupported { .. }), "{err}");
-        assert!(
-            err.to_string().contains("max_storage_buffer_binding_size"),
-            "{err}"
+        assert_eq!(
+            workgroup_memory(&shader).unwrap(),
+            vec![
+                ("one".to_string(), 400),
+                ("both".to_string(), 528),
+                ("none".to_string(), 0)
+            ]
         );
     }
 

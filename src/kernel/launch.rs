@@ -3,7 +3,7 @@
 //! describes itself once for WGSL and OpenCL C alike.
 
 use crate::error::{Error, Result};
-use crate::kernel::buffer::Elem;
+use crate::kernel::buffer::{Buffer, Elem};
 use crate::kernel::manifest::Precision;
 
 /// How a GPU backend runs a kernel: data, not code, so that adding a kernel
@@ -60,6 +60,10 @@ pub struct LaunchBuffer {
     /// Length in elements.
     pub len: usize,
     pub elem: Elem,
+    /// For an input bound in parts: the element offset of this part in the
+    /// input of its name (see [`LaunchBuffer::input_part`]); `None` binds
+    /// the whole input.
+    pub part: Option<usize>,
 }
 
 impl LaunchBuffer {
@@ -70,6 +74,17 @@ impl LaunchBuffer {
             role: Role::Input,
             len,
             elem: Elem::F32,
+            part: None,
+        }
+    }
+
+    /// Elements `offset..offset + len` of the f32 input `name`, bound as a
+    /// buffer of its own: an input larger than a device's largest storage
+    /// binding (128 MiB on lavapipe and WebGPU by default) is bound in parts.
+    pub fn input_part(name: &'static str, offset: usize, len: usize) -> Self {
+        LaunchBuffer {
+            part: Some(offset),
+            ..Self::input(name, len)
         }
     }
 
@@ -80,7 +95,32 @@ impl LaunchBuffer {
             role: Role::Output,
             len,
             elem: Elem::F32,
+            part: None,
         }
+    }
+
+    /// The bytes of `data` (the input of this buffer's name) this buffer
+    /// holds, or why `data` does not fit it.
+    pub fn bytes_of<'a>(&self, data: &'a Buffer) -> std::result::Result<&'a [u8], String> {
+        let (offset, fits) = match self.part {
+            None => (0, data.len() == self.len),
+            Some(offset) => (offset, offset + self.len <= data.len()),
+        };
+        if !fits || data.elem() != self.elem {
+            return Err(format!(
+                "input '{}' holds {} {:?} elements but the launch binds {} {:?} elements{}",
+                self.name,
+                data.len(),
+                data.elem(),
+                self.len,
+                self.elem,
+                self.part
+                    .map(|o| format!(" from offset {o}"))
+                    .unwrap_or_default()
+            ));
+        }
+        let size = self.elem.size();
+        Ok(&data.as_bytes()[offset * size..(offset + self.len) * size])
     }
 
     /// The same buffer holding u32 elements.
@@ -118,7 +158,8 @@ pub struct Dispatch {
 }
 
 /// Largest number of workgroups a launch asks for in one dimension (the
-/// WebGPU default limit).
+/// WebGPU default limit, Vulkan's required minimum): every manifest size
+/// must launch within it (see `backends::limits::DeviceLimits::portable`).
 pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
 
 /// `ceil(n / size)` workgroups, or an error when the grid would exceed
@@ -132,6 +173,13 @@ pub fn groups_for(n: usize, size: u32) -> Result<u32> {
             what: "launch grid".into(),
             message: format!("{n} items need {groups} workgroups of {size}, over the limit of {MAX_GROUPS_PER_DIM}"),
         })
+}
+
+/// Workgroups of `size` for a grid-stride loop over `n` items: one item per
+/// invocation where that fits, else [`MAX_GROUPS_PER_DIM`] workgroups, each
+/// invocation looping with a stride of the whole grid.
+pub fn grid_stride_groups(n: usize, size: u32) -> u32 {
+    groups_for(n, size).unwrap_or(MAX_GROUPS_PER_DIM)
 }
 
 /// `n` as a u32 kernel parameter, or an error naming the limit.

@@ -22,7 +22,8 @@ use crate::error::Result;
 pub use buffer::{Buffer, Buffers, Elem, Inputs, Reals};
 pub use fpga::FpgaKernel;
 pub use launch::{
-    Arg, Dispatch, Launch, LaunchBuffer, MAX_GROUPS_PER_DIM, Role, groups_for, param_u32,
+    Arg, Dispatch, Launch, LaunchBuffer, MAX_GROUPS_PER_DIM, Role, grid_stride_groups, groups_for,
+    param_u32,
 };
 pub use manifest::{Domain, KernelManifest, Metric, Param, Precision, SizeSpec, Tolerance};
 pub use shader::{OPENCL_F64_MACRO, ShaderLanguage, ShaderSource, WGSL_REAL_ALIAS};
@@ -79,7 +80,9 @@ pub trait Kernel: Send + Sync {
 
     /// How GPU backends run this kernel on `inputs` (see [`Launch`]),
     /// described for f32; backends derive the f64 launch with
-    /// [`Launch::in_precision`].
+    /// [`Launch::in_precision`]. It must read only `inputs.size` and
+    /// `inputs.seed`, never the data: runs are planned, and launches
+    /// checked against each device's limits, before inputs are generated.
     fn launch(&self, inputs: &Inputs) -> Result<Launch>;
 
     /// Verifies `outputs` against an f64 reference computed from `inputs`

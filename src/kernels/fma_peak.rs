@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::kernel::{
     Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
-    MAX_GROUPS_PER_DIM, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
+    SizeSpec, Tolerance, Verdict, Work, grid_stride_groups, param_u32,
 };
 use crate::kernels::BuiltinKernel;
 use crate::kernels::par::Real;
@@ -110,7 +110,7 @@ impl Kernel for FmaPeak {
             ],
             dispatches: vec![Dispatch {
                 entry: "fma_peak",
-                groups: [groups_for(n, 256).unwrap_or(MAX_GROUPS_PER_DIM), 1, 1],
+                groups: [grid_stride_groups(n, 256), 1, 1],
                 group_size: [256, 1, 1],
             }],
         })

@@ -34,7 +34,7 @@ use rayon::prelude::*;
 use crate::error::Result;
 use crate::kernel::{
     Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
-    SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32, sample_indices,
+    SizeSpec, Tolerance, Verdict, Work, grid_stride_groups, param_u32, sample_indices,
 };
 use crate::kernels::BuiltinKernel;
 use crate::kernels::par::{SharedMut, mul_add};
@@ -337,10 +337,16 @@ impl Kernel for KalmanFit {
 
     fn launch(&self, inputs: &Inputs) -> Result<Launch> {
         let (n, m) = Model::from_size(&inputs.size)?;
+        // Hits are bound in two parts of layers, each under lavapipe's and
+        // WebGPU's 128 MiB storage binding at every manifest size.
+        let split = m.layers.div_ceil(2);
+        let (lo, hi) = (split * n, (m.layers - split) * n);
         Ok(Launch {
             buffers: vec![
-                LaunchBuffer::input("hx", m.layers * n),
-                LaunchBuffer::input("hy", m.layers * n),
+                LaunchBuffer::input_part("hx", 0, lo),
+                LaunchBuffer::input_part("hx", lo, hi),
+                LaunchBuffer::input_part("hy", 0, lo),
+                LaunchBuffer::input_part("hy", lo, hi),
                 LaunchBuffer::output("params", 5 * n),
                 LaunchBuffer::output("chi2", n),
             ],
@@ -352,10 +358,11 @@ impl Kernel for KalmanFit {
                 ("scatter", Arg::F32(m.scatter)),
                 ("kappa", Arg::F32(m.kappa)),
                 ("qop_var", Arg::F32(QOP_PRIOR_VAR)),
+                ("split", Arg::U32(split as u32)),
             ],
             dispatches: vec![Dispatch {
                 entry: "kalman_fit",
-                groups: [groups_for(n, 64)?, 1, 1],
+                groups: [grid_stride_groups(n, 64), 1, 1],
                 group_size: [64, 1, 1],
             }],
         })

@@ -34,7 +34,7 @@ use rayon::prelude::*;
 use crate::error::Result;
 use crate::kernel::{
     Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
-    MAX_GROUPS_PER_DIM, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32, sample_indices,
+    SizeSpec, Tolerance, Verdict, Work, grid_stride_groups, param_u32, sample_indices,
 };
 use crate::kernels::BuiltinKernel;
 use crate::kernels::par::{Real, SharedMut, static_ranges};
@@ -107,7 +107,7 @@ impl Kernel for PicPush {
     fn launch(&self, inputs: &Inputs) -> Result<Launch> {
         let (n, steps) = params(&inputs.size)?;
         param_u32(6 * n, "6n")?;
-        let groups = groups_for(n, 256).unwrap_or(MAX_GROUPS_PER_DIM);
+        let groups = grid_stride_groups(n, 256);
         let dispatches = (0..steps)
             .map(|k| {
                 let to_p = (steps - 1 - k).is_multiple_of(2);

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::fpga::Scalar as FpgaScalar;
 use crate::kernel::{
     Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
-    MAX_GROUPS_PER_DIM, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
+    SizeSpec, Tolerance, Verdict, Work, grid_stride_groups, param_u32,
 };
 use crate::kernels::BuiltinKernel;
 use crate::kernels::par::{Real, SharedMut, first_touch_copy, for_each_static_range};
@@ -71,7 +71,7 @@ impl Kernel for StreamTriad {
     fn launch(&self, inputs: &Inputs) -> Result<Launch> {
         let n = inputs.size.usize("n", MAX_N)?;
         // Grid-stride: as many workgroups as useful, at most the limit.
-        let groups = groups_for(n, 256).unwrap_or(MAX_GROUPS_PER_DIM);
+        let groups = grid_stride_groups(n, 256);
         Ok(Launch {
             buffers: vec![
                 LaunchBuffer::output("a", n),

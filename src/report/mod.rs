@@ -5,6 +5,7 @@
 
 pub mod compare;
 pub mod data;
+pub mod dry_run;
 pub mod export;
 pub mod html;
 pub mod modeled;
