@@ -46,8 +46,8 @@
 //! from double (ties, the range's edges, powers of two to 2^1023, NaN
 //! with both signs and payloads, infinities, subnormals), products, sums,
 //! differences, `T(1)/x`, casts from five other formats (up to 128 bits),
-//! dot products and `c + a * b` in an exact accumulator (those beyond
-//! 128 bits must be refused). None differs. Before this check, 8,764 did:
+//! dot products and `c + a * b` in an exact accumulator (422 dot
+//! products beyond 128 bits, which must be refused). None differs. Before this check, 8,764 did:
 //! SAT_SYM at MIN, reciprocals (rounded by Q instead of truncated),
 //! magnitudes of 2^126 and more under WRAP, NaN and infinities, and
 //! accumulators that wrapped past 127 bits.
@@ -272,7 +272,7 @@ impl Format {
     /// dividend's raw value up by max(F, 0) bits in a W + max(F, 0)-bit
     /// integer and divides the raw values truncating toward zero
     /// (`ap_private::sdiv`), giving a quotient with max(F, 0) fraction bits
-    /// (UG1399's `div` type, `ap_fixed<W + max(F, 0) + 1, I + F + 1>`,
+    /// (the header's `RType::div`, `ap_fixed<W + max(F, 0) + 1, W + 1>` with
     /// default modes); assigning it to the format applies Q (only when F <
     /// 0 does it have more fraction bits) and O. So for F >= 0 the result
     /// is truncated toward zero whatever Q says:
