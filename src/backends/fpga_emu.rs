@@ -117,7 +117,15 @@ impl Backend for FpgaEmuBackend {
         let eval = fpga::model::evaluate(card, &fmt, &design);
 
         let start = Instant::now();
-        let outputs = adapter.emulate(inputs, fmt)?;
+        // An exact accumulator beyond 127 bits stops the emulation rather
+        // than wrap (fpga::fixed::WideOverflow): an error of this result.
+        let outputs =
+            fpga::fixed::catch_overflow(|| adapter.emulate(inputs, fmt)).map_err(|e| {
+                Error::Backend {
+                    backend: "fpga-emu".into(),
+                    message: format!("kernel '{}' in {fmt}: {e}", kernel.name()),
+                }
+            })??;
         let emulation_s = start.elapsed().as_secs_f64();
         let (tolerance, derivation) = adapter.tolerance(inputs, &fmt)?;
         let accuracy = kernel.kernel.verify(inputs, &outputs, tolerance)?;

@@ -14,7 +14,10 @@
 //! `ap_fixed<18,8,AP_RND_CONV,AP_SAT>`: 10 fraction bits, range +-128,
 //! enough for `gemm` up to n = 2048 on inputs in [-1, 1]). Products and
 //! accumulators are exact ([`fixed::Wide`]) and cast once at the end, as
-//! hls4ml's dense layers do with a wide `accum_t`. A kernel whose values
+//! hls4ml's dense layers do with a wide `accum_t`; one that would need more
+//! than 127 bits is an error of the result, not a wrap. Conversions,
+//! products, sums, casts and `T(1)/x` reciprocals agree bit for bit with
+//! HLS's own `ap_fixed.h` (compared in CI, see [`fixed`]). A kernel whose values
 //! the card's format cannot represent runs in its own
 //! ([`FpgaKernel::format`](crate::kernel::FpgaKernel::format), with the reason in the report): `kalman_fit`
 //! runs in `ap_fixed<64,18>` with the card's modes (in 32 bits its

@@ -23,8 +23,8 @@ pub trait Scalar: Copy + Send + Sync + PartialEq + std::fmt::Debug + 'static {
     fn sub(self, o: Self) -> Self;
     /// `self * o`, assigned back to `Self`.
     fn mul(self, o: Self) -> Self;
-    /// `1 / self`, assigned back to `Self` (one rounding of the exact
-    /// quotient in fixed point, see [`Format::recip_raw`]).
+    /// `1 / self`, assigned back to `Self`; in fixed point `T(1) / self` as
+    /// HLS computes it (truncated toward zero, see [`Format::recip_raw`]).
     fn recip(self) -> Self;
     /// Zero of the wide type.
     fn wide_zero() -> Self::Wide;
@@ -116,20 +116,11 @@ impl<const W: u32, const I: i32, const Q: u8, const O: u8> Scalar for ApFixed<W,
     fn widen(self) -> Wide {
         self.wide()
     }
+    /// Exact; an accumulator that would need more than 127 bits stops the
+    /// emulation ([`Wide::plus`]).
     #[inline]
     fn mul_acc(acc: Wide, a: Self, b: Self) -> Wide {
-        let p = a.raw() as i128 * b.raw() as i128;
-        if acc.frac == 2 * Self::F {
-            Wide {
-                raw: acc.raw.wrapping_add(p),
-                frac: acc.frac,
-            }
-        } else {
-            acc.plus(Wide {
-                raw: p,
-                frac: 2 * Self::F,
-            })
-        }
+        acc.plus(a.mul_wide(b))
     }
     fn from_wide(w: Wide) -> Self {
         ApFixed::from_wide(w)
@@ -210,11 +201,16 @@ mod tests {
     }
 
     #[test]
-    fn sub_and_recip_round_once() {
-        // LSB 2^-10: 1/3 = 0.0101010101|01.. rounds to 341/1024.
+    fn sub_rounds_once_and_recip_truncates_as_hls() {
+        // LSB 2^-10: 1/3 = 0.0101010101|01.. truncates to 341/1024.
         let third = T::from_f64(3.0).recip();
         assert_eq!(third.raw(), 341);
         assert_eq!(T::from_f64(-3.0).recip().raw(), -341);
+        // ap_fixed.h: ap_fixed<18,8,AP_RND_CONV,AP_SAT>(1) / 1.5 is
+        // 0.666015625 (682/1024, truncated toward zero), not the rounded
+        // 683/1024; -1/1.5 is -682/1024 (toward zero, not -683).
+        assert_eq!(T::from_f64(1.5).recip().to_f64(), 0.666015625);
+        assert_eq!(T::from_f64(-1.5).recip().raw(), -682);
         // 1/0.001 overflows the range of +-128: saturates.
         assert_eq!(T::from_f64(0.001).recip().to_f64(), T::FORMAT.max_value());
         let d = (Arith(T::from_f64(1.5)) - Arith(T::from_f64(2.25))) * Arith(T::from_f64(2.0));

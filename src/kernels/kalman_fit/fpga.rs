@@ -141,9 +141,11 @@ impl<S: Scalar> super::Real for Lin<S> {
         let v = x as f64;
         Self::push(v, &[], (S::from_f64(v).to_f64() - v).abs())
     }
+    /// HLS's `T(1) / x` truncates toward zero: up to one LSB, not half.
     fn recip(self) -> Self {
         let v = 1.0 / self.v;
-        Self::push(v, &[(self.id, -v * v)], Self::q() + v.abs() * UNIT_ROUNDOFF)
+        let err = S::format().map_or(0.0, |f| f.recip_error());
+        Self::push(v, &[(self.id, -v * v)], err + v.abs() * UNIT_ROUNDOFF)
     }
     /// Fused in fixed point (one cast), two roundings in the f64 filter.
     fn mul_add(a: Self, b: Self, c: Self) -> Self {
@@ -252,9 +254,10 @@ fn kalman_tolerance<S: Scalar>(inputs: &Inputs) -> Result<(Tolerance, String)> {
             abs: 1e-30,
         },
         format!(
-            "rel = max over the {} checked tracks and outputs of (B + |out| 2^-24) / scale, B the first-order bound sum_i |d out / d err_i| err_i over every cast in {fmt} (err <= {:e}), every input's quantisation and the f64 reference's rounding, by reverse-mode differentiation of the filter; scale = sigma of the parameter (f64 covariance) or 1 + chi2; second-order terms neglected; largest |value| {largest:.3e} within the range {max:.3e}; worst at track {}",
+            "rel = max over the {} checked tracks and outputs of (B + |out| 2^-24) / scale, B the first-order bound sum_i |d out / d err_i| err_i over every cast in {fmt} (err <= {:e}; a reciprocal, truncated toward zero as HLS's T(1)/x is, <= {:e}), every input's quantisation and the f64 reference's rounding, by reverse-mode differentiation of the filter; scale = sigma of the parameter (f64 covariance) or 1 + chi2; second-order terms neglected; largest |value| {largest:.3e} within the range {max:.3e}; worst at track {}",
             tracks.len(),
             Lin::<S>::q(),
+            S::format().map_or(0.0, |f| f.recip_error()),
             worst.1
         ),
     ))
