@@ -19,7 +19,7 @@ pub struct ResultFilter {
 /// or damaged), which readers skip and report instead of failing on.
 #[derive(Debug, Clone, Default)]
 pub struct Readout {
-    pub records: Vec<super::ResultRecord>,
+    pub records: Vec<crate::store::record::ResultRecord>,
     pub unreadable: Vec<Unreadable>,
 }
 
