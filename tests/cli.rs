@@ -112,6 +112,21 @@ impl Scratch {
         PathBuf::from(json)
     }
 
+    /// Asserts that the database at `db` holds no result.
+    fn assert_empty(&self, db: &Path) {
+        let out = self
+            .hb()
+            .arg("--db")
+            .arg(db)
+            .args(["results", "--json"])
+            .assert()
+            .success();
+        assert_eq!(
+            String::from_utf8_lossy(&out.get_output().stdout).trim(),
+            "[]"
+        );
+    }
+
     fn results_json(&self, extra: &[&str]) -> Vec<Value> {
         let out = self
             .hb()
@@ -695,17 +710,7 @@ mod store {
             .code(2)
             .stderr(predicate::str::contains(truncated.display().to_string()))
             .stderr(predicate::str::contains("not valid JSON"));
-        let out = s
-            .hb()
-            .arg("--db")
-            .arg(&other)
-            .args(["results", "--json"])
-            .assert()
-            .success();
-        assert_eq!(
-            String::from_utf8_lossy(&out.get_output().stdout).trim(),
-            "[]"
-        );
+        s.assert_empty(&other);
 
         let mut v: Value = serde_json::from_str(&text).unwrap();
         v["schema_version"] = 99.into();
@@ -784,17 +789,7 @@ mod store {
                 .stderr(predicate::str::contains(bad.display().to_string()))
                 .stderr(predicate::str::contains(says));
         }
-        let out = s
-            .hb()
-            .arg("--db")
-            .arg(&other)
-            .args(["results", "--json"])
-            .assert()
-            .success();
-        assert_eq!(
-            String::from_utf8_lossy(&out.get_output().stdout).trim(),
-            "[]"
-        );
+        s.assert_empty(&other);
     }
 
     #[test]
