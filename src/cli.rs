@@ -340,9 +340,7 @@ pub fn main() -> Result<ExitCode> {
             roofline,
         } => {
             let db = open_db(&db_path)?;
-            let read = db.results(&filter.to_filter()?)?;
-            warn_unreadable(&read);
-            let results = read.records;
+            let results = read_results(&db, filter)?;
             if *roofline {
                 let data = hetbench::report::data::Dataset::new(&results);
                 let rows = hetbench::report::plot::roofline::fractions(&data);
@@ -404,9 +402,7 @@ pub fn main() -> Result<ExitCode> {
         } => {
             let format = Format::parse(format)?;
             let db = open_db(&db_path)?;
-            let read = db.results(&filter.to_filter()?)?;
-            warn_unreadable(&read);
-            let results = read.records;
+            let results = read_results(&db, filter)?;
             let bytes = format.exporter().serialize(&results)?;
             match out {
                 Some(path) => std::fs::write(path, bytes)
@@ -449,11 +445,14 @@ fn open_db(path: &Path) -> Result<Database> {
     })
 }
 
-/// Says on stderr how many stored records were skipped as unreadable.
-fn warn_unreadable(read: &hetbench::store::Readout) {
+/// The results `filter` selects; stored records that cannot be read are
+/// skipped, and stderr says how many.
+fn read_results(db: &Database, filter: &FilterArgs) -> Result<Vec<hetbench::store::ResultRecord>> {
+    let read = db.results(&filter.to_filter()?)?;
     if let Some(note) = read.skipped_note() {
         eprintln!("warning: {note}");
     }
+    Ok(read.records)
 }
 
 fn write_stdout(bytes: &[u8]) -> Result<()> {

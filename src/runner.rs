@@ -400,7 +400,7 @@ pub fn run(
         };
         // Refused before it runs: over a device limit, short of memory.
         let refused = check_job(&planned, plan.seed).map(|c| refusal(&c, &planned));
-        let record = match refused {
+        let mut record = match refused {
             Err(e) => base.record(Status::Error, Some(e.to_string())),
             Ok(Some((status, reason))) => base.record(status, Some(reason)),
             Ok(None) => {
@@ -451,7 +451,6 @@ pub fn run(
                 }
             }
         };
-        let mut record = record;
         record.refuse_impossible_figures();
         sinks.db.insert_result(&record)?;
         file.results.push(record.clone());

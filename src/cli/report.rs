@@ -89,9 +89,7 @@ fn load_results(
         .into());
     }
     let db = open_db(db_path)?;
-    let read = db.results(&filter.to_filter()?)?;
-    super::warn_unreadable(&read);
-    let mut results = read.records;
+    let mut results = super::read_results(&db, filter)?;
     if let Some(s) = suite {
         results.retain(|r| r.suite_version == s);
     }
