@@ -339,7 +339,7 @@ pub fn main() -> Result<ExitCode> {
             json,
             roofline,
         } => {
-            let db = open_db(&db_path)?;
+            let db = open_existing_db(&db_path)?;
             let results = read_results(&db, filter)?;
             if *roofline {
                 let data = hetbench::report::data::Dataset::new(&results);
@@ -401,7 +401,7 @@ pub fn main() -> Result<ExitCode> {
             filter,
         } => {
             let format = Format::parse(format)?;
-            let db = open_db(&db_path)?;
+            let db = open_existing_db(&db_path)?;
             let results = read_results(&db, filter)?;
             let bytes = format.exporter().serialize(&results)?;
             match out {
@@ -445,17 +445,37 @@ fn open_db(path: &Path) -> Result<Database> {
     })
 }
 
+/// As [`open_db`] for a command that only reads: a database that is not
+/// there is bad input, and nothing is created.
+fn open_existing_db(path: &Path) -> Result<Database> {
+    let spec = path.to_string_lossy();
+    Database::open_existing(&spec).with_context(|| {
+        format!(
+            "could not open results database '{}'",
+            hetbench::store::redact(&spec)
+        )
+    })
+}
+
 /// The results `filter` selects; stored records that cannot be read are
 /// skipped, and stderr says how many.
 fn read_results(db: &Database, filter: &FilterArgs) -> Result<Vec<hetbench::store::ResultRecord>> {
     let read = db.results(&filter.to_filter()?)?;
     if let Some(note) = read.skipped_note() {
-        eprintln!("warning: {note}");
+        eprintln!("warning: {}", table::escape_controls(&note, &[]));
     }
     Ok(read.records)
 }
 
+/// Writes `bytes` to stdout, UTF-8 text with its control characters but
+/// newline and tab escaped: names imported from a run file never reach the
+/// terminal raw.
 fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let escaped = std::str::from_utf8(bytes).map(|t| table::escape_controls(t, &['\n', '\t']));
+    let bytes = match &escaped {
+        Ok(text) => text.as_bytes(),
+        Err(_) => bytes,
+    };
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)
         .and_then(|_| out.flush())
@@ -825,7 +845,11 @@ fn run(
         write_stdout(hetbench::report::dry_run::dry_run_text(&jobs).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
-    let db = open_db(db_path)?;
+    // A resumed run's database must exist already.
+    let db = match &args.resume {
+        Some(_) => open_existing_db(db_path)?,
+        None => open_db(db_path)?,
+    };
     let (plan, resume) = match &args.resume {
         Some(run_id) => {
             let (run, results, plan) = runner::load_for_resume(&db, run_id)?;
@@ -846,9 +870,14 @@ fn run(
         (None, _) => registry,
     };
     let interrupt = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    // SIGHUP (an ssh session dropping) stops the run as Ctrl-C does.
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
         signal_hook::flag::register(signal, interrupt.clone())
-            .context("could not install the SIGINT/SIGTERM handler")?;
+            .context("could not install the SIGINT/SIGTERM/SIGHUP handler")?;
     }
     let isolation = if args.no_isolation {
         runner::Isolation::InProcess
@@ -862,8 +891,9 @@ fn run(
     let opts = RunOptions {
         plan,
         required,
-        command: std::env::args()
-            .map(|a| redact_arg(&a))
+        // args_os: an argument that is not UTF-8 is stored lossily, not a panic.
+        command: std::env::args_os()
+            .map(|a| redact_arg(&a.to_string_lossy()))
             .collect::<Vec<_>>()
             .join(" "),
         isolation,
@@ -871,7 +901,7 @@ fn run(
     };
     let runs_dir = cli.results_dir.join("runs");
     let mut progress = Progress::new();
-    let outcome = runner::run(
+    let outcome = match runner::run(
         registry,
         &opts,
         resume,
@@ -880,7 +910,19 @@ fn run(
             runs_dir: &runs_dir,
         },
         &mut progress,
-    )?;
+    ) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            progress.bar.finish_and_clear();
+            if let Error::RunStopped { run_id, .. } = &e {
+                eprintln!(
+                    "the run is marked interrupted where its stores still work; once storage is fixed, finish it with: {}",
+                    resume_command(cli, run_id)
+                );
+            }
+            return Err(e.into());
+        }
+    };
     progress.bar.finish_and_clear();
 
     write_stdout(table::results_text(&outcome.results).as_bytes())?;
@@ -897,8 +939,8 @@ fn run(
     if outcome.run.status == hetbench::store::RunStatus::Interrupted {
         let done = outcome.results.len();
         eprintln!(
-            "interrupted: {done} result(s) stored; finish the run with: hetbench run --resume {}",
-            outcome.run.run_id
+            "interrupted: {done} result(s) stored; finish the run with: {}",
+            resume_command(cli, &outcome.run.run_id)
         );
         return Ok(ExitCode::from(130));
     }
@@ -1010,12 +1052,44 @@ fn check_label(label: &str) -> Result<String> {
     Ok(label.to_string())
 }
 
-/// A command-line argument with any database password in it redacted
-/// (`postgres://u:p@h`, `--db=postgres://...`), for storing the command.
+/// A command-line argument with any password in it redacted (a URL of any
+/// scheme, `--db=...`, a libpq `password=...`), for storing the command.
 fn redact_arg(arg: &str) -> String {
-    match arg.find("postgres") {
-        Some(i) => format!("{}{}", &arg[..i], hetbench::store::redact(&arg[i..])),
-        None => arg.to_string(),
+    hetbench::store::redact(arg)
+}
+
+/// The command that finishes `run_id`, with the database, results
+/// directory and configuration this one was given, so that it works as
+/// printed (passwords masked).
+fn resume_command(cli: &Cli, run_id: &str) -> String {
+    let mut words = vec!["hetbench".to_string()];
+    let mut option = |name: &str, value: &Path| {
+        words.push(name.to_string());
+        words.push(shell_word(&redact_arg(&value.to_string_lossy())));
+    };
+    if let Some(db) = &cli.db {
+        option("--db", db);
+    }
+    if cli.results_dir != Path::new("results") {
+        option("--results-dir", &cli.results_dir);
+    }
+    if let Some(config) = &cli.config {
+        option("--config", config);
+    }
+    words.extend(["run".into(), "--resume".into(), shell_word(run_id)]);
+    words.join(" ")
+}
+
+/// `text` quoted for a POSIX shell where it needs quoting.
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@%,".contains(c));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
 
@@ -1024,7 +1098,7 @@ fn push(db_path: &Path, to: &str, files: &[PathBuf]) -> Result<ExitCode> {
     let target_name = hetbench::store::redact(to);
     // Read everything first: a bad file pushes nothing.
     let runs: Vec<(String, hetbench::store::RunFile)> = if files.is_empty() {
-        let local = open_db(db_path)?;
+        let local = open_existing_db(db_path)?;
         let mut runs = Vec::new();
         for id in local.run_ids()? {
             if let Some(file) = local.run_file(&id)? {
@@ -1083,7 +1157,7 @@ fn import(db_path: &Path, files: &[PathBuf]) -> Result<ExitCode> {
         println!(
             "{}: run {} ({}), {} results imported, {} already present",
             file.display(),
-            run.run.run_id,
+            table::escape_controls(&run.run.run_id, &[]),
             if o.run_was_new {
                 "new"
             } else {

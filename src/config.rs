@@ -28,7 +28,7 @@ pub struct Config {
 impl Config {
     /// Reads the config file; errors name the file and the line.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::input::read_text(path, crate::input::TEXT_LIMIT)?;
         Self::parse(&text, &path.display().to_string())
     }
 

@@ -46,6 +46,24 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// An input file far larger than any real one (`/dev/zero`, a wrong
+    /// link): refused before it is read into memory.
+    #[error(
+        "{}: larger than the {} MiB an input file of hetbench may be: is it the right file?",
+        path.display(),
+        limit >> 20
+    )]
+    InputTooLarge { path: PathBuf, limit: u64 },
+
+    /// Storing a run's progress failed mid-run: the run was stopped and
+    /// marked interrupted in whichever store still works.
+    #[error("run {run_id} stopped: storing its progress failed")]
+    RunStopped {
+        run_id: String,
+        #[source]
+        source: Box<Error>,
+    },
+
     /// A database error, with the database's location.
     #[error("results database '{path}': {source}")]
     Database {
@@ -123,11 +141,13 @@ impl Error {
             | Error::Manifest { .. }
             | Error::ManifestValue { .. }
             | Error::RunFile { .. }
+            | Error::InputTooLarge { .. }
             | Error::SchemaTooNew { .. }
             | Error::NotADatabase { .. }
             | Error::InvalidValue { .. }
             | Error::NoResults(_)
             | Error::MixedSuites(_) => EXIT_BAD_INPUT,
+            Error::RunStopped { source, .. } => source.exit_code(),
             _ => EXIT_FAILURE,
         }
     }

@@ -13,6 +13,7 @@ pub mod backends;
 pub mod config;
 pub mod error;
 pub mod fpga;
+pub mod input;
 pub mod kernel;
 pub mod kernels;
 pub mod measure;

@@ -9,9 +9,14 @@ fn main() -> ExitCode {
     match cli::main() {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err}");
+            // Messages may quote imported names: their control characters
+            // are escaped, never sent to the terminal raw.
+            let safe = |text: String| {
+                hetbench::report::table::escape_controls(&text, &['\n', '\t']).into_owned()
+            };
+            eprintln!("error: {}", safe(err.to_string()));
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!("  caused by: {}", safe(cause.to_string()));
             }
             let code = err
                 .chain()

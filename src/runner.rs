@@ -21,6 +21,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+mod lifetime;
+pub use lifetime::RunLock;
+
 use crate::backends::limits::LimitKind;
 use crate::backends::{self, Backend, BackendKind, Device};
 use crate::error::{Error, Result};
@@ -347,6 +350,12 @@ pub fn run(
             (run, Vec::new())
         }
     };
+    // One process measures a run at a time: a second resume is refused.
+    let _lock = RunLock::acquire(
+        &lock_dir(sinks.runs_dir),
+        &run.run_id,
+        &fingerprint.hostname,
+    )?;
     sinks.db.update_run(&run)?;
     let json_path = json::run_file_path(sinks.runs_dir, &run.run_id);
     let mut file = RunFile {
@@ -452,9 +461,10 @@ pub fn run(
             }
         };
         record.refuse_impossible_figures();
-        sinks.db.insert_result(&record)?;
         file.results.push(record.clone());
-        json::write_atomic(&json_path, &file)?;
+        if let Err(e) = store_result(&sinks, &json_path, &file, &record) {
+            return Err(stop(&sinks, &json_path, &mut file, e));
+        }
         observer.finished(&record);
         results.push(record);
     }
@@ -465,14 +475,53 @@ pub fn run(
         RunStatus::Finished
     };
     run.finished_at = Some(now_rfc3339());
-    sinks.db.update_run(&run)?;
     file.run = run.clone();
-    json::write_atomic(&json_path, &file)?;
+    let stored = sinks.db.update_run(&run);
+    let written = json::write_atomic(&json_path, &file);
+    if let Err(e) = stored.and(written) {
+        return Err(stop(&sinks, &json_path, &mut file, e));
+    }
     Ok(RunOutcome {
         run,
         results,
         json_path,
     })
+}
+
+/// Where the run locks are: `.locks` beside the run files' folder.
+fn lock_dir(runs_dir: &Path) -> PathBuf {
+    match runs_dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.join(".locks"),
+        _ => runs_dir.join(".locks"),
+    }
+}
+
+/// Stores one result in the database and the run file (already holding
+/// it). Both are tried even when the first fails, so that the measurement
+/// is kept in whichever store works.
+fn store_result(
+    sinks: &Sinks,
+    json_path: &Path,
+    file: &RunFile,
+    record: &ResultRecord,
+) -> Result<()> {
+    let stored = sinks.db.insert_result(record).map(|_| ());
+    let written = json::write_atomic(json_path, file);
+    stored.and(written)
+}
+
+/// After a storage failure: marks the run interrupted in every store that
+/// still takes it (best effort: the failure itself is what is reported)
+/// and returns the error that stops the run, naming it for its resume.
+fn stop(sinks: &Sinks, json_path: &Path, file: &mut RunFile, cause: Error) -> Error {
+    file.run.status = RunStatus::Interrupted;
+    file.run.finished_at = Some(now_rfc3339());
+    let _ = sinks.db.update_run(&file.run);
+    let _ = json::write_atomic(json_path, file);
+    Error::RunStopped {
+        run_id: file.run.run_id.clone(),
+        source: Box::new(cause),
+    }
 }
 
 /// The run `run_id` and its results, ready for [`run`] to resume.
@@ -837,13 +886,14 @@ fn run_child(
         Ok(v) => v,
         Err(e) => return failed(format!("could not encode the job: {e}")),
     };
-    let mut child = match Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
+        .stderr(Stdio::piped());
+    lifetime::bind_to_parent(&mut command);
+    let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
             return failed(format!(
@@ -887,16 +937,16 @@ fn run_child(
         match child.try_wait() {
             Ok(Some(status)) => break (Some(status), false, false),
             Ok(None) if interrupt.load(Ordering::SeqCst) => {
-                let _ = child.kill();
+                lifetime::kill_group(&mut child);
                 break (child.wait().ok(), false, true);
             }
             Ok(None) if start.elapsed() > limit => {
-                let _ = child.kill();
+                lifetime::kill_group(&mut child);
                 break (child.wait().ok(), true, false);
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => {
-                let _ = child.kill();
+                lifetime::kill_group(&mut child);
                 return failed(format!("could not wait for the worker: {e}"));
             }
         }

@@ -14,7 +14,7 @@ use hetbench::report::plot::{self, Figure};
 use hetbench::report::score::{self, Reference, ScoreOptions, ScoreReport};
 use hetbench::store::{ResultRecord, RunRecord};
 
-use super::{FilterArgs, open_db, write_stdout};
+use super::{FilterArgs, open_existing_db, write_stdout};
 
 #[derive(Args, Debug)]
 pub struct ScoreArgs {
@@ -81,14 +81,7 @@ fn load_results(
     filter: &FilterArgs,
     suite: Option<&str>,
 ) -> Result<Vec<ResultRecord>> {
-    if !hetbench::store::is_url(&db_path.to_string_lossy()) && !db_path.exists() {
-        return Err(Error::NoResults(format!(
-            "no results database at '{}': run `hetbench run` or `hetbench import` first, or pass --db",
-            db_path.display()
-        ))
-        .into());
-    }
-    let db = open_db(db_path)?;
+    let db = open_existing_db(db_path)?;
     let mut results = super::read_results(&db, filter)?;
     if let Some(s) = suite {
         results.retain(|r| r.suite_version == s);
@@ -222,7 +215,7 @@ pub fn report(
         Some(b) => Ok(compare::compare(&results, b, args.include_modeled)?),
         None => Err("no --baseline given".into()),
     };
-    let db = open_db(db_path)?;
+    let db = open_existing_db(db_path)?;
     let mut runs: Vec<RunRecord> = Vec::new();
     for id in drawn.data.run_ids() {
         if let Some(r) = db.run(&id)? {

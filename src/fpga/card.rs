@@ -260,7 +260,7 @@ pub fn load(dir: Option<&Path>) -> Result<Vec<Card>> {
             .collect();
         paths.sort();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            let text = crate::input::read_text(&path, crate::input::TEXT_LIMIT)?;
             let card = Card::parse(&text, &path.display().to_string())?;
             match cards.iter_mut().find(|c| c.id == card.id) {
                 Some(c) => *c = card,

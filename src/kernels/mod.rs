@@ -198,13 +198,12 @@ impl Registry {
             let (text, source) = match dir {
                 Some(dir) => {
                     let path = dir.join(builtin.name).join("kernel.toml");
-                    match std::fs::read_to_string(&path) {
-                        Ok(text) => (text, path.display().to_string()),
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+                    match crate::input::read_text_if_present(&path, crate::input::TEXT_LIMIT)? {
+                        Some(text) => (text, path.display().to_string()),
+                        None => (
                             builtin.manifest.to_string(),
                             format!("builtin:kernels/{}/kernel.toml", builtin.name),
                         ),
-                        Err(e) => return Err(Error::io(path, e)),
                     }
                 }
                 None => (
@@ -277,14 +276,11 @@ fn load_shader(
     let file = format!("{name}/{name}.{}", language.extension());
     if let Some(dir) = dir.filter(|d| d.join(name).join("kernel.toml").is_file()) {
         let path = dir.join(&file);
-        return match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(Some(ShaderSource {
-                origin: path.display().to_string(),
-                text,
-            })),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(path, e)),
-        };
+        let text = crate::input::read_text_if_present(&path, crate::input::TEXT_LIMIT)?;
+        return Ok(text.map(|text| ShaderSource {
+            origin: path.display().to_string(),
+            text,
+        }));
     }
     Ok(builtin.map(|text| ShaderSource {
         origin: format!("builtin:kernels/{file}"),

@@ -48,7 +48,12 @@ pub struct JsonExporter;
 
 impl Exporter for JsonExporter {
     fn serialize(&self, results: &[ResultRecord]) -> Result<Vec<u8>> {
-        let mut v = serde_json::to_vec_pretty(results)?;
+        // serde_json escapes C0 controls; DEL and C1 (a raw CSI) are
+        // escaped here, in JSON's own `\u009b` form.
+        let text = serde_json::to_string_pretty(results)?;
+        let mut v = table::escape_controls(&text, &['\n'])
+            .into_owned()
+            .into_bytes();
         v.push(b'\n');
         Ok(v)
     }
@@ -95,7 +100,19 @@ pub const CSV_COLUMNS: [&str; 34] = [
     "perf_per_w",
 ];
 
-fn csv_field(s: &str) -> String {
+/// A text cell of the CSV export: control characters escaped, a cell that a
+/// spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab
+/// or CR) prefixed with `'` as OWASP advises, quoted where needed.
+fn csv_text(s: &str) -> String {
+    let neutral = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    csv_quoted(&table::escape_controls(&neutral, &[]))
+}
+
+fn csv_quoted(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -107,54 +124,51 @@ impl Exporter for CsvExporter {
     fn serialize(&self, results: &[ResultRecord]) -> Result<Vec<u8>> {
         let mut out = CSV_COLUMNS.join(",");
         out.push('\n');
-        let opt = |v: Option<f64>| v.map(|v| format!("{v:e}")).unwrap_or_default();
+        // Numbers are written as numbers (a negative one stays one); only
+        // text cells go through `csv_text`.
+        let num = |v: Option<f64>| v.map(|v| format!("{v:e}")).unwrap_or_default();
+        let text = |v: &str| csv_text(v);
         for r in results {
             let t = r.timing.as_ref();
             let s = t.map(|t| &t.summary);
             let e = r.primary_energy();
             let cells = [
-                r.run_id.clone(),
-                r.hostname.clone(),
-                r.platform_hash.clone(),
-                r.kernel.clone(),
-                r.kernel_version.clone(),
-                r.kernel_hash.clone(),
-                r.size.clone(),
-                r.precision.clone(),
-                r.backend.clone(),
-                r.device.clone(),
-                r.device_name.clone(),
-                r.device_type.clone(),
-                r.status.as_str().into(),
-                t.map(|t| t.timer.clone()).unwrap_or_default(),
+                text(&r.run_id),
+                text(&r.hostname),
+                text(&r.platform_hash),
+                text(&r.kernel),
+                text(&r.kernel_version),
+                text(&r.kernel_hash),
+                text(&r.size),
+                text(&r.precision),
+                text(&r.backend),
+                text(&r.device),
+                text(&r.device_name),
+                text(&r.device_type),
+                text(r.status.as_str()),
+                text(t.map(|t| t.timer.as_str()).unwrap_or_default()),
                 s.map(|s| s.n.to_string()).unwrap_or_default(),
-                opt(s.map(|s| s.median)),
-                opt(s.map(|s| s.mean)),
-                opt(s.map(|s| s.stddev)),
-                opt(s.map(|s| s.min)),
-                opt(s.map(|s| s.max)),
-                opt(s.map(|s| s.ci95_low)),
-                opt(s.map(|s| s.ci95_high)),
-                opt(r.throughput),
-                r.throughput_unit.clone(),
-                opt(r.verification.as_ref().map(|v| v.max_rel_error)),
-                r.message.clone().unwrap_or_default(),
-                e.map(|e| e.meter.clone()).unwrap_or_default(),
-                e.map(|e| e.scope.as_str().to_string()).unwrap_or_default(),
-                e.map(|e| e.method.as_str().to_string()).unwrap_or_default(),
-                opt(e.map(|e| e.energy_j)),
-                opt(e.map(|e| e.avg_w)),
-                opt(e.and_then(|e| e.idle_w)),
-                opt(e.and_then(|e| e.active_w)),
-                opt(e.and_then(|e| e.perf_per_w)),
+                num(s.map(|s| s.median)),
+                num(s.map(|s| s.mean)),
+                num(s.map(|s| s.stddev)),
+                num(s.map(|s| s.min)),
+                num(s.map(|s| s.max)),
+                num(s.map(|s| s.ci95_low)),
+                num(s.map(|s| s.ci95_high)),
+                num(r.throughput),
+                text(&r.throughput_unit),
+                num(r.verification.as_ref().map(|v| v.max_rel_error)),
+                text(r.message.as_deref().unwrap_or_default()),
+                text(e.map(|e| e.meter.as_str()).unwrap_or_default()),
+                text(e.map(|e| e.scope.as_str()).unwrap_or_default()),
+                text(e.map(|e| e.method.as_str()).unwrap_or_default()),
+                num(e.map(|e| e.energy_j)),
+                num(e.map(|e| e.avg_w)),
+                num(e.and_then(|e| e.idle_w)),
+                num(e.and_then(|e| e.active_w)),
+                num(e.and_then(|e| e.perf_per_w)),
             ];
-            out.push_str(
-                &cells
-                    .iter()
-                    .map(|c| csv_field(c))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            );
+            out.push_str(&cells.join(","));
             out.push('\n');
         }
         Ok(out.into_bytes())
@@ -183,7 +197,10 @@ pub struct MarkdownExporter;
 
 impl MarkupExporter for MarkdownExporter {
     fn table_row(&self, cells: &[&str]) -> String {
-        let escaped: Vec<String> = cells.iter().map(|c| c.replace('|', "\\|")).collect();
+        let escaped: Vec<String> = cells
+            .iter()
+            .map(|c| table::escape_controls(c, &[]).replace('|', "\\|"))
+            .collect();
         format!("| {} |\n", escaped.join(" | "))
     }
 
@@ -198,9 +215,24 @@ mod tests {
 
     #[test]
     fn csv_quotes_what_needs_quoting() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_text("plain"), "plain");
+        assert_eq!(csv_text("a,b"), "\"a,b\"");
+        assert_eq!(csv_text("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn csv_text_that_a_spreadsheet_would_run_is_neutralised() {
+        assert_eq!(csv_text("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
+        assert_eq!(
+            csv_text("=HYPERLINK(\"http://x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""
+        );
+        for lead in ["+1", "-1+2", "@SUM(A1)"] {
+            assert_eq!(csv_text(lead), format!("'{lead}"));
+        }
+        assert_eq!(csv_text("\tx"), "'\\u0009x");
+        assert_eq!(csv_text("\r=x"), "'\\u000d=x");
+        assert_eq!(csv_text("a\u{1b}[2Jb"), "a\\u001b[2Jb");
     }
 
     #[test]

@@ -100,10 +100,38 @@ pub fn row(r: &ResultRecord) -> Vec<String> {
     ]
 }
 
-/// An aligned plain-text table.
+/// `text` with each control character (C0, DEL, C1: ESC sequences, CR,
+/// backspace, ...) other than those in `keep` written out as `\u001b`, so
+/// that a name imported from a run file cannot drive the reader's terminal.
+/// The form is JSON's, so it may be applied to JSON text too.
+pub fn escape_controls<'a>(text: &'a str, keep: &[char]) -> std::borrow::Cow<'a, str> {
+    if !text.chars().any(|c| c.is_control() && !keep.contains(&c)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() && !keep.contains(&c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// An aligned plain-text table. Cells have their control characters
+/// escaped ([`escape_controls`]).
 pub fn render_text(headings: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| escape_controls(cell, &[]).into_owned())
+                .collect()
+        })
+        .collect();
     let mut widths: Vec<usize> = headings.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -133,7 +161,7 @@ pub fn render_text(headings: &[&str], rows: &[Vec<String>]) -> String {
             .collect(),
     ));
     out.push('\n');
-    for row in rows {
+    for row in &rows {
         out.push_str(&line(row.iter().map(|s| s.as_str()).collect()));
         out.push('\n');
     }
@@ -158,6 +186,18 @@ mod tests {
         assert_eq!(format_value(1234.5678), "1235");
         assert_eq!(format_value(12.345678), "12.35");
         assert_eq!(format_value(0.012345), "0.01235");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_cells() {
+        assert_eq!(escape_controls("plain é", &[]), "plain é");
+        assert_eq!(
+            escape_controls("a\u{1b}[31mred\r\u{9b}\u{7f}", &[]),
+            "a\\u001b[31mred\\u000d\\u009b\\u007f"
+        );
+        assert_eq!(escape_controls("a\nb\tc", &['\n']), "a\nb\\u0009c");
+        let text = render_text(&["k"], &[vec!["x\u{1b}]0;pwned\u{7}".into()]]);
+        assert!(!text.contains('\u{1b}') && text.contains("x\\u001b]0;pwned\\u0007"));
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub fn write_atomic(path: &Path, file: &RunFile) -> Result<()> {
 
 /// Reads and validates a run file.
 pub fn read(path: &Path) -> Result<RunFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::input::read_text(path, crate::input::RUN_FILE_LIMIT)?;
     parse(&text, path)
 }
 

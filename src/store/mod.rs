@@ -12,7 +12,7 @@ pub mod sqlite;
 use std::path::Path;
 
 use crate::error::Result;
-pub use postgres::{is_url, redact};
+pub use postgres::{Timeouts, check_location, is_url, redact};
 pub use query::{ImportOutcome, Readout, ResultFilter, Unreadable};
 pub use record::{ModelRecord, ResultRecord, RunFile, RunRecord, RunStatus, Status};
 
@@ -32,9 +32,12 @@ macro_rules! each {
 }
 
 impl Database {
-    /// Opens `spec`: a `postgres://` (or `postgresql://`) URL, or the path
-    /// of a SQLite file (created if needed). Either is migrated or checked.
+    /// Opens `spec`: a `postgres://` (or `postgresql://`) URL or libpq
+    /// `key=value` string, or the path of a SQLite file (created if
+    /// needed). Either is migrated or checked. A URL of any other scheme is
+    /// refused, never taken for a file name.
     pub fn open(spec: &str) -> Result<Self> {
+        check_location(spec)?;
         if is_url(spec) {
             Ok(Database::Postgres(postgres::PgStore::open(spec)?))
         } else {
@@ -42,6 +45,18 @@ impl Database {
                 spec,
             ))?))
         }
+    }
+
+    /// Opens an existing database to read it: a SQLite file that is not
+    /// there is an error (bad input), and nothing is created.
+    pub fn open_existing(spec: &str) -> Result<Self> {
+        check_location(spec)?;
+        if !is_url(spec) && !Path::new(spec).exists() {
+            return Err(crate::error::Error::NoResults(format!(
+                "no results database at '{spec}': run `hetbench run` or `hetbench import` first, or pass --db"
+            )));
+        }
+        Self::open(spec)
     }
 
     /// Where the database is, for messages (passwords redacted).

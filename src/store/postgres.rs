@@ -11,6 +11,7 @@
 //! to reach a remote site database; TLS is not built in.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use postgres::{Client, NoTls};
 
@@ -88,41 +89,192 @@ CREATE INDEX IF NOT EXISTS results_by_platform ON results (platform_hash);
 /// Key of the advisory lock that serialises schema creation across nodes.
 const SCHEMA_LOCK: i64 = 0x6865_7462_656e_6368; // "hetbench"
 
-/// Whether `spec` names a PostgreSQL database rather than a SQLite file.
-pub fn is_url(spec: &str) -> bool {
-    spec.starts_with("postgres://") || spec.starts_with("postgresql://")
+/// The libpq keywords a `key=value` connection string may start with.
+const CONNINFO_KEYS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "connect_timeout",
+    "options",
+    "application_name",
+    "sslmode",
+    "sslnegotiation",
+    "target_session_attrs",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_retries",
+    "tcp_user_timeout",
+    "channel_binding",
+    "load_balance_hosts",
+];
+
+/// The scheme of `spec` when it begins as a URL does (`name://`).
+fn scheme(spec: &str) -> Option<&str> {
+    let (scheme, _) = spec.split_once("://")?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+    .then_some(scheme)
 }
 
-/// `spec` with any password replaced by `***`, for messages.
-pub fn redact(spec: &str) -> String {
-    if !is_url(spec) {
-        return spec.to_string();
+/// Whether `spec` is a libpq `key=value` connection string
+/// (`host=db.site dbname=hb user=bench`).
+fn is_conninfo(spec: &str) -> bool {
+    spec.split_whitespace()
+        .next()
+        .and_then(|word| word.split_once('='))
+        .is_some_and(|(key, _)| CONNINFO_KEYS.contains(&key))
+}
+
+/// Whether `spec` names a PostgreSQL database (a `postgres://` or
+/// `postgresql://` URL, or a libpq `key=value` string) rather than a SQLite
+/// file.
+pub fn is_url(spec: &str) -> bool {
+    match scheme(spec) {
+        Some(s) => s.eq_ignore_ascii_case("postgres") || s.eq_ignore_ascii_case("postgresql"),
+        None => is_conninfo(spec),
     }
-    let (scheme, rest) = spec.split_once("://").unwrap_or(("", spec));
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => format!("{userinfo}@{host}"),
-        },
-        None => authority.to_string(),
-    };
-    // key=value password parameters in the query string.
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let query: Vec<String> = query
-                .split('&')
-                .map(|kv| match kv.split_once('=') {
-                    Some(("password", _)) => "password=***".to_string(),
-                    _ => kv.to_string(),
-                })
-                .collect();
-            format!("{path}?{}", query.join("&"))
+}
+
+/// Refuses a database location with a scheme hetbench does not store into
+/// (`mysql://`, `sqlite://`, a mistyped `postgress://`): such a value is
+/// never taken for the name of a SQLite file.
+pub fn check_location(spec: &str) -> Result<()> {
+    match scheme(spec) {
+        Some(s) if !is_url(spec) => Err(Error::InvalidValue {
+            what: "database".into(),
+            message: format!(
+                "'{}' is a {s}:// URL, which hetbench cannot store results in: give a postgres:// (or postgresql://) URL, a libpq 'host=... dbname=...' string, or the path of a SQLite file",
+                redact(spec)
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `text` with every password in it replaced by `***`: the userinfo of any
+/// `scheme://user:password@host` URL, and `password=...` parameters (URL
+/// query or libpq `key=value` string). Works on a whole command line.
+pub fn redact(text: &str) -> String {
+    redact_password_params(&redact_userinfo(text))
+}
+
+/// `scheme://user:secret@host...` -> `scheme://user:***@host...`. The
+/// secret runs to the last `@` of the word, so that one holding `/` or `@`
+/// is masked whole (masking too much is harmless, too little is not).
+fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let word_end = tail.find(char::is_whitespace).unwrap_or(tail.len());
+        let (word, after) = tail.split_at(word_end);
+        match word.rsplit_once('@') {
+            Some((userinfo, host)) if userinfo.contains(':') => {
+                let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+                out.push_str(&format!("{user}:***@{host}"));
+            }
+            _ => out.push_str(word),
         }
-        None => tail.to_string(),
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `password=secret` (after a start, a space, `?` or `&`; a libpq value
+/// may be quoted) -> `password=***`.
+fn redact_password_params(text: &str) -> String {
+    const KEY: &str = "password=";
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    while let Some(found) = lower[from..].find(KEY) {
+        let at = from + found;
+        let starts_word = at == 0
+            || text[..at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_whitespace() || matches!(c, '?' | '&' | '=' | '\''));
+        let value_start = at + KEY.len();
+        if !starts_word {
+            out.push_str(&text[from..value_start]);
+            from = value_start;
+            continue;
+        }
+        let value = &text[value_start..];
+        let len = if let Some(quoted) = value.strip_prefix('\'') {
+            // Up to the closing quote that is not escaped.
+            let mut end = quoted.len();
+            let mut escaped = false;
+            for (i, c) in quoted.char_indices() {
+                match c {
+                    '\\' if !escaped => escaped = true,
+                    '\'' if !escaped => {
+                        end = i + 1;
+                        break;
+                    }
+                    _ => escaped = false,
+                }
+            }
+            1 + end.min(quoted.len())
+        } else {
+            value
+                .find(|c: char| c.is_whitespace() || c == '&')
+                .unwrap_or(value.len())
+        };
+        out.push_str(&text[from..value_start]);
+        out.push_str("***");
+        from = value_start + len;
+    }
+    out.push_str(&text[from..]);
+    out
+}
+
+/// How long a command waits for the site database: to connect (TCP and
+/// the startup exchange) and for one statement. From
+/// `HETBENCH_PG_CONNECT_TIMEOUT` and `HETBENCH_PG_STATEMENT_TIMEOUT`
+/// (seconds; defaults 10 and 60); a `connect_timeout` in the URL wins.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub statement: Duration,
+}
+
+impl Timeouts {
+    pub const DEFAULT: Timeouts = Timeouts {
+        connect: Duration::from_secs(10),
+        statement: Duration::from_secs(60),
     };
-    format!("{scheme}://{authority}{tail}")
+
+    /// The defaults, overridden by the environment.
+    pub fn from_env() -> Result<Timeouts> {
+        let read = |name: &str, default: Duration| -> Result<Duration> {
+            match std::env::var(name) {
+                Ok(v) => parse_seconds(&v).ok_or_else(|| Error::InvalidValue {
+                    what: name.to_string(),
+                    message: format!("'{v}' is not a number of seconds within (0, 86400]"),
+                }),
+                Err(_) => Ok(default),
+            }
+        };
+        Ok(Timeouts {
+            connect: read("HETBENCH_PG_CONNECT_TIMEOUT", Self::DEFAULT.connect)?,
+            statement: read("HETBENCH_PG_STATEMENT_TIMEOUT", Self::DEFAULT.statement)?,
+        })
+    }
+}
+
+fn parse_seconds(text: &str) -> Option<Duration> {
+    let s: f64 = text.trim().parse().ok()?;
+    (s.is_finite() && s > 0.0 && s <= 86_400.0).then(|| Duration::from_secs_f64(s))
 }
 
 /// The password for (host, port, database, user) from a `.pgpass` text:
@@ -192,6 +344,65 @@ pub struct PgStore {
     location: String,
 }
 
+/// Sets the bounds on `config`: the connect timeout (the URL's, if it has
+/// one), a server-side `statement_timeout`, and TCP keepalives and a user
+/// timeout so that a peer that vanished is noticed. Returns the bounds used.
+fn bounded(config: &mut postgres::Config, mut timeouts: Timeouts) -> Timeouts {
+    match config.get_connect_timeout() {
+        Some(t) if !t.is_zero() => timeouts.connect = *t,
+        _ => {
+            config.connect_timeout(timeouts.connect);
+        }
+    }
+    let statement = format!("-c statement_timeout={}", timeouts.statement.as_millis());
+    let options = match config.get_options() {
+        Some(o) if !o.trim().is_empty() => format!("{o} {statement}"),
+        _ => statement,
+    };
+    config.options(&options);
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(timeouts.statement);
+    }
+    config.keepalives(true);
+    if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+        config.keepalives_idle(Duration::from_secs(30));
+    }
+    if config.get_keepalives_interval().is_none() {
+        config.keepalives_interval(Duration::from_secs(10));
+    }
+    if config.get_keepalives_retries().is_none() {
+        config.keepalives_retries(3);
+    }
+    timeouts
+}
+
+/// Connects, giving up after `limit`: the driver's own connect timeout
+/// bounds only the TCP connection, not a server that accepts and then
+/// never answers. The attempt runs on its own thread; one that is given up
+/// on is left to end with the process.
+fn connect_within(config: postgres::Config, limit: Duration, location: &str) -> Result<Client> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("pg-connect".into())
+        .spawn(move || {
+            let _ = tx.send(config.connect(NoTls));
+        })
+        .map_err(|e| Error::Backend {
+            backend: format!("results database '{location}'"),
+            message: format!("could not start connecting: {e}"),
+        })?;
+    match rx.recv_timeout(limit) {
+        Ok(connected) => connected.map_err(|e| pg_err(location, e)),
+        Err(_) => Err(Error::Backend {
+            backend: format!("results database '{location}'"),
+            message: format!(
+                "no answer within {} s of connecting (a server that accepts but does not speak PostgreSQL?); the bound is HETBENCH_PG_CONNECT_TIMEOUT or connect_timeout in the URL",
+                limit.as_secs_f64()
+            ),
+        }),
+    }
+}
+
 fn pg_err(location: &str, e: postgres::Error) -> Error {
     Error::Backend {
         backend: format!("results database '{location}'"),
@@ -200,7 +411,8 @@ fn pg_err(location: &str, e: postgres::Error) -> Error {
 }
 
 impl PgStore {
-    /// Connects to `url` and creates or checks the schema.
+    /// Connects to `url` (waiting no longer than [`Timeouts`] allow) and
+    /// creates or checks the schema.
     pub fn open(url: &str) -> Result<Self> {
         let location = redact(url);
         let mut config: postgres::Config =
@@ -214,10 +426,8 @@ impl PgStore {
         {
             config.password(p);
         }
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(std::time::Duration::from_secs(10));
-        }
-        let mut client = config.connect(NoTls).map_err(|e| pg_err(&location, e))?;
+        let timeouts = bounded(&mut config, Timeouts::from_env()?);
+        let mut client = connect_within(config, timeouts.connect, &location)?;
         let mut tx = client.transaction().map_err(|e| pg_err(&location, e))?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
             .map_err(|e| pg_err(&location, e))?;
@@ -389,6 +599,55 @@ mod tests {
         );
         assert_eq!(redact("postgres://db/hb"), "postgres://db/hb");
         assert_eq!(redact("results/hetbench.db"), "results/hetbench.db");
+        // Any scheme, passwords holding '/' or '@', libpq strings, command lines.
+        assert_eq!(
+            redact("postgress://bench:PW@host/db"),
+            "postgress://bench:***@host/db"
+        );
+        assert_eq!(redact("mysql://u:p/w@d@h:3306/x"), "mysql://u:***@h:3306/x");
+        assert_eq!(
+            redact("host=db dbname=hb password='a b\\' c' user=x"),
+            "host=db dbname=hb password=*** user=x"
+        );
+        assert_eq!(
+            redact("hetbench --db=postgres://u:S@h/d push --to host=h password=Q"),
+            "hetbench --db=postgres://u:***@h/d push --to host=h password=***"
+        );
+    }
+
+    #[test]
+    fn locations_are_what_they_look_like() {
+        assert!(is_url("postgres://h/d") && is_url("postgresql://h/d"));
+        assert!(is_url("host=/run/postgresql dbname=hb"));
+        assert!(!is_url("results/hetbench.db") && !is_url("a=b.db"));
+        for foreign in ["postgress://u:PW@h/d", "mysql://h/d", "sqlite://x.db"] {
+            let err = check_location(foreign).unwrap_err().to_string();
+            assert!(!err.contains("PW") && err.contains("cannot store"), "{err}");
+        }
+        assert!(check_location("results/hetbench.db").is_ok());
+        assert!(check_location("host=h dbname=d").is_ok());
+    }
+
+    #[test]
+    fn timeouts_bound_the_connection_and_every_statement() {
+        let mut config: postgres::Config = "postgres://u@h/d?options=-c%20work_mem%3D4MB"
+            .parse()
+            .unwrap();
+        let t = bounded(&mut config, Timeouts::DEFAULT);
+        assert_eq!(t, Timeouts::DEFAULT);
+        assert_eq!(config.get_connect_timeout(), Some(&Duration::from_secs(10)));
+        assert_eq!(
+            config.get_options(),
+            Some("-c work_mem=4MB -c statement_timeout=60000")
+        );
+        let mut config: postgres::Config = "postgres://u@h/d?connect_timeout=3".parse().unwrap();
+        assert_eq!(
+            bounded(&mut config, Timeouts::DEFAULT).connect,
+            Duration::from_secs(3)
+        );
+        assert_eq!(parse_seconds("2.5"), Some(Duration::from_millis(2500)));
+        assert_eq!(parse_seconds("0"), None);
+        assert_eq!(parse_seconds("soon"), None);
     }
 
     #[test]

@@ -170,9 +170,7 @@ impl SqliteStore {
                 e => self.err(e),
             })?;
         let version: i64 = if tables.iter().any(|t| t == "schema_version") {
-            self.conn
-                .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
-                .map_err(|e| self.err(e))?
+            self.stored_version(&tables)?
         } else if tables.is_empty() {
             0
         } else {
@@ -222,6 +220,45 @@ impl SqliteStore {
             tx.commit().map_err(|e| db_err(&self.path, e))?;
         }
         Ok(())
+    }
+
+    /// The version in `schema_version`, checked: a damaged one (no row,
+    /// text, a negative number) or a versioned file missing the tables of
+    /// its version is not a hetbench database. Busy errors stay database
+    /// errors, for the retry in [`SqliteStore::open`].
+    fn stored_version(&self, tables: &[String]) -> Result<i64> {
+        let path = self.path.display().to_string();
+        let damaged = |what: String| Error::NotADatabase {
+            path: path.clone(),
+            message: format!("{what} (move it aside or pass another --db)"),
+        };
+        let version: i64 = self
+            .conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .map_err(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => {
+                    damaged("its schema_version table is empty".into())
+                }
+                rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::IntegralValueOutOfRange(..) => {
+                    damaged(format!("its schema_version is damaged: {e}"))
+                }
+                e => self.err(e),
+            })?;
+        if version < 0 {
+            return Err(damaged(format!("its schema_version is {version}")));
+        }
+        if version >= 1 {
+            for needed in ["runs", "results"] {
+                if !tables.iter().any(|t| t == needed) {
+                    return Err(damaged(format!(
+                        "it is at schema version {version} but has no '{needed}' table"
+                    )));
+                }
+            }
+        }
+        Ok(version)
     }
 
     /// Records the start of a run. Returns false if it was already stored.
