@@ -628,7 +628,11 @@ fn measure_job(
         let manifest = &base.kernel.manifest;
         let verdict = base.kernel.kernel.verify(&inputs, &outputs, tolerance)?;
         let work = base.kernel.work(base.size, precision)?;
-        let primary = *m.primary();
+        let mut primary = *m.primary();
+        if modeled.is_some() {
+            // Modeled times are one figure repeated, not a sample: no interval.
+            primary.median_ci95 = None;
+        }
         let throughput =
             work.metric(manifest.throughput.metric) / primary.median / manifest.throughput.scale;
         let status = if verdict.passed {

@@ -58,7 +58,7 @@ impl Exporter for JsonExporter {
 pub struct CsvExporter;
 
 /// Columns of the CSV export (values in seconds, bytes, FLOP).
-pub const CSV_COLUMNS: [&str; 34] = [
+pub const CSV_COLUMNS: [&str; 36] = [
     "run_id",
     "hostname",
     "platform_hash",
@@ -79,9 +79,11 @@ pub const CSV_COLUMNS: [&str; 34] = [
     "stddev_s",
     "min_s",
     "max_s",
-    "ci95_low_s",
-    "ci95_high_s",
+    "median_ci95_low_s",
+    "median_ci95_high_s",
     "throughput",
+    "throughput_ci95_low",
+    "throughput_ci95_high",
     "throughput_unit",
     "verify_max_rel_error",
     "message",
@@ -133,9 +135,11 @@ impl Exporter for CsvExporter {
                 opt(s.map(|s| s.stddev)),
                 opt(s.map(|s| s.min)),
                 opt(s.map(|s| s.max)),
-                opt(s.map(|s| s.ci95_low)),
-                opt(s.map(|s| s.ci95_high)),
+                opt(r.median_interval().map(|c| c.low)),
+                opt(r.median_interval().map(|c| c.high)),
                 opt(r.throughput),
+                opt(r.throughput_interval().map(|c| c.low)),
+                opt(r.throughput_interval().map(|c| c.high)),
                 r.throughput_unit.clone(),
                 opt(r.verification.as_ref().map(|v| v.max_rel_error)),
                 r.message.clone().unwrap_or_default(),
