@@ -117,11 +117,7 @@ impl Kernel for PicPush {
                     (false, true) => "tmp_to_p",
                     (false, false) => "p_to_tmp",
                 };
-                Dispatch {
-                    entry,
-                    groups: [groups, 1, 1],
-                    group_size: [256, 1, 1],
-                }
+                Dispatch::new(entry, [groups, 1, 1], [256, 1, 1])
             })
             .collect();
         Ok(Launch {
