@@ -582,7 +582,9 @@ struct DeviceBuffer {
 /// parameters, and one per chunked dispatch with its windows and its
 /// parameters (each with a uniform buffer of its own).
 struct BindGroups {
-    whole: ::wgpu::BindGroup,
+    /// `None` where every dispatch is chunked: a buffer over the device's
+    /// binding could not be bound whole.
+    whole: Option<::wgpu::BindGroup>,
     chunks: Vec<::wgpu::BindGroup>,
     /// For each dispatch, the index of its chunk's bind group, if chunked.
     of_dispatch: Vec<Option<usize>>,
@@ -597,7 +599,18 @@ impl BindGroups {
         buffers: &[DeviceBuffer],
     ) -> Result<Self> {
         let align = u64::from(device.limits().min_storage_buffer_offset_alignment);
-        let whole = Self::group(device, layout, kernel, &launch.params, buffers, None)?;
+        let whole = if launch.dispatches.iter().any(|d| d.chunk.is_none()) {
+            Some(Self::group(
+                device,
+                layout,
+                kernel,
+                &launch.params,
+                buffers,
+                None,
+            )?)
+        } else {
+            None
+        };
         let mut chunks = Vec::new();
         let mut of_dispatch = Vec::with_capacity(launch.dispatches.len());
         for d in &launch.dispatches {
@@ -931,7 +944,9 @@ impl WgpuPrepared {
             label: Some(&self.label),
             timestamp_writes,
         });
-        pass.set_bind_group(0, &self.bind_groups.whole, &[]);
+        if let Some(whole) = &self.bind_groups.whole {
+            pass.set_bind_group(0, whole, &[]);
+        }
         if let ([(pipeline, [x, y, z])], []) = (
             self.pipelines.as_slice(),
             self.bind_groups.chunks.as_slice(),
@@ -946,10 +961,12 @@ impl WgpuPrepared {
                 for (i, (pipeline, [x, y, z])) in self.pipelines.iter().enumerate() {
                     // Chunked dispatches bind their own windows, the
                     // others the whole buffers.
-                    if !groups.chunks.is_empty() {
-                        let group =
-                            groups.of_dispatch[i].map_or(&groups.whole, |c| &groups.chunks[c]);
-                        pass.set_bind_group(0, group, &[]);
+                    match (groups.of_dispatch[i], &groups.whole) {
+                        (Some(c), _) => pass.set_bind_group(0, &groups.chunks[c], &[]),
+                        (None, Some(whole)) if !groups.chunks.is_empty() => {
+                            pass.set_bind_group(0, whole, &[]);
+                        }
+                        _ => {}
                     }
                     pass.set_pipeline(pipeline);
                     pass.dispatch_workgroups(*x, *y, *z);
