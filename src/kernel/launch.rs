@@ -18,6 +18,10 @@ use crate::kernel::manifest::Precision;
 /// - every iteration runs `dispatches` in order; `groups` counts workgroups
 ///   (OpenCL: global size = groups * group_size), and `group_size` must
 ///   equal the shader's `@workgroup_size` / `reqd_work_group_size`.
+/// - a dispatch with a [`Chunk`] binds windows of some buffers instead
+///   (the shader's array then starts at the window's offset) and passes
+///   its own values of some parameters: how buffers larger than a device
+///   binds at once are worked on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Launch {
     pub buffers: Vec<LaunchBuffer>,
