@@ -659,15 +659,6 @@ impl Context<'_> {
     }
 }
 
-/// A figure with `(ESTIMATED)` after it when it used estimated energy.
-pub fn labelled(v: Option<f64>, estimated: bool) -> String {
-    match v {
-        Some(v) if estimated => format!("{} (ESTIMATED)", crate::report::table::format_value(v)),
-        Some(v) => crate::report::table::format_value(v),
-        None => "-".into(),
-    }
-}
-
 /// A figure with its interval, `(ESTIMATED)` after it when it used
 /// estimated or modeled energy.
 pub fn labelled_figure(f: Option<Figure>, estimated: bool) -> String {
