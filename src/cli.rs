@@ -497,9 +497,21 @@ fn info(as_json: bool, config: &hetbench::config::Config) -> Result<ExitCode> {
         .iter()
         .map(
             |&kind| match backends::open(kind, &opts).and_then(|b| b.devices()) {
-                Ok(devices) => serde_json::json!({
-                    "backend": kind.as_str(), "available": true, "devices": devices,
-                }),
+                Ok(devices) => {
+                    // Cards that do not parse, listed beside the good ones.
+                    let problems: Vec<String> = match kind {
+                        BackendKind::FpgaEmu => hetbench::fpga::card::load_default_each()
+                            .1
+                            .iter()
+                            .map(|e| e.to_string())
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    serde_json::json!({
+                        "backend": kind.as_str(), "available": true, "devices": devices,
+                        "problems": problems,
+                    })
+                }
                 Err(u) => serde_json::json!({
                     "backend": kind.as_str(), "available": false, "reason": u.reason,
                 }),
@@ -552,6 +564,12 @@ fn info(as_json: bool, config: &hetbench::config::Config) -> Result<ExitCode> {
                     d["device_type"].as_str().unwrap_or_default(),
                     d["api"].as_str().unwrap_or_default(),
                     d["driver"].as_str().unwrap_or_default()
+                ));
+            }
+            for p in b["problems"].as_array().into_iter().flatten() {
+                s.push_str(&format!(
+                    "    not loaded: {}\n",
+                    p.as_str().unwrap_or_default()
                 ));
             }
         } else {
@@ -731,10 +749,23 @@ fn run(
             .iter()
             .map(|b| BackendKind::parse(b))
             .collect::<hetbench::error::Result<_>>()?;
-    let mut required = required_backends()?;
+    let mut required: Vec<runner::RequiredBackend> = required_backends()?
+        .into_iter()
+        .map(|kind| runner::RequiredBackend {
+            kind,
+            by: "HETBENCH_REQUIRE_BACKENDS",
+        })
+        .collect();
     if explicit_backends {
         // A backend named on the command line must come up.
-        required.extend(backends.iter().copied());
+        required.extend(backends.iter().map(|&kind| runner::RequiredBackend {
+            kind,
+            by: "named with --backend",
+        }));
+    }
+    if backends.contains(&BackendKind::FpgaEmu) {
+        // A bad card is bad input, refused before anything is measured.
+        hetbench::fpga::card::load_default()?;
     }
 
     let mut measure = if args.quick {

@@ -110,11 +110,14 @@ pub enum Error {
         exceeded: Box<LimitExceeded>,
     },
 
-    /// A backend that the user required (HETBENCH_REQUIRE_BACKENDS) is missing.
-    #[error(
-        "backend '{backend}' is required (HETBENCH_REQUIRE_BACKENDS) but unavailable: {reason}"
-    )]
-    RequiredBackendMissing { backend: String, reason: String },
+    /// A backend that the user required (`by`: named with --backend, or in
+    /// HETBENCH_REQUIRE_BACKENDS) is missing.
+    #[error("backend '{backend}' is required ({by}) but unavailable: {reason}")]
+    RequiredBackendMissing {
+        backend: String,
+        reason: String,
+        by: &'static str,
+    },
 
     /// No stored result fits what a report needs.
     #[error("{0}")]

@@ -57,7 +57,7 @@ pub struct RunOptions {
     pub plan: RunPlan,
     /// Backends whose absence is an error (HETBENCH_REQUIRE_BACKENDS and
     /// those named on the command line).
-    pub required: Vec<BackendKind>,
+    pub required: Vec<RequiredBackend>,
     /// The command line, stored with the run.
     pub command: String,
     pub isolation: Isolation,
@@ -104,38 +104,75 @@ pub struct Sinks<'a> {
     pub runs_dir: &'a Path,
 }
 
-/// Opens the planned backends and lists the devices to measure on.
+/// A backend whose absence stops the run, and who asked for it (for the
+/// message: `--backend` or `HETBENCH_REQUIRE_BACKENDS`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RequiredBackend {
+    pub kind: BackendKind,
+    pub by: &'static str,
+}
+
+/// Opens the planned backends and lists the devices to measure on. A
+/// `--device` that no backend has is bad input, answered with the devices
+/// there are.
 pub fn open_backends(
     plan: &RunPlan,
-    required: &[BackendKind],
+    required: &[RequiredBackend],
     observer: &mut dyn Observer,
 ) -> Result<Vec<OpenBackend>> {
     let mut out = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     for &kind in &plan.backends {
-        let opened = backends::open(kind, &plan.backend_options).and_then(|b| {
-            let devices: Vec<Device> = b
-                .devices()?
-                .into_iter()
-                .filter(|d| plan.devices.is_empty() || plan.devices.contains(&d.id))
-                .collect();
-            if devices.is_empty() {
-                Err(backends::Unavailable {
-                    reason: format!("no device matches --device {}", plan.devices.join(",")),
-                })
-            } else {
-                Ok((b, devices))
-            }
-        });
-        match opened {
-            Ok(pair) => out.push(pair),
-            Err(u) if required.contains(&kind) => {
-                return Err(Error::RequiredBackendMissing {
-                    backend: kind.as_str().into(),
-                    reason: u.reason,
-                });
-            }
-            Err(u) => observer.backend_unavailable(kind, &u.reason),
+        let opened = backends::open(kind, &plan.backend_options)
+            .and_then(|b| b.devices().map(|all| (b, all)));
+        let (b, all) = match opened {
+            Ok(pair) => pair,
+            Err(u) => match required.iter().find(|r| r.kind == kind) {
+                Some(r) => {
+                    return Err(Error::RequiredBackendMissing {
+                        backend: kind.as_str().into(),
+                        reason: u.reason,
+                        by: r.by,
+                    });
+                }
+                None => {
+                    observer.backend_unavailable(kind, &u.reason);
+                    continue;
+                }
+            },
+        };
+        seen.extend(all.iter().map(|d| format!("{} ({})", d.id, kind.as_str())));
+        let devices: Vec<Device> = all
+            .into_iter()
+            .filter(|d| plan.devices.is_empty() || plan.devices.contains(&d.id))
+            .collect();
+        // A backend up but without the devices asked for is passed over,
+        // even when required: --device chose.
+        if devices.is_empty() {
+            let reason = format!("no device matches --device {}", plan.devices.join(","));
+            observer.backend_unavailable(kind, &reason);
+        } else {
+            out.push((b, devices));
         }
+    }
+    let unknown: Vec<&str> = plan
+        .devices
+        .iter()
+        .filter(|id| !out.iter().any(|(_, ds)| ds.iter().any(|d| &d.id == *id)))
+        .map(|id| id.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        if seen.is_empty() {
+            seen.push("none (no planned backend is available)".into());
+        }
+        return Err(Error::InvalidValue {
+            what: "--device".into(),
+            message: format!(
+                "no device '{}' among the planned backends; devices here: {}",
+                unknown.join(","),
+                seen.join(", ")
+            ),
+        });
     }
     Ok(out)
 }
@@ -154,7 +191,9 @@ fn resolve<'a>(
         .collect::<Result<_>>()?;
     for k in &kernels {
         for s in &plan.sizes {
-            k.size(s)?;
+            // The size's figures are checked as the kernel reads them: a bad
+            // one in a manifest is bad input now, not an error row later.
+            k.kernel.work(&k.size(s)?)?;
         }
     }
     if !plan.precisions.is_empty() {
@@ -254,7 +293,7 @@ pub struct DryRunJob {
 pub fn dry_run(
     registry: &Registry,
     plan: &RunPlan,
-    required: &[BackendKind],
+    required: &[RequiredBackend],
     observer: &mut dyn Observer,
 ) -> Result<Vec<DryRunJob>> {
     let kernels = resolve(registry, plan, observer)?;
@@ -677,7 +716,11 @@ fn measure_job(
         let manifest = &base.kernel.manifest;
         let verdict = base.kernel.kernel.verify(&inputs, &outputs, tolerance)?;
         let work = base.kernel.work(base.size, precision)?;
-        let primary = *m.primary();
+        let mut primary = *m.primary();
+        if modeled.is_some() {
+            // Modeled times are one figure repeated, not a sample: no interval.
+            primary.median_ci95 = None;
+        }
         let throughput =
             work.metric(manifest.throughput.metric) / primary.median / manifest.throughput.scale;
         let status = if verdict.passed {

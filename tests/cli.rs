@@ -112,8 +112,12 @@ impl Scratch {
         PathBuf::from(json)
     }
 
-    /// Asserts that the database at `db` holds no result.
+    /// Asserts that the database at `db` holds no result (one that is not
+    /// there holds none).
     fn assert_empty(&self, db: &Path) {
+        if !db.exists() {
+            return;
+        }
         let out = self
             .hb()
             .arg("--db")
@@ -399,21 +403,38 @@ mod run {
     #[test]
     fn a_named_backend_that_is_unavailable_fails_the_run() {
         let s = Scratch::new();
-        // A backend with no device left by --device is unavailable.
+        // A --device that no backend has is bad input.
         s.hb()
             .args(["run", "--quick", "--backend", "cpu", "--device", "nosuch"])
             .assert()
-            .code(1)
+            .code(2)
             .stderr(predicate::str::contains(
-                "backend 'cpu' is required (HETBENCH_REQUIRE_BACKENDS) but unavailable: no device matches --device nosuch",
+                "no device 'nosuch' among the planned backends; devices here: cpu0 (cpu)",
             ));
+        // A named backend that is not there fails the run, saying who named it.
+        // (No OpenCL platform: the ICD loader is pointed at an empty folder.)
+        std::fs::create_dir_all(s.path("no-icds")).unwrap();
         s.hb()
-            .env("HETBENCH_REQUIRE_BACKENDS", "cpu,fpga-emu")
-            .args(["run", "--quick", "-k", "gemm", "--device", "cpu0"])
+            .env("OCL_ICD_VENDORS", s.path("no-icds"))
+            .args(["run", "--quick", "-k", "gemm", "--backend", "opencl"])
             .assert()
             .code(1)
-            .stderr(predicate::str::contains("backend 'fpga-emu' is required"));
+            .stderr(predicate::str::contains(
+                "backend 'opencl' is required (named with --backend) but unavailable",
+            ));
         assert!(!s.db().exists() || s.results_json(&[]).is_empty());
+        // A required backend that is up but has none of the devices asked
+        // for is passed over with a note: --device chose.
+        s.hb()
+            .env("HETBENCH_REQUIRE_BACKENDS", "cpu,fpga-emu")
+            .args([
+                "run", "--quick", "-k", "gemm", "-s", "tiny", "--device", "cpu0",
+            ])
+            .assert()
+            .success()
+            .stderr(predicate::str::contains(
+                "backend fpga-emu skipped: no device matches --device cpu0",
+            ));
     }
 
     #[test]
@@ -1294,26 +1315,20 @@ mod robustness {
         let path = s.path("kernels/nbody/kernel.toml");
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, text.replacen("n = 257", "n = 0", 1)).unwrap();
-        s.hb()
-            .args(["run", "--quick", "-b", "cpu", "-k", "nbody"])
-            .assert()
-            .code(3)
-            .stdout(predicate::str::contains("error"));
-        let r = &s.results_json(&[])[0];
-        assert_eq!(r["status"], "error");
-        assert!(
-            r["message"]
-                .as_str()
-                .unwrap()
-                .contains("sizes.small.n: 0 is outside 1..="),
-            "{r}"
-        );
-
-        std::fs::write(&path, text.replacen("n = 257", "n = 1000000000000", 1)).unwrap();
-        s.hb()
-            .args(["run", "--quick", "-b", "cpu", "-k", "nbody"])
-            .assert()
-            .code(3);
+        // Refused before anything is measured, file and field named; no
+        // error row is stored.
+        for bad in ["n = 0", "n = 1000000000000"] {
+            std::fs::write(&path, text.replacen("n = 257", bad, 1)).unwrap();
+            s.hb()
+                .args(["run", "--quick", "-b", "cpu", "-k", "nbody"])
+                .assert()
+                .code(2)
+                .stderr(predicate::str::contains(
+                    "nbody/kernel.toml: sizes.small.n: ",
+                ))
+                .stderr(predicate::str::contains(" is outside 1..="));
+        }
+        assert!(!s.db().exists() || s.results_json(&[]).is_empty());
         s.hb()
             .args(["run", "--seed=-5"])
             .assert()
@@ -1884,11 +1899,10 @@ mod dry_run {
         rows(&stdout)
     }
 
-    /// Every job's launch fits its device: the workgroup grid, workgroup
-    /// size and workgroup memory always (every manifest size is planned
-    /// within the common limits); memory too, except where one buffer is
-    /// over the device's largest storage binding (lavapipe's is 128 MiB),
-    /// which is a skip and must say so.
+    /// Every job's launch fits its device, big sizes included: the
+    /// workgroup grid, workgroup size, workgroup memory and what one
+    /// dispatch binds of a buffer (lavapipe binds at most 128 MiB: larger
+    /// buffers are worked on in windows or bound in parts).
     #[test]
     fn every_kernel_size_and_precision_fits_the_devices_here() {
         let reg = hetbench::kernels::Registry::builtin().unwrap();
@@ -1905,27 +1919,63 @@ mod dry_run {
             let devices = rows.iter().filter(|r| r[0] == "kalman_fit").count() / 4;
             assert!(devices >= 1, "{rows:?}");
             assert_eq!(rows.len(), expected * devices, "{rows:?}");
+            // lavapipe still refuses this one (binding over 128 MiB), as
+            // `backends::limits` tests list it; PoCL refuses none.
+            let still_over: &[(&str, &str, &str)] = if backend == "wgpu" {
+                &[("cluster", "large", "f32")]
+            } else {
+                &[]
+            };
+            let refused: Vec<(&str, &str, &str)> = rows
+                .iter()
+                .filter(|r| r[8] != "yes")
+                .map(|r| (r[0].as_str(), r[1].as_str(), r[2].as_str()))
+                .collect();
+            assert_eq!(refused, still_over, "{backend}: {rows:?}");
             for r in &rows {
                 assert_eq!(r.len(), 9, "{r:?}");
                 assert_eq!(r[3], backend, "{r:?}");
-                let fits = &r[8];
-                if fits != "yes" {
-                    assert!(
-                        fits.starts_with("no: bytes of buffer")
-                            && (fits.contains("max_storage_buffer_binding_size")
-                                || fits.contains("CL_DEVICE_MAX_MEM_ALLOC_SIZE")),
-                        "{r:?}"
-                    );
-                    println!("{backend}: {} {} {}: {fits}", r[0], r[1], r[2]);
-                }
             }
             // The case that once could not launch at all.
             for r in rows
                 .iter()
                 .filter(|r| r[0] == "kalman_fit" && r[1] == "large")
             {
-                assert_eq!(r[8], "yes", "{r:?}");
                 assert!(r[5].starts_with("65535x1x1 of 64x1x1"), "{r:?}");
+            }
+            // Worked on in windows: 8 chunks of 2^24 elements at 2^27.
+            for r in rows
+                .iter()
+                .filter(|r| r[0] == "stream_triad" && r[1] == "large")
+            {
+                assert!(r[5].starts_with("8 x [65535x1x1 of 256x1x1]"), "{r:?}");
+            }
+        }
+    }
+
+    /// The windowed launches verify on the devices here: with the binding
+    /// lowered to 300,000 bytes, stream_triad and stencil3d `tiny` and
+    /// pic_push `small` (43 blocks) are worked on a window at a time, as
+    /// their large sizes are on lavapipe.
+    #[test]
+    fn windowed_launches_verify() {
+        for backend in ["wgpu", "opencl"] {
+            if !available(backend) {
+                continue;
+            }
+            let s = Scratch::new();
+            for (kernels, size) in [("stream_triad,stencil3d", "tiny"), ("pic_push", "small")] {
+                s.hb()
+                    .env("HETBENCH_MAX_BINDING_BYTES", "300000")
+                    .args(["run", "--quick", "-b", backend, "-s", size, "-p", "all"])
+                    .args(["-k", kernels])
+                    .assert()
+                    .success();
+            }
+            let results = s.results_json(&[]);
+            assert_eq!(results.len(), 6, "{results:?}");
+            for r in results {
+                assert_eq!(r["status"], "ok", "{backend}: {r}");
             }
         }
     }
@@ -2370,7 +2420,6 @@ mod hostile {
         r["hostname"] = "=cmd|' /C calc'!A0".into();
         r["device_name"] = "\u{1b}]0;pwned\u{7}\u{1b}[2J EPYC\u{9b}".into();
         r["message"] = "=HYPERLINK(\"http://evil\",\"x\")".into();
-        r["timing"]["summary"]["ci95_low"] = (-0.0005).into();
         let path = s.path("hostile.json");
         std::fs::write(&path, file.to_string()).unwrap();
         s.hb().arg("import").arg(&path).assert().success();
@@ -2395,9 +2444,11 @@ mod hostile {
             row.contains("\\u001b]0;pwned\\u0007\\u001b[2J EPYC\\u009b"),
             "{row}"
         );
-        // A negative number stays a number.
-        let col = header.iter().position(|h| *h == "ci95_low_s").unwrap();
-        assert_eq!(row.split(',').nth(col), Some("-5e-4"), "{row}");
+        // Numbers are written as numbers, never prefixed.
+        let col = header.iter().position(|h| *h == "median_s").unwrap();
+        let median = file["results"][0]["timing"]["summary"]["median"].as_f64();
+        let cell = row.split(',').nth(col).unwrap();
+        assert_eq!(cell.parse::<f64>().ok(), median, "{row}");
         for args in [
             vec!["export", "--format", "csv"],
             vec!["export", "--format", "markdown"],
@@ -2568,5 +2619,60 @@ mod hostile {
         assert_eq!(code, Some(130), "{stderr}");
         assert!(stderr.contains(&format!("--resume {run_id}")), "{stderr}");
         assert_eq!(run_status(&s, &run_id), "interrupted");
+    }
+
+    #[test]
+    fn an_unknown_device_or_a_bad_card_is_bad_input_and_a_bad_card_hides_no_other() {
+        let s = Scratch::new();
+        // --device that no planned backend has: exit 2 with the devices there are.
+        let a = s
+            .hb()
+            .args(["run", "--quick", "-k", "gemm", "-s", "tiny", "-b", "cpu"])
+            .args(["--device", "nosuch"])
+            .assert()
+            .code(2);
+        let err = stderr_of(&a);
+        assert!(
+            err.contains("no device 'nosuch'") && err.contains("cpu0 (cpu)"),
+            "{err}"
+        );
+        assert!(!err.contains("HETBENCH_REQUIRE_BACKENDS"), "{err}");
+        if s.db().exists() {
+            s.assert_empty(&s.db());
+        }
+        // A card with a field out of place: the run is refused naming the
+        // file and the field; `info` lists it beside the cards that load.
+        let cards = s.path("cards");
+        std::fs::create_dir_all(&cards).unwrap();
+        std::fs::write(cards.join("broken.toml"), "id = \"x\"\n[clock]\nmhz = 0\n").unwrap();
+        let a = s
+            .hb()
+            .env("HETBENCH_FPGA_CARDS", &cards)
+            .args([
+                "run", "--quick", "-k", "gemm", "-s", "tiny", "-b", "fpga-emu",
+            ])
+            .assert()
+            .code(2);
+        let err = stderr_of(&a);
+        assert!(
+            err.contains("broken.toml") && err.contains("unknown field `clock`"),
+            "{err}"
+        );
+        assert!(!err.contains("HETBENCH_REQUIRE_BACKENDS"), "{err}");
+        let out = s
+            .hb()
+            .env("HETBENCH_FPGA_CARDS", &cards)
+            .arg("info")
+            .assert()
+            .success();
+        let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+        assert!(
+            text.contains("fpga0") && text.contains("AMD Alveo U250"),
+            "{text}"
+        );
+        assert!(
+            text.contains("not loaded: ") && text.contains("broken.toml"),
+            "{text}"
+        );
     }
 }

@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use hetbench::measure::stats::t_975;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -67,6 +66,14 @@ fn platform(
             // Figures an import accepts: 0 < min <= median, mean <= max.
             s["min"] = json!(mean * 0.9);
             s["max"] = json!(mean * 1.1);
+            // The median's interval: median x (1 -/+ sd/mean), none below
+            // 6 samples (as Summary::of).
+            let rel = sd / mean;
+            if n >= 6 {
+                s["median_ci95"] = json!({"low": mean * (1.0 - rel), "high": mean * (1.0 + rel)});
+            } else {
+                s.as_object_mut().unwrap().remove("median_ci95");
+            }
             r["energy"] = match energy {
                 Some((method, scope, w)) => json!([{
                     "meter": "test", "scope": scope, "method": method, "covers": "test",
@@ -158,12 +165,14 @@ impl Fixture {
         c
     }
 
-    /// `hetbench ARGS --json` with the fixture's reference where it applies.
+    /// `hetbench ARGS --json` with the fixture's reference where it applies
+    /// (and `--allow-partial`: the fixture's platforms run 3 kernels of 12).
     fn json(&self, args: &[&str]) -> Value {
         let mut c = self.hb();
         c.args(args).arg("--json");
         if args[0] == "score" {
             c.arg("--reference").arg(self.path("reference.json"));
+            c.arg("--allow-partial");
         }
         let out = c.assert().success();
         serde_json::from_slice(&out.get_output().stdout).unwrap()
@@ -231,6 +240,101 @@ mod score {
         assert!(close(b["overall"].as_f64().unwrap(), (2.0f64 * 0.5).sqrt()));
         // Estimated energy only: no score per watt by default.
         assert!(b["overall_per_watt"].is_null());
+
+        // Intervals by hand. alpha's throughputs have median intervals of
+        // x(1 -/+ 0.1), so each throughput's interval is t/1.1 .. t/0.9 and
+        // the reference is a constant: gemm's ratio 4 spans 4/1.1 .. 4/0.9.
+        let ci = |v: &Value| (v[0].as_f64().unwrap(), v[1].as_f64().unwrap());
+        let gemm = a["kernels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kernel"] == "gemm")
+            .unwrap();
+        let (lo, hi) = ci(&gemm["ratio_ci95"]);
+        assert!(close(lo, 4.0 / 1.1) && close(hi, 4.0 / 0.9), "{lo} {hi}");
+        // overall = (0.5 * 4)^(1/2): each side sqrt(2 (0.5 ln f)^2) = ln f / sqrt 2.
+        let (lo, hi) = ci(&a["overall_ci95"]);
+        let r2 = 2f64.sqrt();
+        assert!(close(lo, r2 * 1.1f64.powf(-1.0 / r2)), "{lo}");
+        assert!(close(hi, r2 * (1.0 / 0.9f64).powf(1.0 / r2)), "{hi}");
+        // Per watt at a measured (exact) 100 W: the same relative interval.
+        let (lo, _) = ci(&a["overall_per_watt_ci95"]);
+        assert!(close(lo, 0.0002f64.sqrt() * 1.1f64.powf(-1.0 / r2)));
+        // The hostile host's stream_triad has 1 sample: no interval, and
+        // micro does not count, so its overall still has one.
+        assert!(b["overall_ci95"].is_array());
+        assert_eq!(
+            (a["covered"].as_u64(), a["of"].as_u64()),
+            (Some(2), Some(10))
+        );
+        assert_eq!(s["weights"]["micro"], 0.0);
+        assert_eq!(s["weights"]["ml"], 1.0);
+    }
+
+    #[test]
+    fn a_partial_overall_is_refused_unless_asked() {
+        let f = Fixture::new();
+        let r = f.path("reference.json");
+        let out = f
+            .hb()
+            .args(["score", "--json", "--reference", r.to_str().unwrap()])
+            .assert()
+            .success();
+        let s: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        let a = subject(&s, "alpha");
+        assert!(a["overall"].is_null(), "{a}");
+        let why = a["partial"].as_str().unwrap();
+        assert!(why.contains("covers 2 of the suite's 10 kernels"), "{why}");
+        assert!(
+            why.contains("kalman_fit") && why.contains("--allow-partial"),
+            "{why}"
+        );
+        let missing: Vec<&str> = a["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap())
+            .collect();
+        assert_eq!(missing.len(), 8, "{missing:?}");
+        assert!(!missing.contains(&"gemm") && !missing.contains(&"stream_triad"));
+        let text = f.stdout(&["score", "--reference", r.to_str().unwrap()]);
+        assert!(text.contains("2/10") && text.contains("partial"), "{text}");
+    }
+
+    #[test]
+    fn domain_weights_tilt_the_overall_and_bad_weights_are_refused() {
+        let f = Fixture::new();
+        // ml 3, simulation 1: (4^3 * 0.5)^(1/4) = 2^(5/4).
+        let s = f.json(&["score", "--weights", "ml=3,simulation=1"]);
+        let a = subject(&s, "alpha");
+        assert!(close(a["overall"].as_f64().unwrap(), 2f64.powf(1.25)));
+        assert_eq!(s["weights"]["ml"], 3.0);
+        // A domain at 0 is left out, and coverage counts without it.
+        let s = f.json(&["score", "--weights", "simulation=0,reconstruction=0"]);
+        let a = subject(&s, "alpha");
+        assert!(close(a["overall"].as_f64().unwrap(), 4.0));
+        assert_eq!(a["of"], 3);
+        let r = f.path("reference.json");
+        for (bad, says) in [
+            ("ml=-1", "ml=-1"),
+            ("ml=abc", "'ml=abc' is not NAME=NUMBER"),
+            ("physics=1", "unknown weight 'physics'"),
+            ("gemm=0", "gemm=0: a weight must be a positive number"),
+            (
+                "simulation=0,reconstruction=0,ml=0",
+                "every domain has weight 0",
+            ),
+        ] {
+            let err = f.bad(&[
+                "score",
+                "--reference",
+                r.to_str().unwrap(),
+                "--weights",
+                bad,
+            ]);
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 
     #[test]
@@ -250,13 +354,24 @@ mod score {
         // Ratios 0.5 (gemm) and 2 (nbody) at 50 W: sqrt(0.01 * 0.04) = 0.02.
         assert!(close(b["overall_per_watt"].as_f64().unwrap(), 0.02));
         assert_eq!(b["overall_per_watt_estimated"], true);
+        // The estimated 50 W spans x/÷1.5: with alpha-like timing intervals
+        // the figure's interval is wider than the score's own.
+        let (lo, hi) = (
+            b["overall_per_watt_ci95"][0].as_f64().unwrap(),
+            b["overall_per_watt_ci95"][1].as_f64().unwrap(),
+        );
+        assert!(lo < 0.02 / 1.3 && hi > 0.02 * 1.3, "{lo} {hi}");
         let text = f.stdout(&[
             "score",
             "--include-estimated",
+            "--allow-partial",
             "--reference",
             f.path("reference.json").to_str().unwrap(),
         ]);
-        assert!(text.contains("0.02000 (ESTIMATED)"), "{text}");
+        assert!(
+            text.contains("0.02000 [") && text.contains("] (ESTIMATED)"),
+            "{text}"
+        );
         let line = text.lines().find(|l| l.starts_with("alpha")).unwrap();
         assert!(
             line.contains("0.01414") && !line.contains("ESTIMATED"),
@@ -359,42 +474,66 @@ mod compare {
         assert_eq!(c["baseline"]["hostname"], "alpha");
         assert_eq!(c["rows"].as_array().unwrap().len(), 3);
 
-        // gemm: 1 ms (s 0.1 ms, n 20) against 2 ms (s 0.2 ms, n 20).
+        // gemm: the hostile host's 100 against alpha's 800, each with a
+        // median interval of x(1 -/+ 0.1), so throughput intervals t/1.1 ..
+        // t/0.9. Ratio 0.125; below: hostile's lower side ln 1.1 with
+        // alpha's upper side ln(1/0.9); above: the other two.
         let g = row(&c, "gemm");
-        assert!(close(g["ratio"].as_f64().unwrap(), 0.5));
-        // t = -1e-3 / sqrt(1e-8/20 + 4e-8/20) = -20
-        assert!(close(g["t"].as_f64().unwrap(), -20.0));
-        assert_eq!(g["significant"], true);
-        assert_eq!(g["verdict"], "slower");
-        // CI: relative variances 0.01/20 each, df = 38.
-        let se = (2.0f64 * 0.01 / 20.0).sqrt();
-        let t = t_975(38);
+        let l = |x: f64| x.ln();
+        assert!(close(g["ratio"].as_f64().unwrap(), 0.125));
+        let side = (l(1.1).powi(2) + l(1.0 / 0.9).powi(2)).sqrt();
         assert!(close(
             g["ci95_low"].as_f64().unwrap(),
-            0.5 * (-t * se).exp()
+            0.125 * (-side).exp()
         ));
-        assert!(close(
-            g["ci95_high"].as_f64().unwrap(),
-            0.5 * (t * se).exp()
-        ));
-        // The test's own df (Welch-Satterthwaite on the times): 2.5e-9^2 /
-        // ((5e-10^2 + 2e-9^2) / 19).
-        assert!(close(g["df"].as_f64().unwrap(), 6.25 * 19.0 / 4.25));
+        assert!(close(g["ci95_high"].as_f64().unwrap(), 0.125 * side.exp()));
+        assert_eq!(g["significant"], true);
+        assert_eq!(g["verdict"], "slower");
 
-        // nbody: 1 ms against 1.05 ms, s 0.1 ms, n 10: t = -1.118 < 2.101.
+        // nbody: 16 against 4, intervals x(1 -/+ 0.0952) and x(1 -/+ 0.1).
         let n = row(&c, "nbody");
-        assert!(close(n["ratio"].as_f64().unwrap(), 1.0 / 1.05));
-        assert!(close(
-            n["t"].as_f64().unwrap(),
-            -0.05e-3 / (2e-8f64 / 10.0).sqrt()
-        ));
-        assert_eq!(n["significant"], false);
-        assert_eq!(n["verdict"], "no significant difference");
+        assert!(close(n["ratio"].as_f64().unwrap(), 4.0));
+        assert_eq!(n["verdict"], "faster");
 
-        // stream_triad: one sample on the other side: no test.
+        // stream_triad: one sample on the other side: no interval, no test.
         let s = row(&c, "stream_triad");
         assert!(close(s["ratio"].as_f64().unwrap(), 0.5));
-        assert!(s["significant"].is_null());
+        assert!(s["significant"].is_null() && s["ci95_low"].is_null());
+        assert!(s["verdict"].as_str().unwrap().starts_with("untested"));
+    }
+
+    #[test]
+    fn overlapping_intervals_claim_no_difference() {
+        let f = Fixture::new();
+        // gemm at 104 against alpha's 100 (both x(1 -/+ 0.1)): a tie.
+        let near: Figures = [
+            ("stream_triad", 80.0, 1e-3, 1e-4, 20),
+            ("gemm", 832.0, 1e-3, 1e-4, 20),
+            ("nbody", 4.0, 1e-3, 1e-5, 20),
+        ];
+        let p = f.write(
+            "near.json",
+            &platform("near", "dddddddddddddddd", "0.1", &near, None),
+        );
+        f.hb().arg("import").arg(p).assert().success();
+        let c = f.json(&["compare", "--baseline", "alpha"]);
+        let g = c["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kernel"] == "gemm" && r["subject"]["hostname"] == "near")
+            .unwrap();
+        assert!(close(g["ratio"].as_f64().unwrap(), 1.04));
+        assert_eq!(g["significant"], false);
+        assert_eq!(g["verdict"], "no significant difference");
+        // nbody: alpha 4 (x(1 -/+ 0.1)) against near's 4 (x(1 -/+ 0.01)): a tie.
+        let n = c["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kernel"] == "nbody" && r["subject"]["hostname"] == "near")
+            .unwrap();
+        assert_eq!(n["verdict"], "no significant difference");
     }
 
     #[test]
@@ -403,12 +542,54 @@ mod compare {
         let spec = format!("{HOSTILE}/cpu:cpu0");
         let c = f.json(&["compare", "--baseline", &spec]);
         assert_eq!(c["baseline"]["hostname"], HOSTILE);
-        // alpha against the hostile host: gemm is twice as fast.
+        // alpha against the hostile host: gemm's throughput 800 against 100.
         let g = row(&c, "gemm");
-        assert!(close(g["ratio"].as_f64().unwrap(), 2.0));
+        assert!(close(g["ratio"].as_f64().unwrap(), 8.0));
         assert_eq!(g["verdict"], "faster");
         let c = f.json(&["compare", "--baseline", "aaaaaaaa"]);
         assert_eq!(c["baseline"]["hostname"], "alpha");
+    }
+
+    #[test]
+    fn platforms_sharing_a_host_name_are_told_apart_and_labels_name_them() {
+        let f = Fixture::new();
+        // A second node called alpha (another platform hash), and one with
+        // a label.
+        let twin = platform("alpha", "abcdef0123456789", "0.1", &ALPHA, None);
+        let mut labelled = platform("gamma", "cccccccccccccccc", "0.1", &ALPHA, None);
+        for r in labelled["results"].as_array_mut().unwrap() {
+            r["platform_label"] = json!("epyc-new");
+        }
+        let a = f.write("twin.json", &twin);
+        let b = f.write("labelled.json", &labelled);
+        f.hb().arg("import").arg(a).arg(b).assert().success();
+        let err = f.bad(&["compare", "--baseline", "alpha/cpu:cpu0"]);
+        assert!(err.contains("names 2 devices"), "{err}");
+        // The short hash names each; the table shows it beside the name.
+        assert!(
+            err.contains("aaaaaaaa/cpu:cpu0") && err.contains("abcdef01/cpu:cpu0"),
+            "{err}"
+        );
+        let c = f.json(&["compare", "--baseline", "abcdef01/cpu:cpu0"]);
+        assert_eq!(c["baseline"]["platform_hash"], "abcdef0123456789");
+        let labels: Vec<&str> = c["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["label"].as_str().unwrap())
+            .collect();
+        assert!(
+            labels.iter().any(|l| l.starts_with("alpha [aaaaaaaa]: ")),
+            "{labels:?}"
+        );
+        assert!(
+            labels.iter().any(|l| l.starts_with("epyc-new: ")),
+            "{labels:?}"
+        );
+        let c = f.json(&["compare", "--baseline", "epyc-new"]);
+        assert_eq!(c["baseline"]["hostname"], "gamma");
+        let c = f.json(&["compare", "--baseline", "epyc-new/cpu:cpu0"]);
+        assert_eq!(c["baseline"]["hostname"], "gamma");
     }
 
     #[test]
@@ -441,6 +622,7 @@ mod plot {
             "--reference",
             r.to_str().unwrap(),
             "--include-estimated",
+            "--allow-partial",
         ]);
         for name in ["perf-per-watt", "power-throughput", "roofline", "score"] {
             assert!(listing.contains(&format!("{name}.svg")), "{listing}");
@@ -612,6 +794,7 @@ mod report {
             "--reference",
             r.to_str().unwrap(),
             "--include-estimated",
+            "--allow-partial",
         ]);
         let path = out.join("report.html");
         assert_eq!(printed.trim(), path.display().to_string());
@@ -631,7 +814,7 @@ mod report {
         assert_eq!(html.matches("<svg").count(), 4);
         assert_eq!(html.matches("<figcaption>Provenance:").count(), 4);
         // Score, comparison, marked estimates, fingerprints.
-        assert!(html.contains("<td>1.414</td>"), "alpha's overall score");
+        assert!(html.contains("<td>1.414 ["), "alpha's overall score");
         assert!(html.contains("<td class=\"est\">0.02000 (ESTIMATED)</td>"));
         assert!(html.contains("<td>slower</td>"));
         assert!(html.contains("platform aaaaaaaaaaaaaaaa"));
@@ -727,6 +910,7 @@ mod modeled {
         let text = f.stdout(&[
             "score",
             "--include-modeled",
+            "--allow-partial",
             "--reference",
             f.path("reference.json").to_str().unwrap(),
         ]);
@@ -765,8 +949,10 @@ mod modeled {
             .iter()
             .find(|r| r["kernel"] == "gemm" && r["subject"]["hostname"] == "fpgahost")
             .unwrap();
-        // 1 ms against a modeled 0.5 ms.
-        assert!(close(g["ratio"].as_f64().unwrap(), 2.0));
+        // 800 against a modeled 800: ratio 1, and a modeled figure has no
+        // interval to test.
+        assert!(close(g["ratio"].as_f64().unwrap(), 1.0));
+        assert!(g["verdict"].as_str().unwrap().starts_with("untested"));
         assert!(g["label"].as_str().unwrap().ends_with("[MODELED]"));
         let err = f.bad(&["compare", "--baseline", "fpgahost"]);
         assert!(

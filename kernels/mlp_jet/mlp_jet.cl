@@ -5,7 +5,9 @@
 // probabilities class-major (probs[c * n + e]): contiguous across work-items.
 // Packed weights: per layer the [in][out] matrix, then the bias; layers
 // start at 0, 1088, 3168, 4224.
-// Launch: x, weights (in), probs (out), n; global 128*ceil(n/128).
+// The features come in two halves of 8 (x_lo: features 0-7, x_hi: 8-15,
+// each feature-major), as the WGSL binds them.
+// Launch: x_lo, x_hi, weights (in), probs (out), n; global 128*ceil(n/128).
 #define WG 128
 
 // Copies weights[offset .. offset + count] to wl, between barriers.
@@ -17,13 +19,17 @@ static void stage(__global const float *restrict weights, __local float *wl,
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void mlp_jet(__global const float *restrict x, __global const float *restrict weights,
+void mlp_jet(__global const float *restrict x_lo, __global const float *restrict x_hi,
+             __global const float *restrict weights,
              __global float *restrict probs, const uint n) {
     __local float wl[2080];
     const uint e = get_global_id(0), l = get_local_id(0);
     const bool live = e < n;
     float h0[16];
-    for (uint f = 0; f < 16; f++) h0[f] = live ? x[f * n + e] : 0.0f;
+    for (uint f = 0; f < 8; f++) {
+        h0[f] = live ? x_lo[f * n + e] : 0.0f;
+        h0[f + 8] = live ? x_hi[f * n + e] : 0.0f;
+    }
 
     stage(weights, wl, 0, 1088, l);
     float h1[64];

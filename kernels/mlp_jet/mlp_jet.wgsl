@@ -6,15 +6,19 @@
 // (probs[c * n + e]), so loads and stores are contiguous across invocations.
 // Packed weights: per layer the [in][out] matrix, then the bias; layers
 // start at 0, 1088, 3168, 4224.
-// Launch: x, weights (in), probs (out), then Params; groups ceil(n/128).
+// The features come in two halves of 8 (x_lo: features 0-7, x_hi: 8-15,
+// each feature-major), so that no binding is over 128 MiB at 4M events.
+// Launch: x_lo, x_hi, weights (in), probs (out), then Params; groups
+// ceil(n/128).
 struct Params {
     n: u32,
 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> weights: array<f32>;
-@group(0) @binding(2) var<storage, read_write> probs: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(0) var<storage, read> x_lo: array<f32>;
+@group(0) @binding(1) var<storage, read> x_hi: array<f32>;
+@group(0) @binding(2) var<storage, read> weights: array<f32>;
+@group(0) @binding(3) var<storage, read_write> probs: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
 
 const WG: u32 = 128u;
 
@@ -36,10 +40,12 @@ fn mlp_jet(@builtin(global_invocation_id) gid: vec3<u32>,
     let e = gid.x;
     let live = e < n;
     var h0: array<f32, 16>;
-    for (var f = 0u; f < 16u; f++) {
+    for (var f = 0u; f < 8u; f++) {
         h0[f] = 0.0;
+        h0[f + 8u] = 0.0;
         if (live) {
-            h0[f] = x[f * n + e];
+            h0[f] = x_lo[f * n + e];
+            h0[f + 8u] = x_hi[f * n + e];
         }
     }
 

@@ -5,7 +5,10 @@
 //   v- = v + hE;  t = hB;  s = 2t / (1 + t.t)
 //   v' = v- + v- x t;  v+ = v- + v' x s;  v = v+ + hE;  r = r + dt v
 // State: one buffer of 6n floats, structure of arrays (x, y, z, vx, vy, vz,
-// each n long), so a work-group's loads and stores are contiguous.
+// each n long), so a work-group's loads and stores are contiguous. A state
+// over a device's largest binding comes in blocks, each its own structure
+// of arrays: one dispatch per block binds that block (a sub-buffer), with n
+// its length.
 // Launch: p0 (in), p (out), tmp (out), n, h, dt, k, b0, bb; work-groups of
 // 256, grid-stride over n. One dispatch per step; the kernel picks the
 // source and destination (ping-pong), the last step always writes p.

@@ -5,7 +5,9 @@
 //   v- = v + hE;  t = hB;  s = 2t / (1 + t.t)
 //   v' = v- + v- x t;  v+ = v- + v' x s;  v = v+ + hE;  r = r + dt v
 // State: one buffer of 6n floats, structure of arrays (x, y, z, vx, vy, vz,
-// each n long), so a workgroup's loads and stores are contiguous.
+// each n long), so a workgroup's loads and stores are contiguous. A state
+// over a device's largest binding comes in blocks, each its own structure
+// of arrays: one dispatch per block binds that block, with n its length.
 // Launch: p0 (in), p (out), tmp (out), then Params; workgroups of 256,
 // grid-stride over n. One dispatch per step; the entry point picks the
 // source and destination (ping-pong), the last step always writes p.

@@ -5,8 +5,12 @@
 // One invocation per (x, y) column and chunk of `zchunk` planes, marching in
 // z with the planes below, at and above in registers; x is the fastest
 // dimension, so a workgroup's loads and stores are contiguous.
+// A dispatch steps planes zlo..zhi; where the grid is larger than a device
+// binds at once, one dispatch per slab of planes binds a window of each
+// buffer, whose first element is element o0, o1, o2 of u0, u, tmp (0 when
+// bound whole).
 // Launch: u0 (in), u (out), tmp (out), then Params; workgroups of 64 x 4 x 1,
-// groups (ceil(nx/64), ceil(ny/4), ceil(nz/zchunk)). The entry point picks
+// groups (ceil(nx/64), ceil(ny/4), ceil((zhi-zlo)/zchunk)). The entry point picks
 // the source and destination of the step (ping-pong); the last step of an
 // invocation always writes u.
 alias real = f32;
@@ -16,6 +20,11 @@ struct Params {
     ny: u32,
     nz: u32,
     zchunk: u32,
+    zlo: u32,
+    zhi: u32,
+    o0: u32,
+    o1: u32,
+    o2: u32,
     c0: f32,
     c1: f32,
 }
@@ -29,19 +38,19 @@ struct Params {
 // folds away when the step is inlined.
 fn ld(sel: u32, i: u32) -> real {
     if (sel == 0u) {
-        return u0[i];
+        return u0[i - p.o0];
     }
     if (sel == 1u) {
-        return u[i];
+        return u[i - p.o1];
     }
-    return tmp[i];
+    return tmp[i - p.o2];
 }
 
 fn st(sel: u32, i: u32, v: real) {
     if (sel == 1u) {
-        u[i] = v;
+        u[i - p.o1] = v;
     } else {
-        tmp[i] = v;
+        tmp[i - p.o2] = v;
     }
 }
 
@@ -51,8 +60,8 @@ fn step(src: u32, dst: u32, gid: vec3<u32>) {
     if (x >= p.nx || y >= p.ny) {
         return;
     }
-    let z0 = gid.z * p.zchunk;
-    let z1 = min(z0 + p.zchunk, p.nz);
+    let z0 = p.zlo + gid.z * p.zchunk;
+    let z1 = min(z0 + p.zchunk, p.zhi);
     if (z0 >= z1) {
         return;
     }

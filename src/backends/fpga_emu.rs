@@ -27,11 +27,15 @@ pub struct FpgaEmuBackend {
 }
 
 impl FpgaEmuBackend {
-    /// The shipped cards and those of `HETBENCH_FPGA_CARDS`.
+    /// The shipped cards and those of `HETBENCH_FPGA_CARDS` that parse (a
+    /// run refuses bad cards before it starts; `info` lists them).
     pub fn new() -> std::result::Result<Self, Unavailable> {
-        let cards = fpga::card::load_default().map_err(|e| Unavailable {
-            reason: format!("device cards: {e}"),
-        })?;
+        let (cards, problems) = fpga::card::load_default_each();
+        if let (true, Some(e)) = (cards.is_empty(), problems.first()) {
+            return Err(Unavailable {
+                reason: format!("device cards: {e}"),
+            });
+        }
         Ok(Self::with_cards(cards))
     }
 

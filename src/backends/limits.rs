@@ -20,7 +20,9 @@
 
 use crate::error::{Error, Result};
 pub use crate::error::{Limit, LimitExceeded, LimitKind};
-use crate::kernel::{Buffers, Inputs, Launch, MAX_GROUPS_PER_DIM, Precision, SizeSpec};
+use crate::kernel::{
+    Buffers, Inputs, Launch, LaunchBuffer, MAX_GROUPS_PER_DIM, Precision, SizeSpec,
+};
 use crate::kernels::RegisteredKernel;
 
 /// What a device allows a launch. `None`: the API does not report or does
@@ -35,8 +37,11 @@ pub struct DeviceLimits {
     pub invocations_per_group: Limit,
     /// Bytes of workgroup (shared, `__local`) memory one workgroup may use.
     pub workgroup_memory: Option<Limit>,
-    /// Bytes of one storage buffer (binding, allocation).
+    /// Bytes of one buffer (allocation).
     pub buffer_bytes: Option<Limit>,
+    /// Bytes of one storage binding (what one dispatch binds of a buffer:
+    /// the whole buffer, or its window).
+    pub binding_bytes: Option<Limit>,
     /// Bytes of every buffer of a launch together.
     pub total_memory: Option<Limit>,
     /// Storage buffers one launch may bind.
@@ -63,6 +68,10 @@ impl DeviceLimits {
             invocations_per_group: Limit::new("max_compute_invocations_per_workgroup", 256),
             workgroup_memory: Some(Limit::new("max_compute_workgroup_storage_size", 16_384)),
             buffer_bytes: None,
+            binding_bytes: Some(Limit::new(
+                "max_storage_buffer_binding_size",
+                crate::kernel::max_binding_bytes() as u64,
+            )),
             total_memory: None,
             storage_buffers: Some(Limit::new("max_storage_buffers_per_shader_stage", 8)),
         }
@@ -115,6 +124,11 @@ impl DeviceLimits {
             LimitKind::Geometry,
             &|| "storage buffers bound".into(),
         )?;
+        for (name, bytes) in &footprint.bindings {
+            over(self.binding_bytes, *bytes, LimitKind::Geometry, &|| {
+                format!("bytes bound of buffer '{name}'")
+            })?;
+        }
         for (name, bytes) in &footprint.buffers {
             over(self.buffer_bytes, *bytes, LimitKind::Memory, &|| {
                 format!("bytes of buffer '{name}'")
@@ -130,6 +144,11 @@ impl DeviceLimits {
 }
 
 const DIMS: [&str; 3] = ["x", "y", "z"];
+
+/// Bytes of `len` elements of `b`.
+fn bytes(len: usize, b: &LaunchBuffer) -> u64 {
+    (len as u64).saturating_mul(b.elem.size() as u64)
+}
 
 /// One dispatch of a footprint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +172,9 @@ pub struct Footprint {
     pub dispatches: Vec<DispatchFootprint>,
     /// Each buffer's name and bytes, in the launch's precision.
     pub buffers: Vec<(&'static str, u64)>,
+    /// Each buffer's name and the most bytes one dispatch binds of it (its
+    /// largest window, or the whole buffer where a dispatch binds it whole).
+    pub bindings: Vec<(&'static str, u64)>,
 }
 
 impl Footprint {
@@ -176,7 +198,21 @@ impl Footprint {
             buffers: launch
                 .buffers
                 .iter()
-                .map(|b| (b.name, (b.len as u64).saturating_mul(b.elem.size() as u64)))
+                .map(|b| (b.name, bytes(b.len, b)))
+                .collect(),
+            bindings: launch
+                .buffers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    let bound = launch
+                        .dispatches
+                        .iter()
+                        .map(|d| d.window(i).map_or(b.len, |w| w.len))
+                        .max()
+                        .unwrap_or(b.len);
+                    (b.name, bytes(bound, b))
+                })
                 .collect(),
         }
     }
@@ -244,7 +280,7 @@ pub fn check_launch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::{Arg, Dispatch, LaunchBuffer};
+    use crate::kernel::{Arg, Chunk, Dispatch, Window};
     use crate::kernels::Registry;
     use crate::plan::footprint;
 
@@ -255,11 +291,7 @@ mod tests {
                 LaunchBuffer::output("chi2", len),
             ],
             params: vec![("n", Arg::U32(1))],
-            dispatches: vec![Dispatch {
-                entry: "kalman_fit",
-                groups,
-                group_size,
-            }],
+            dispatches: vec![Dispatch::new("kalman_fit", groups, group_size)],
         }
     }
 
@@ -340,20 +372,72 @@ mod tests {
         );
     }
 
+    /// A buffer bound in windows needs a binding of its largest window,
+    /// not of the whole buffer; one dispatch binding it whole needs all.
+    #[test]
+    fn windows_bound_the_binding_not_the_buffer() {
+        let limits = DeviceLimits {
+            binding_bytes: Some(Limit::new("max_storage_buffer_binding_size", 1000)),
+            ..DeviceLimits::portable()
+        };
+        let mut l = launch([1, 1, 1], [64, 1, 1], 400);
+        let window = |offset| Chunk {
+            windows: vec![
+                Window {
+                    buffer: 0,
+                    offset,
+                    len: 200,
+                },
+                Window {
+                    buffer: 1,
+                    offset,
+                    len: 250,
+                },
+            ],
+            params: vec![("n", Arg::U32(200))],
+        };
+        l.dispatches[0].chunk = Some(window(0));
+        l.dispatches.push(l.dispatches[0].clone());
+        l.dispatches[1].chunk = Some(window(200));
+        let fp = Footprint::of(&l, &[]);
+        assert_eq!(fp.buffers, vec![("hx", 1600), ("chi2", 1600)]);
+        assert_eq!(fp.bindings, vec![("hx", 800), ("chi2", 1000)]);
+        assert_eq!(limits.check(&fp), Ok(()));
+        assert_eq!(
+            l.dispatches[1].params(&l.params),
+            vec![("n", Arg::U32(200))]
+        );
+        l.dispatches
+            .push(Dispatch::new("kalman_fit", [1, 1, 1], [64, 1, 1]));
+        let err = limits.check(&Footprint::of(&l, &[])).unwrap_err();
+        assert_eq!(
+            (err.kind, err.limit.name, err.value, err.what.as_str()),
+            (
+                LimitKind::Geometry,
+                "max_storage_buffer_binding_size",
+                1600,
+                "bytes bound of buffer 'hx'"
+            )
+        );
+    }
+
     #[test]
     fn geometry_merges_identical_neighbours() {
         let mut l = launch([8, 128, 32], [64, 4, 1], 1);
         l.dispatches.push(l.dispatches[0].clone());
-        l.dispatches.push(Dispatch {
-            entry: "other",
-            groups: [1, 2, 3],
-            group_size: [256, 1, 1],
-        });
+        l.dispatches
+            .push(Dispatch::new("other", [1, 2, 3], [256, 1, 1]));
         assert_eq!(
             Footprint::of(&l, &[]).geometry(),
             "2 x [8x128x32 of 64x4x1], 1x2x3 of 256x1x1"
         );
     }
+
+    /// The job that still binds more than 128 MiB of one buffer (cluster's
+    /// union-find forest, which any cell may reach), to be bound in parts
+    /// next; every other job must fit, and this one must still be over
+    /// (remove it once it fits).
+    const STILL_OVER_THE_BINDING: [(&str, &str, &str); 1] = [("cluster", "large", "f32")];
 
     /// Every manifest size of every kernel, in every precision, launches
     /// within the portable limits, and the launch planned from the size
@@ -368,8 +452,13 @@ mod tests {
                 for &p in &k.manifest.precisions {
                     let launch = planned_launch(k, &size, p, 42).unwrap();
                     let fp = footprint(k, &launch, p).unwrap();
-                    if let Err(e) = portable.check(&fp) {
-                        panic!("{} {name} {}: {e}", k.name(), p.as_str());
+                    let known =
+                        STILL_OVER_THE_BINDING.contains(&(k.name(), name.as_str(), p.as_str()));
+                    match portable.check(&fp) {
+                        Err(e) if !known => panic!("{} {name} {}: {e}", k.name(), p.as_str()),
+                        Err(e) => assert_eq!(e.limit.name, "max_storage_buffer_binding_size"),
+                        Ok(()) if known => panic!("{} {name} {} fits now", k.name(), p.as_str()),
+                        Ok(()) => {}
                     }
                 }
             }

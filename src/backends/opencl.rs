@@ -318,6 +318,8 @@ fn device_limits(dev: &ClDevice) -> Result<DeviceLimits> {
             dev.max_mem_alloc_size()
                 .map_err(cl_err("CL_DEVICE_MAX_MEM_ALLOC_SIZE"))?,
         )),
+        // A window is a sub-buffer: any part of an allocation binds.
+        binding_bytes: None,
         total_memory: Some(Limit::new(
             "CL_DEVICE_GLOBAL_MEM_SIZE",
             dev.global_mem_size()
@@ -386,6 +388,9 @@ fn build_program(
 /// One dispatch ready to enqueue.
 struct ReadyDispatch {
     kernel: Kernel,
+    /// The sub-buffers of the dispatch's windows, which its kernel's
+    /// arguments name (dropped with it, before the buffers they are in).
+    _windows: Vec<ClBuffer<cl_float>>,
     entry: &'static str,
     work_dim: cl_uint,
     global: [usize; 3],
@@ -516,8 +521,16 @@ impl OpenClPrepared {
             .map_err(cl_err("CL_DEVICE_MAX_WORK_GROUP_SIZE"))?;
         let mut dispatches = Vec::with_capacity(launch.dispatches.len());
         let mut local_memory = Vec::with_capacity(launch.dispatches.len());
+        // CL_DEVICE_MEM_BASE_ADDR_ALIGN is in bits.
+        let align = u64::from(
+            dev.mem_base_addr_align()
+                .map_err(cl_err("CL_DEVICE_MEM_BASE_ADDR_ALIGN"))?,
+        ) / 8;
         for d in &launch.dispatches {
-            let kernel = make_kernel(&program, &entry.id, source, launch, d, &buffers, max_wg)?;
+            let windows = windows(d, &buffers, align)?;
+            let kernel = make_kernel(
+                &program, &entry.id, source, launch, d, &buffers, &windows, max_wg,
+            )?;
             let bytes = kernel
                 .get_local_mem_size(entry.id)
                 .map_err(cl_err(format!("CL_KERNEL_LOCAL_MEM_SIZE of '{}'", d.entry)))?;
@@ -525,6 +538,7 @@ impl OpenClPrepared {
             let (work_dim, global, local) = geometry(d);
             dispatches.push(ReadyDispatch {
                 kernel,
+                _windows: windows.into_iter().flatten().collect(),
                 entry: d.entry,
                 work_dim,
                 global,
@@ -652,8 +666,56 @@ fn geometry(d: &Dispatch) -> (cl_uint, [usize; 3], [usize; 3]) {
     (work_dim, global, local)
 }
 
+/// The sub-buffer of each window of dispatch `d`, by buffer (`None`: bound
+/// whole); an error if a window is not within its buffer or its offset not
+/// a multiple of the device's `align` bytes.
+fn windows(
+    d: &Dispatch,
+    buffers: &[DeviceBuffer],
+    align: u64,
+) -> Result<Vec<Option<ClBuffer<cl_float>>>> {
+    buffers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let Some(w) = d.window(i) else {
+                return Ok(None);
+            };
+            // Device memory counts 4-byte words (an f64 element is two).
+            let per = b.elem.size() / 4;
+            let (origin, words) = (w.offset * per, (w.len * per).max(1));
+            if origin + words > b.len.max(1)
+                || (align > 0 && !(origin as u64 * 4).is_multiple_of(align))
+            {
+                return Err(backend_err(format!(
+                    "dispatch '{}' binds words {origin}..{} of buffer '{}' ({} words): not \
+                     within it, or its offset not a multiple of CL_DEVICE_MEM_BASE_ADDR_ALIGN \
+                     ({align} bytes)",
+                    d.entry,
+                    origin + words,
+                    b.name,
+                    b.len
+                )));
+            }
+            let flags = match b.role {
+                Role::Input => CL_MEM_READ_ONLY,
+                Role::Output => CL_MEM_READ_WRITE,
+            };
+            // SAFETY: the region is within the buffer (checked above).
+            unsafe { b.buffer.create_sub_buffer(flags, origin, words) }
+                .map(Some)
+                .map_err(cl_err(format!(
+                    "clCreateSubBuffer of '{}' for dispatch '{}'",
+                    b.name, d.entry
+                )))
+        })
+        .collect()
+}
+
 /// The kernel of dispatch `d` with every argument set: the launch buffers in
-/// order, then one scalar per parameter.
+/// order (a window's sub-buffer where `d` binds one), then one scalar per
+/// parameter (with `d`'s own values).
+#[allow(clippy::too_many_arguments)]
 fn make_kernel(
     program: &Program,
     device: &cl_device_id,
@@ -661,6 +723,7 @@ fn make_kernel(
     launch: &Launch,
     d: &Dispatch,
     buffers: &[DeviceBuffer],
+    windows: &[Option<ClBuffer<cl_float>>],
     device_max_wg: usize,
 ) -> Result<Kernel> {
     let kernel = Kernel::create(program, d.entry).map_err(|e| {
@@ -689,8 +752,8 @@ fn make_kernel(
         )));
     }
     let mut index: cl_uint = 0;
-    for b in buffers {
-        let mem = opencl3::memory::ClMem::get(&b.buffer);
+    for (b, window) in buffers.iter().zip(windows) {
+        let mem = opencl3::memory::ClMem::get(window.as_ref().unwrap_or(&b.buffer));
         // SAFETY: argument `index` is a `__global float*` (the launch's
         // contract, and the argument count is checked above).
         unsafe { kernel.set_arg(index, &mem) }.map_err(cl_err(format!(
@@ -699,7 +762,7 @@ fn make_kernel(
         )))?;
         index += 1;
     }
-    for (name, value) in &launch.params {
+    for (name, value) in &d.params(&launch.params) {
         // SAFETY: a 4-byte scalar argument, as the launch's contract says.
         let set = match *value {
             Arg::U32(v) => unsafe { kernel.set_arg(index, &(v as cl_uint)) },

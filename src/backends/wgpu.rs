@@ -55,7 +55,8 @@ use crate::backends::limits::{self, DeviceLimits, Footprint, Limit};
 use crate::backends::{Backend, BackendKind, Device, DeviceType, Prepared, Timing, Unavailable};
 use crate::error::{Error, Result};
 use crate::kernel::{
-    Buffer, Buffers, Elem, Inputs, Launch, Precision, Role, ShaderLanguage, ShaderSource,
+    Arg, Buffer, Buffers, Dispatch, Elem, Inputs, Launch, Precision, Role, ShaderLanguage,
+    ShaderSource,
 };
 use crate::kernels::RegisteredKernel;
 
@@ -387,14 +388,6 @@ fn check_entries(module: &::wgpu::naga::Module, launch: &Launch, origin: &str) -
 
 /// What a device with `limits` allows a launch, under wgpu's names.
 fn device_limits(limits: &::wgpu::Limits) -> DeviceLimits {
-    let buffer_bytes = if limits.max_storage_buffer_binding_size <= limits.max_buffer_size {
-        Limit::new(
-            "max_storage_buffer_binding_size",
-            limits.max_storage_buffer_binding_size,
-        )
-    } else {
-        Limit::new("max_buffer_size", limits.max_buffer_size)
-    };
     DeviceLimits {
         groups_per_dim: Some(Limit::new(
             "max_compute_workgroups_per_dimension",
@@ -422,7 +415,11 @@ fn device_limits(limits: &::wgpu::Limits) -> DeviceLimits {
             "max_compute_workgroup_storage_size",
             limits.max_compute_workgroup_storage_size.into(),
         )),
-        buffer_bytes: Some(buffer_bytes),
+        buffer_bytes: Some(Limit::new("max_buffer_size", limits.max_buffer_size)),
+        binding_bytes: Some(Limit::new(
+            "max_storage_buffer_binding_size",
+            limits.max_storage_buffer_binding_size,
+        )),
         // wgpu does not report a device's memory.
         total_memory: None,
         storage_buffers: Some(Limit::new(
@@ -436,7 +433,7 @@ fn device_limits(limits: &::wgpu::Limits) -> DeviceLimits {
 /// and the bindings of the one bind group.
 fn check_bindings(launch: &Launch, limits: &::wgpu::Limits) -> Result<()> {
     let count = launch.buffers.len() as u32;
-    let uniform = uniform_bytes(launch).len() as u64;
+    let uniform = uniform_bytes(&launch.params).len() as u64;
     if uniform > limits.max_uniform_buffer_binding_size {
         return Err(unsupported(format!(
             "the parameters need {uniform} bytes, over the device's \
@@ -494,12 +491,8 @@ fn module_workgroup_memory(
 
 /// The uniform struct: 4 bytes per parameter in order, padded to a multiple
 /// of 16 bytes (at least 16).
-fn uniform_bytes(launch: &Launch) -> Vec<u8> {
-    let mut bytes: Vec<u8> = launch
-        .params
-        .iter()
-        .flat_map(|(_, v)| v.to_le_bytes())
-        .collect();
+fn uniform_bytes(params: &[(&'static str, Arg)]) -> Vec<u8> {
+    let mut bytes: Vec<u8> = params.iter().flat_map(|(_, v)| v.to_le_bytes()).collect();
     let padded = bytes.len().div_ceil(16).max(1) * 16;
     bytes.resize(padded, 0);
     bytes
@@ -585,6 +578,139 @@ struct DeviceBuffer {
     elem: Elem,
 }
 
+/// The bind groups of a launch: every buffer whole with the launch's
+/// parameters, and one per chunked dispatch with its windows and its
+/// parameters (each with a uniform buffer of its own).
+struct BindGroups {
+    /// `None` where every dispatch is chunked: a buffer over the device's
+    /// binding could not be bound whole.
+    whole: Option<::wgpu::BindGroup>,
+    chunks: Vec<::wgpu::BindGroup>,
+    /// For each dispatch, the index of its chunk's bind group, if chunked.
+    of_dispatch: Vec<Option<usize>>,
+}
+
+impl BindGroups {
+    fn build(
+        device: &::wgpu::Device,
+        layout: &::wgpu::BindGroupLayout,
+        kernel: &str,
+        launch: &Launch,
+        buffers: &[DeviceBuffer],
+    ) -> Result<Self> {
+        let align = u64::from(device.limits().min_storage_buffer_offset_alignment);
+        let whole = if launch.dispatches.iter().any(|d| d.chunk.is_none()) {
+            Some(Self::group(
+                device,
+                layout,
+                kernel,
+                &launch.params,
+                buffers,
+                None,
+            )?)
+        } else {
+            None
+        };
+        let mut chunks = Vec::new();
+        let mut of_dispatch = Vec::with_capacity(launch.dispatches.len());
+        for d in &launch.dispatches {
+            if d.chunk.is_none() {
+                of_dispatch.push(None);
+                continue;
+            }
+            let windows = buffers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| window_binding(d, i, b, align))
+                .collect::<Result<Vec<_>>>()?;
+            let params = d.params(&launch.params);
+            of_dispatch.push(Some(chunks.len()));
+            chunks.push(Self::group(
+                device,
+                layout,
+                d.entry,
+                &params,
+                buffers,
+                Some(&windows),
+            )?);
+        }
+        Ok(BindGroups {
+            whole,
+            chunks,
+            of_dispatch,
+        })
+    }
+
+    /// A bind group of `buffers` (whole, or in `windows`: byte offset and
+    /// size per buffer) and a uniform holding `params`.
+    fn group(
+        device: &::wgpu::Device,
+        layout: &::wgpu::BindGroupLayout,
+        label: &str,
+        params: &[(&'static str, Arg)],
+        buffers: &[DeviceBuffer],
+        windows: Option<&[Option<(u64, u64)>]>,
+    ) -> Result<::wgpu::BindGroup> {
+        use ::wgpu::util::DeviceExt;
+        let uniform = device.create_buffer_init(&::wgpu::util::BufferInitDescriptor {
+            label: Some("params"),
+            contents: &uniform_bytes(params),
+            usage: ::wgpu::BufferUsages::UNIFORM,
+        });
+        let mut entries: Vec<::wgpu::BindGroupEntry> = Vec::with_capacity(buffers.len() + 1);
+        for (i, b) in buffers.iter().enumerate() {
+            let resource = match windows.and_then(|w| w[i]) {
+                Some((offset, size)) => ::wgpu::BindingResource::Buffer(::wgpu::BufferBinding {
+                    buffer: &b.buffer,
+                    offset,
+                    size: ::std::num::NonZeroU64::new(size),
+                }),
+                None => b.buffer.as_entire_binding(),
+            };
+            entries.push(::wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource,
+            });
+        }
+        entries.push(::wgpu::BindGroupEntry {
+            binding: buffers.len() as u32,
+            resource: uniform.as_entire_binding(),
+        });
+        Ok(device.create_bind_group(&::wgpu::BindGroupDescriptor {
+            label: Some(label),
+            layout,
+            entries: &entries,
+        }))
+    }
+}
+
+/// The byte offset and size dispatch `d` binds of buffer `index`, or
+/// `None` for the whole buffer; an error if the window is not within the
+/// buffer or its offset not a multiple of the device's alignment.
+fn window_binding(
+    d: &Dispatch,
+    index: usize,
+    b: &DeviceBuffer,
+    align: u64,
+) -> Result<Option<(u64, u64)>> {
+    let Some(w) = d.window(index) else {
+        return Ok(None);
+    };
+    let size = b.elem.size() as u64;
+    let (offset, bytes) = (w.offset as u64 * size, (w.len as u64 * size).max(4));
+    if offset + bytes > b.size.max(4) || (align > 0 && !offset.is_multiple_of(align)) {
+        return Err(backend_error(format!(
+            "dispatch '{}' binds bytes {offset}..{} of buffer '{}' ({} bytes): not within it, \
+             or its offset not a multiple of min_storage_buffer_offset_alignment = {align}",
+            d.entry,
+            offset + bytes,
+            b.name,
+            b.size
+        )));
+    }
+    Ok(Some((offset, bytes)))
+}
+
 /// Timestamp queries at the beginning and end of the pass.
 struct Timestamps {
     query_set: ::wgpu::QuerySet,
@@ -598,7 +724,7 @@ struct WgpuPrepared {
     opened: Opened,
     label: String,
     pipelines: Vec<(::wgpu::ComputePipeline, [u32; 3])>,
-    bind_group: ::wgpu::BindGroup,
+    bind_groups: BindGroups,
     buffers: Vec<DeviceBuffer>,
     timestamps: Option<Timestamps>,
 }
@@ -760,28 +886,7 @@ impl WgpuPrepared {
                 elem: b.elem,
             });
         }
-        let uniform = device.create_buffer_init(&::wgpu::util::BufferInitDescriptor {
-            label: Some("params"),
-            contents: &uniform_bytes(&launch),
-            usage: ::wgpu::BufferUsages::UNIFORM,
-        });
-        let mut group_entries: Vec<::wgpu::BindGroupEntry> = buffers
-            .iter()
-            .enumerate()
-            .map(|(i, b)| ::wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: b.buffer.as_entire_binding(),
-            })
-            .collect();
-        group_entries.push(::wgpu::BindGroupEntry {
-            binding: buffers.len() as u32,
-            resource: uniform.as_entire_binding(),
-        });
-        let bind_group = device.create_bind_group(&::wgpu::BindGroupDescriptor {
-            label: Some(kernel),
-            layout: &bgl,
-            entries: &group_entries,
-        });
+        let bind_groups = BindGroups::build(device, &bgl, kernel, &launch, &buffers)?;
 
         let timestamps = if device
             .features()
@@ -820,7 +925,7 @@ impl WgpuPrepared {
             opened,
             label: kernel.to_string(),
             pipelines,
-            bind_group,
+            bind_groups,
             buffers,
             timestamps,
         })
@@ -839,15 +944,30 @@ impl WgpuPrepared {
             label: Some(&self.label),
             timestamp_writes,
         });
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        if let [(pipeline, [x, y, z])] = self.pipelines.as_slice() {
+        if let Some(whole) = &self.bind_groups.whole {
+            pass.set_bind_group(0, whole, &[]);
+        }
+        if let ([(pipeline, [x, y, z])], []) = (
+            self.pipelines.as_slice(),
+            self.bind_groups.chunks.as_slice(),
+        ) {
             pass.set_pipeline(pipeline);
             for _ in 0..iters {
                 pass.dispatch_workgroups(*x, *y, *z);
             }
         } else {
+            let groups = &self.bind_groups;
             for _ in 0..iters {
-                for (pipeline, [x, y, z]) in &self.pipelines {
+                for (i, (pipeline, [x, y, z])) in self.pipelines.iter().enumerate() {
+                    // Chunked dispatches bind their own windows, the
+                    // others the whole buffers.
+                    match (groups.of_dispatch[i], &groups.whole) {
+                        (Some(c), _) => pass.set_bind_group(0, &groups.chunks[c], &[]),
+                        (None, Some(whole)) if !groups.chunks.is_empty() => {
+                            pass.set_bind_group(0, whole, &[]);
+                        }
+                        _ => {}
+                    }
                     pass.set_pipeline(pipeline);
                     pass.dispatch_workgroups(*x, *y, *z);
                 }
@@ -1084,8 +1204,12 @@ mod tests {
         );
         assert_eq!(limits.invocations_per_group.value, 256);
         assert_eq!(
-            limits.buffer_bytes,
+            limits.binding_bytes,
             Some(Limit::new("max_storage_buffer_binding_size", 128 << 20))
+        );
+        assert_eq!(
+            limits.buffer_bytes,
+            Some(Limit::new("max_buffer_size", 256 << 20))
         );
         assert_eq!(
             limits,
@@ -1125,7 +1249,7 @@ mod tests {
             params: vec![("n", Arg::U32(7)), ("s", Arg::F32(2.0))],
             dispatches: Vec::new(),
         };
-        let bytes = uniform_bytes(&launch);
+        let bytes = uniform_bytes(&launch.params);
         assert_eq!(bytes.len(), 16);
         assert_eq!(&bytes[..4], &7u32.to_le_bytes());
         assert_eq!(&bytes[4..8], &2.0f32.to_le_bytes());

@@ -35,22 +35,25 @@ pub struct ScoreArgs {
     /// Rank modeled results (FPGA emulation: modeled time and energy) beside measured ones (labelled [MODELED])
     #[arg(long)]
     include_modeled: bool,
-    /// Weight of a kernel within its domain (default 1; comma list or repeated)
-    #[arg(long, value_name = "KERNEL=W", value_delimiter = ',')]
-    weight: Vec<String>,
+    /// Weights of domains in the overall score and of kernels within their domain (default 1, micro 0; a domain may be 0), e.g. simulation=0.5,reconstruction=0.3,ml=0.2,gemm=2
+    #[arg(long, alias = "weight", value_name = "NAME=W", value_delimiter = ',')]
+    weights: Vec<String>,
+    /// Compute an overall score even when a device covers only part of the suite (the coverage is shown)
+    #[arg(long)]
+    allow_partial: bool,
 }
 
 impl ScoreArgs {
     fn options(&self) -> Result<ScoreOptions> {
         let mut weights = std::collections::BTreeMap::new();
-        for w in &self.weight {
+        for w in &self.weights {
             let parsed = w
                 .split_once('=')
                 .and_then(|(k, v)| v.trim().parse::<f64>().ok().map(|v| (k.trim(), v)));
             let Some((k, v)) = parsed else {
                 return Err(Error::InvalidValue {
-                    what: "--weight".into(),
-                    message: format!("'{w}' is not KERNEL=NUMBER"),
+                    what: "--weights".into(),
+                    message: format!("'{w}' is not NAME=NUMBER (a domain or kernel name)"),
                 }
                 .into());
             };
@@ -61,6 +64,7 @@ impl ScoreArgs {
             include_estimated: self.include_estimated,
             include_modeled: self.include_modeled,
             weights,
+            allow_partial: self.allow_partial,
             suite: self.suite.clone(),
         })
     }

@@ -246,37 +246,71 @@ impl Card {
     }
 }
 
-/// The shipped cards, then those of `dir` (replacing same ids), in order.
+/// The shipped cards, then those of `dir` (replacing same ids), in order;
+/// the first bad card is the error.
 pub fn load(dir: Option<&Path>) -> Result<Vec<Card>> {
-    let mut cards = Vec::new();
-    for (file, text) in BUILTIN {
-        cards.push(Card::parse(text, &format!("builtin:fpga/cards/{file}"))?);
+    let (cards, mut problems) = load_each(dir);
+    match problems.is_empty() {
+        true => Ok(cards),
+        false => Err(problems.remove(0)),
     }
-    if let Some(dir) = dir {
-        let mut paths: Vec<_> = std::fs::read_dir(dir)
-            .map_err(|e| Error::io(dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        paths.sort();
-        for path in paths {
-            let text = crate::input::read_text(&path, crate::input::TEXT_LIMIT)?;
-            let card = Card::parse(&text, &path.display().to_string())?;
-            match cards.iter_mut().find(|c| c.id == card.id) {
-                Some(c) => *c = card,
-                None => cards.push(card),
-            }
+}
+
+/// As [`load`], but every card that parses is kept and each bad one (or an
+/// unreadable `dir`) is returned beside them: one bad card does not hide
+/// the others.
+pub fn load_each(dir: Option<&Path>) -> (Vec<Card>, Vec<Error>) {
+    let mut cards = Vec::new();
+    let mut problems = Vec::new();
+    for (file, text) in BUILTIN {
+        match Card::parse(text, &format!("builtin:fpga/cards/{file}")) {
+            Ok(card) => cards.push(card),
+            Err(e) => problems.push(e),
         }
     }
-    Ok(cards)
+    let Some(dir) = dir else {
+        return (cards, problems);
+    };
+    let mut paths: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect(),
+        Err(e) => {
+            problems.push(Error::io(dir, e));
+            return (cards, problems);
+        }
+    };
+    paths.sort();
+    for path in paths {
+        let card = crate::input::read_text(&path, crate::input::TEXT_LIMIT)
+            .and_then(|text| Card::parse(&text, &path.display().to_string()));
+        match card {
+            Ok(card) => match cards.iter_mut().find(|c| c.id == card.id) {
+                Some(c) => *c = card,
+                None => cards.push(card),
+            },
+            Err(e) => problems.push(e),
+        }
+    }
+    (cards, problems)
+}
+
+/// The directory of extra cards, from `HETBENCH_FPGA_CARDS`.
+fn cards_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os(CARDS_DIR_ENV)
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
 }
 
 /// The cards of this node: shipped, plus `HETBENCH_FPGA_CARDS` if set.
 pub fn load_default() -> Result<Vec<Card>> {
-    match std::env::var_os(CARDS_DIR_ENV) {
-        Some(d) if !d.is_empty() => load(Some(Path::new(&d))),
-        _ => load(None),
-    }
+    load(cards_dir().as_deref())
+}
+
+/// As [`load_default`], keeping the good cards beside the bad ones' errors.
+pub fn load_default_each() -> (Vec<Card>, Vec<Error>) {
+    load_each(cards_dir().as_deref())
 }
 
 #[cfg(test)]

@@ -18,6 +18,10 @@ use crate::kernel::manifest::Precision;
 /// - every iteration runs `dispatches` in order; `groups` counts workgroups
 ///   (OpenCL: global size = groups * group_size), and `group_size` must
 ///   equal the shader's `@workgroup_size` / `reqd_work_group_size`.
+/// - a dispatch with a [`Chunk`] binds windows of some buffers instead
+///   (the shader's array then starts at the window's offset) and passes
+///   its own values of some parameters: how buffers larger than a device
+///   binds at once are worked on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Launch {
     pub buffers: Vec<LaunchBuffer>,
@@ -155,6 +159,122 @@ pub struct Dispatch {
     pub entry: &'static str,
     pub groups: [u32; 3],
     pub group_size: [u32; 3],
+    /// For a dispatch over one chunk of buffers larger than a device binds
+    /// at once: the windows it binds and the parameters it sets otherwise;
+    /// `None` binds every buffer whole with the launch's parameters.
+    pub chunk: Option<Chunk>,
+}
+
+/// What one dispatch binds and sets differently from the launch: the way
+/// a buffer larger than a device's largest storage binding (128 MiB on
+/// lavapipe and by WebGPU's default) is worked on, a window at a time, as
+/// GPU codes do. The buffer itself stays whole in device memory (within
+/// the device's largest buffer), and read back whole.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Chunk {
+    /// At most one window per buffer; buffers without one are bound whole.
+    pub windows: Vec<Window>,
+    /// Parameters (of the launch's names) with this dispatch's values.
+    pub params: Vec<(&'static str, Arg)>,
+}
+
+/// Elements `offset..offset + len` of launch buffer `buffer`, bound as the
+/// whole of its binding (WGSL: the buffer's array starts at `offset`;
+/// OpenCL: a sub-buffer). `offset` is a multiple of [`WINDOW_ALIGN`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub buffer: usize,
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// Window offsets are multiples of this many elements: 4 KiB of f32,
+/// 8 KiB of f64, a multiple of every device's binding-offset alignment
+/// (`min_storage_buffer_offset_alignment`, `CL_DEVICE_MEM_BASE_ADDR_ALIGN`).
+pub const WINDOW_ALIGN: usize = 1024;
+
+/// Bytes a launch binds of one buffer at most, in either precision: the
+/// largest storage binding of lavapipe and WebGPU's default (128 MiB).
+/// `HETBENCH_MAX_BINDING_BYTES` lowers it (never raises it), so that tests
+/// run the windowed launches at small sizes.
+pub fn max_binding_bytes() -> usize {
+    const PORTABLE: usize = 1 << 27;
+    std::env::var("HETBENCH_MAX_BINDING_BYTES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(PORTABLE, |v| v.clamp(8 * WINDOW_ALIGN, PORTABLE))
+}
+
+/// Elements of the widest real (f64) that fit one binding.
+pub fn max_binding_elems() -> usize {
+    max_binding_bytes() / 8
+}
+
+/// The chunks of `n` items of `per_item` elements each (in every buffer a
+/// chunk windows) that one binding holds: `[0..n]` where the whole fits,
+/// else ranges that each start at a multiple of [`WINDOW_ALIGN`] elements
+/// and span at most [`max_binding_elems`] (in f64).
+pub fn binding_chunks(n: usize, per_item: usize) -> Vec<std::ops::Range<usize>> {
+    let per_item = per_item.max(1);
+    let max_items = max_binding_elems() / per_item;
+    if n <= max_items {
+        return std::iter::once(0..n).collect();
+    }
+    // Items per chunk: a multiple of WINDOW_ALIGN, so that every chunk's
+    // first element is aligned whatever `per_item` is.
+    let step = (max_items / WINDOW_ALIGN * WINDOW_ALIGN).max(WINDOW_ALIGN);
+    (0..n.div_ceil(step))
+        .map(|k| k * step..((k + 1) * step).min(n))
+        .collect()
+}
+
+impl Window {
+    /// The window of `buffer` (of `total` elements) that covers elements
+    /// `start..end`: its offset aligned down to [`WINDOW_ALIGN`], its end
+    /// clipped to the buffer. The shader indexes it from `offset`.
+    pub fn covering(buffer: usize, start: usize, end: usize, total: usize) -> Window {
+        let offset = start / WINDOW_ALIGN * WINDOW_ALIGN;
+        let end = end.min(total);
+        Window {
+            buffer,
+            offset,
+            len: end.saturating_sub(offset),
+        }
+    }
+}
+
+impl Dispatch {
+    /// A dispatch binding every buffer whole.
+    pub fn new(entry: &'static str, groups: [u32; 3], group_size: [u32; 3]) -> Self {
+        Dispatch {
+            entry,
+            groups,
+            group_size,
+            chunk: None,
+        }
+    }
+
+    /// The window this dispatch binds of buffer `index`, if any.
+    pub fn window(&self, index: usize) -> Option<&Window> {
+        self.chunk
+            .as_ref()
+            .and_then(|c| c.windows.iter().find(|w| w.buffer == index))
+    }
+
+    /// The parameters this dispatch passes: the launch's, with the chunk's
+    /// values where it sets them.
+    pub fn params(&self, launch: &[(&'static str, Arg)]) -> Vec<(&'static str, Arg)> {
+        launch
+            .iter()
+            .map(|&(name, value)| {
+                let own = self
+                    .chunk
+                    .as_ref()
+                    .and_then(|c| c.params.iter().find(|(n, _)| *n == name));
+                (name, own.map_or(value, |&(_, v)| v))
+            })
+            .collect()
+    }
 }
 
 /// Largest number of workgroups a launch asks for in one dimension (the

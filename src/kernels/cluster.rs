@@ -622,6 +622,7 @@ impl Kernel for Cluster {
             entry,
             groups,
             group_size: [TILE, TILE, 1],
+            chunk: None,
         };
         Ok(Launch {
             buffers: vec![

@@ -160,6 +160,7 @@ impl Kernel for Conv2d {
                     groups_for(z, 1)?,
                 ],
                 group_size: [16, 16, 1],
+                chunk: None,
             }],
         })
     }

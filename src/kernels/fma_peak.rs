@@ -112,6 +112,7 @@ impl Kernel for FmaPeak {
                 entry: "fma_peak",
                 groups: [grid_stride_groups(n, 256), 1, 1],
                 group_size: [256, 1, 1],
+                chunk: None,
             }],
         })
     }

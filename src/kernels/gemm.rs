@@ -89,6 +89,7 @@ impl Kernel for Gemm {
                 entry: "gemm",
                 groups: [tiles, tiles, 1],
                 group_size: [16, 16, 1],
+                chunk: None,
             }],
         })
     }

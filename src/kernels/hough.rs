@@ -260,16 +260,19 @@ impl Kernel for Hough {
                     entry: "clear",
                     groups: [groups_for(nphi, 256)?, qbins, 1],
                     group_size: [256, 1, 1],
+                    chunk: None,
                 },
                 Dispatch {
                     entry: "fill",
                     groups: [groups_for(hits, HITS_PER_GROUP as u32)?, qbins, 1],
                     group_size: [256, 1, 1],
+                    chunk: None,
                 },
                 Dispatch {
                     entry: "find_peaks",
                     groups: [groups_for(nphi, 256)?, qbins, 1],
                     group_size: [256, 1, 1],
+                    chunk: None,
                 },
             ],
         })

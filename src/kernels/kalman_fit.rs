@@ -364,6 +364,7 @@ impl Kernel for KalmanFit {
                 entry: "kalman_fit",
                 groups: [grid_stride_groups(n, 64), 1, 1],
                 group_size: [64, 1, 1],
+                chunk: None,
             }],
         })
     }

@@ -457,11 +457,13 @@ impl Kernel for McTransport {
                     entry: "transport",
                     groups: [groups as u32, 1, 1],
                     group_size: [256, 1, 1],
+                    chunk: None,
                 },
                 Dispatch {
                     entry: "reduce",
                     groups: [k.layers, 1, 1],
                     group_size: [256, 1, 1],
+                    chunk: None,
                 },
             ],
         })

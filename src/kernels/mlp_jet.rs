@@ -215,16 +215,20 @@ impl Kernel for MlpJet {
         let n = inputs.size.usize("events", MAX_EVENTS)?;
         Ok(Launch {
             buffers: vec![
-                LaunchBuffer::input("x", FEATURES * n),
+                // Two halves of the features, so that no binding is over
+                // 128 MiB at 4M events (the largest storage binding of
+                // lavapipe and WebGPU by default).
+                LaunchBuffer::input_part("x", 0, FEATURES / 2 * n),
+                LaunchBuffer::input_part("x", FEATURES / 2 * n, FEATURES / 2 * n),
                 LaunchBuffer::input("weights", WEIGHT_COUNT),
                 LaunchBuffer::output("probs", CLASSES * n),
             ],
             params: vec![("n", Arg::U32(param_u32(n, "events")?))],
-            dispatches: vec![Dispatch {
-                entry: "mlp_jet",
-                groups: [groups_for(n, 128)?, 1, 1],
-                group_size: [128, 1, 1],
-            }],
+            dispatches: vec![Dispatch::new(
+                "mlp_jet",
+                [groups_for(n, 128)?, 1, 1],
+                [128, 1, 1],
+            )],
         })
     }
 

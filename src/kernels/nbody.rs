@@ -110,6 +110,7 @@ impl Kernel for NBody {
                 entry: "nbody",
                 groups: [groups_for(n, 256)?, 1, 1],
                 group_size: [256, 1, 1],
+                chunk: None,
             }],
         })
     }

@@ -2,7 +2,8 @@
 //! f64.
 //!
 //! n charged particles (structure of arrays: x, y, z, vx, vy, vz in one
-//! buffer of 6n) advance `steps` steps in the analytic fields of a Penning
+//! buffer of 6n, in blocks of at most 2^21 particles each six arrays long,
+//! so that a GPU binds one block at a time; see `Layout`) advance `steps` steps in the analytic fields of a Penning
 //! trap with a magnetic bottle, q/m = 1 folded into h = dt/2:
 //!
 //! ```text
@@ -33,8 +34,9 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::kernel::{
-    Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
-    SizeSpec, Tolerance, Verdict, Work, grid_stride_groups, param_u32, sample_indices,
+    Arg, Buffer, Buffers, Checker, Chunk, CpuInstance, Dispatch, Inputs, Kernel, Launch,
+    LaunchBuffer, SizeSpec, Tolerance, Verdict, WINDOW_ALIGN, Window, Work, grid_stride_groups,
+    max_binding_elems, param_u32, sample_indices,
 };
 use crate::kernels::BuiltinKernel;
 use crate::kernels::par::{Real, SharedMut, static_ranges};
@@ -61,6 +63,62 @@ const ALIGN: usize = 16;
 
 pub struct PicPush;
 
+/// The state's layout: blocks of `block` particles (the last one shorter),
+/// each block six component arrays (x, y, z, vx, vy, vz) of its length, so
+/// that one block is contiguous and a GPU binds one block at a time when
+/// the whole state is over its largest binding. With n up to `block` it is
+/// plain structure of arrays, `c * n + i`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Layout {
+    n: usize,
+    block: usize,
+}
+
+impl Layout {
+    /// The layout of `n` particles: one block where 6n reals of f64 fit a
+    /// binding, else blocks of whole `WINDOW_ALIGN`s that each fit one.
+    fn of(n: usize) -> Layout {
+        let fits = max_binding_elems() / 6;
+        let block = if n <= fits {
+            n.max(1)
+        } else {
+            (fits / WINDOW_ALIGN * WINDOW_ALIGN).max(WINDOW_ALIGN)
+        };
+        Layout { n, block }
+    }
+
+    /// The particles of block `b`.
+    fn block(&self, b: usize) -> Range<usize> {
+        b * self.block..((b + 1) * self.block).min(self.n)
+    }
+
+    fn blocks(&self) -> usize {
+        self.n.div_ceil(self.block)
+    }
+
+    /// The index of component `c` of particle `i`.
+    fn at(&self, c: usize, i: usize) -> usize {
+        let r = self.block(i / self.block);
+        6 * r.start + c * r.len() + (i - r.start)
+    }
+
+    /// The component and particle of index `j`.
+    fn of_index(&self, j: usize) -> (usize, usize) {
+        let r = self.block(j / (6 * self.block));
+        let within = j - 6 * r.start;
+        (within / r.len(), r.start + within % r.len())
+    }
+
+    /// The parts of particles `r` that lie in one block each.
+    fn segments(&self, r: Range<usize>) -> impl Iterator<Item = Range<usize>> + '_ {
+        let (first, last) = (r.start / self.block, r.end.div_ceil(self.block));
+        (first..last).map(move |b| {
+            let blk = self.block(b);
+            blk.start.max(r.start)..blk.end.min(r.end)
+        })
+    }
+}
+
 fn params(size: &SizeSpec) -> Result<(usize, usize)> {
     Ok((size.usize("n", MAX_N)?, size.usize("steps", MAX_STEPS)?))
 }
@@ -69,9 +127,15 @@ impl Kernel for PicPush {
     fn generate(&self, size: &SizeSpec, seed: u64) -> Result<Inputs> {
         let (n, _) = params(size)?;
         // Positions and velocities uniform in [-1, 1)^3 (bounded orbits).
+        let components: Vec<Vec<f32>> = (0..6)
+            .map(|c| crate::rng::uniform_f32(seed, 1 + c, n, -1.0, 1.0))
+            .collect();
+        let layout = Layout::of(n);
         let mut state = Vec::with_capacity(6 * n);
-        for c in 0..6 {
-            state.extend(crate::rng::uniform_f32(seed, 1 + c, n, -1.0, 1.0));
+        for b in 0..layout.blocks() {
+            for comp in &components {
+                state.extend_from_slice(&comp[layout.block(b)]);
+            }
         }
         let mut buffers = Buffers::default();
         buffers.push("p0", Buffer::F32(state));
@@ -107,23 +171,33 @@ impl Kernel for PicPush {
     fn launch(&self, inputs: &Inputs) -> Result<Launch> {
         let (n, steps) = params(&inputs.size)?;
         param_u32(6 * n, "6n")?;
-        let groups = grid_stride_groups(n, 256);
-        let dispatches = (0..steps)
-            .map(|k| {
-                let to_p = (steps - 1 - k).is_multiple_of(2);
-                let entry = match (k == 0, to_p) {
-                    (true, true) => "in_to_p",
-                    (true, false) => "in_to_tmp",
-                    (false, true) => "tmp_to_p",
-                    (false, false) => "p_to_tmp",
-                };
-                Dispatch {
-                    entry,
-                    groups: [groups, 1, 1],
-                    group_size: [256, 1, 1],
+        let layout = Layout::of(n);
+        let whole = layout.blocks() == 1;
+        let mut dispatches = Vec::with_capacity(steps * layout.blocks());
+        for k in 0..steps {
+            let to_p = (steps - 1 - k).is_multiple_of(2);
+            let entry = match (k == 0, to_p) {
+                (true, true) => "in_to_p",
+                (true, false) => "in_to_tmp",
+                (false, true) => "tmp_to_p",
+                (false, false) => "p_to_tmp",
+            };
+            // One dispatch per block, binding that block of each state.
+            for b in 0..layout.blocks() {
+                let r = layout.block(b);
+                let groups = [grid_stride_groups(r.len(), 256), 1, 1];
+                let mut d = Dispatch::new(entry, groups, [256, 1, 1]);
+                if !whole {
+                    d.chunk = Some(Chunk {
+                        windows: (0..3)
+                            .map(|buffer| Window::covering(buffer, 6 * r.start, 6 * r.end, 6 * n))
+                            .collect(),
+                        params: vec![("n", Arg::U32(param_u32(r.len(), "n")?))],
+                    });
                 }
-            })
-            .collect();
+                dispatches.push(d);
+            }
+        }
         Ok(Launch {
             buffers: vec![
                 LaunchBuffer::input("p0", 6 * n),
@@ -152,12 +226,14 @@ impl Kernel for PicPush {
             return Ok(checker.finish());
         }
         const NAMES: [&str; 6] = ["x", "y", "z", "vx", "vy", "vz"];
+        let layout = Layout::of(n);
         if let Some(j) = (0..p.len())
             .into_par_iter()
             .find_any(|&j| !p.at(j).is_finite())
         {
+            let (c, i) = layout.of_index(j);
             checker.check(p.at(j), 0.0, 0.0, || {
-                format!("{}[{}] (not finite)", NAMES[j / n], j % n)
+                format!("{}[{i}] (not finite)", NAMES[c])
             });
         }
         let particles = if n <= FULL_CHECK {
@@ -168,14 +244,14 @@ impl Kernel for PicPush {
         let refs: Vec<(usize, [f64; 6], [f64; 2])> = particles
             .par_iter()
             .map(|&i| {
-                let s: [f64; 6] = std::array::from_fn(|c| p0[c * n + i] as f64);
+                let s: [f64; 6] = std::array::from_fn(|c| p0[layout.at(c, i)] as f64);
                 let (s, scale) = reference(s, steps);
                 (i, s, scale)
             })
             .collect();
         for (i, want, scale) in refs {
             for c in 0..6 {
-                checker.check(p.at(c * n + i), want[c], scale[c / 3], || {
+                checker.check(p.at(layout.at(c, i)), want[c], scale[c / 3], || {
                     format!("{}[{i}]", NAMES[c])
                 });
             }
@@ -228,18 +304,20 @@ fn push_cpu<T: Real>(inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
     let (n, steps) = params(&inputs.size)?;
     let src = T::input(inputs, "p0")?;
     let ranges = static_ranges(n, rayon::current_num_threads(), ALIGN);
+    let layout = Layout::of(n);
     let touch = |fill: Option<&[T]>| {
         let mut v = vec![T::ZERO; 6 * n];
         let view = SharedMut::new(&mut v);
         rayon::broadcast(|ctx| {
-            let r = ranges[ctx.index()].clone();
-            for c in 0..6 {
-                let r = c * n + r.start..c * n + r.end;
-                // SAFETY: ranges are disjoint and `v` outlives the broadcast.
-                let d = unsafe { view.range(r.clone()) };
-                match fill {
-                    Some(s) => d.copy_from_slice(&s[r]),
-                    None => d.fill(T::ZERO),
+            for seg in layout.segments(ranges[ctx.index()].clone()) {
+                for c in 0..6 {
+                    let r = layout.at(c, seg.start)..layout.at(c, seg.start) + seg.len();
+                    // SAFETY: ranges are disjoint and `v` outlives the broadcast.
+                    let d = unsafe { view.range(r.clone()) };
+                    match fill {
+                        Some(s) => d.copy_from_slice(&s[r]),
+                        None => d.fill(T::ZERO),
+                    }
                 }
             }
         });
@@ -247,6 +325,7 @@ fn push_cpu<T: Real>(inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
     };
     Ok(Box::new(PushCpu {
         n,
+        layout,
         steps,
         p0: touch(Some(src)),
         p: touch(None),
@@ -257,6 +336,7 @@ fn push_cpu<T: Real>(inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
 
 struct PushCpu<T> {
     n: usize,
+    layout: Layout,
     steps: usize,
     p0: Vec<T>,
     p: Vec<T>,
@@ -285,10 +365,10 @@ impl<T> StatePtr<T> {
     /// Pointers to particle `start` of each of the six components.
     ///
     /// # Safety
-    /// `start + len <= n` and the state holds `6n` floats.
-    unsafe fn components(self, n: usize, start: usize) -> [*mut T; 6] {
+    /// `start < n` of `layout` and the state holds `6n` floats.
+    unsafe fn components(self, layout: &Layout, start: usize) -> [*mut T; 6] {
         // SAFETY: within the state, by the caller's promise.
-        std::array::from_fn(|c| unsafe { self.0.add(c * n + start) })
+        std::array::from_fn(|c| unsafe { self.0.add(layout.at(c, start)) })
     }
 }
 
@@ -359,15 +439,21 @@ multiversion!(fn push_ptrs<T: Real>(src: [*const T; 6], dst: [*mut T; 6], len: u
 /// # Safety
 /// Both states hold `6n` floats, `r` is within `0..n`, and no other thread
 /// touches particles `r` of `dst` meanwhile.
-unsafe fn push_range<T: Real>(src: StatePtr<T>, dst: StatePtr<T>, n: usize, r: &Range<usize>) {
-    // SAFETY: the caller's promise.
-    let (s, d) = unsafe { (src.components(n, r.start), dst.components(n, r.start)) };
-    push_ptrs(s.map(|p| p as *const T), d, r.len());
+unsafe fn push_range<T: Real>(src: StatePtr<T>, dst: StatePtr<T>, layout: &Layout, r: &Range<usize>) {
+    // Each block's components are contiguous: one sweep per block.
+    for seg in layout.segments(r.clone()) {
+        if seg.is_empty() {
+            continue;
+        }
+        // SAFETY: the caller's promise; `seg` lies in one block of `r`.
+        let (s, d) = unsafe { (src.components(layout, seg.start), dst.components(layout, seg.start)) };
+        push_ptrs(s.map(|p| p as *const T), d, seg.len());
+    }
 }
 
 impl<T: Real> CpuInstance for PushCpu<T> {
     fn run(&mut self) {
-        let (n, steps) = (self.n, self.steps);
+        let (n, steps, layout) = (self.n, self.steps, self.layout);
         if self.ranges.len() != rayon::current_num_threads() {
             self.ranges = static_ranges(n, rayon::current_num_threads(), ALIGN);
         }
@@ -388,7 +474,7 @@ impl<T: Real> CpuInstance for PushCpu<T> {
                 let src = if k == 0 { p0 } else { other };
                 // SAFETY: three states of 6n floats; ranges are disjoint and
                 // a thread reads only its own range of the source.
-                unsafe { push_range(src, dst, n, r) };
+                unsafe { push_range(src, dst, &layout, r) };
             }
         });
     }
@@ -425,6 +511,31 @@ mod tests {
             .unwrap()
             .manifest
             .tolerance
+    }
+
+    /// Blocks of the layout: every index is one (component, particle), a
+    /// block's six arrays are its length, and a range splits at blocks.
+    #[test]
+    fn the_blocked_layout_covers_each_index_once() {
+        let l = Layout { n: 2500, block: 1024 };
+        assert_eq!(l.blocks(), 3);
+        let mut seen = vec![false; 6 * l.n];
+        for i in 0..l.n {
+            for c in 0..6 {
+                let j = l.at(c, i);
+                assert!(!seen[j], "{c} {i}");
+                seen[j] = true;
+                assert_eq!(l.of_index(j), (c, i));
+            }
+        }
+        assert!(seen.iter().all(|&s| s));
+        // The last block (452 particles) is six arrays of 452.
+        assert_eq!(l.at(1, 2048), 6 * 2048 + 452);
+        let segs: Vec<_> = l.segments(1000..2100).collect();
+        assert_eq!(segs, vec![1000..1024, 1024..2048, 2048..2100]);
+        // Up to one binding's worth it is plain structure of arrays.
+        let small = Layout::of(1000);
+        assert_eq!((small.blocks(), small.at(3, 7)), (1, 3 * 1000 + 7));
     }
 
     #[test]

@@ -27,10 +27,11 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernel::{
-    Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
-    Reals, SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32, sample_indices,
+    Arg, Buffer, Buffers, Checker, Chunk, CpuInstance, Dispatch, Inputs, Kernel, Launch,
+    LaunchBuffer, Reals, SizeSpec, Tolerance, Verdict, WINDOW_ALIGN, Window, Work, groups_for,
+    max_binding_bytes, max_binding_elems, param_u32, sample_indices,
 };
 use crate::kernels::BuiltinKernel;
 use crate::kernels::par::{Real, SharedMut, static_ranges};
@@ -59,6 +60,62 @@ const Y_BLOCK: usize = 16;
 const Z_CHUNK: u32 = 16;
 
 pub struct Stencil3d;
+
+/// The slabs of planes one dispatch of a step works on: all planes where
+/// the grid fits one binding, else slabs of whole `Z_CHUNK`s whose source
+/// window (the slab and a plane either side, aligned down) fits one.
+fn slabs(g: &Grid) -> Result<Vec<Range<usize>>> {
+    let plane = g.plane();
+    if g.points() <= max_binding_elems() {
+        return Ok(std::iter::once(0..g.nz).collect());
+    }
+    let fits = max_binding_elems().saturating_sub(WINDOW_ALIGN) / plane;
+    let zc = Z_CHUNK as usize;
+    let per = fits.saturating_sub(2) / zc * zc;
+    if per == 0 {
+        return Err(Error::InvalidValue {
+            what: "stencil3d grid".into(),
+            message: format!(
+                "planes of {}x{} points do not fit a binding of {} bytes in slabs of {zc}",
+                g.nx,
+                g.ny,
+                max_binding_bytes()
+            ),
+        });
+    }
+    Ok((0..g.nz.div_ceil(per))
+        .map(|k| k * per..((k + 1) * per).min(g.nz))
+        .collect())
+}
+
+/// The windows and parameters of the dispatch over slab `z` of a step from
+/// buffer `src` (0 = u0, 1 = u, 2 = tmp): the source with a plane either
+/// side, the destination and the third buffer (bound, not used) the slab
+/// alone.
+fn slab_chunk(g: &Grid, z: &Range<usize>, src: usize) -> Result<Chunk> {
+    let (plane, points) = (g.plane(), g.points());
+    let windows: Vec<Window> = (0..3)
+        .map(|b| {
+            let (lo, hi) = if b == src {
+                (z.start.saturating_sub(1), z.end + 1)
+            } else {
+                (z.start, z.end)
+            };
+            Window::covering(b, lo * plane, hi * plane, points)
+        })
+        .collect();
+    let offset = |b: usize| param_u32(windows[b].offset, "window offset").map(Arg::U32);
+    Ok(Chunk {
+        params: vec![
+            ("zlo", Arg::U32(param_u32(z.start, "zlo")?)),
+            ("zhi", Arg::U32(param_u32(z.end, "zhi")?)),
+            ("o0", offset(0)?),
+            ("o1", offset(1)?),
+            ("o2", offset(2)?),
+        ],
+        windows,
+    })
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Grid {
@@ -150,28 +207,31 @@ impl Kernel for Stencil3d {
         let g = Grid::of(&inputs.size)?;
         let p = g.points();
         param_u32(p, "nx*ny*nz")?;
-        let groups = [
-            groups_for(g.nx, 64)?,
-            groups_for(g.ny, 4)?,
-            groups_for(g.nz, Z_CHUNK)?,
-        ];
+        let slabs = slabs(&g)?;
+        let whole = slabs.len() == 1;
+        let mut dispatches = Vec::with_capacity(g.steps * slabs.len());
         // Step k writes u when steps-1-k is even, so the last one writes u.
-        let dispatches = (0..g.steps)
-            .map(|k| {
-                let to_u = (g.steps - 1 - k).is_multiple_of(2);
-                let entry = match (k == 0, to_u) {
-                    (true, true) => "in_to_u",
-                    (true, false) => "in_to_tmp",
-                    (false, true) => "tmp_to_u",
-                    (false, false) => "u_to_tmp",
-                };
-                Dispatch {
-                    entry,
-                    groups,
-                    group_size: [64, 4, 1],
+        for k in 0..g.steps {
+            let to_u = (g.steps - 1 - k).is_multiple_of(2);
+            let (entry, src) = match (k == 0, to_u) {
+                (true, true) => ("in_to_u", 0),
+                (true, false) => ("in_to_tmp", 0),
+                (false, true) => ("tmp_to_u", 2),
+                (false, false) => ("u_to_tmp", 1),
+            };
+            for z in &slabs {
+                let groups = [
+                    groups_for(g.nx, 64)?,
+                    groups_for(g.ny, 4)?,
+                    groups_for(z.len(), Z_CHUNK)?,
+                ];
+                let mut d = Dispatch::new(entry, groups, [64, 4, 1]);
+                if !whole {
+                    d.chunk = Some(slab_chunk(&g, z, src)?);
                 }
-            })
-            .collect();
+                dispatches.push(d);
+            }
+        }
         Ok(Launch {
             buffers: vec![
                 LaunchBuffer::input("u0", p),
@@ -183,6 +243,11 @@ impl Kernel for Stencil3d {
                 ("ny", Arg::U32(param_u32(g.ny, "ny")?)),
                 ("nz", Arg::U32(param_u32(g.nz, "nz")?)),
                 ("zchunk", Arg::U32(Z_CHUNK)),
+                ("zlo", Arg::U32(0)),
+                ("zhi", Arg::U32(param_u32(g.nz, "nz")?)),
+                ("o0", Arg::U32(0)),
+                ("o1", Arg::U32(0)),
+                ("o2", Arg::U32(0)),
                 ("c0", Arg::F32(C0)),
                 ("c1", Arg::F32(C1)),
             ],

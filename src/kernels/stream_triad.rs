@@ -9,7 +9,7 @@
 use crate::error::Result;
 use crate::fpga::Scalar as FpgaScalar;
 use crate::kernel::{
-    Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
+    Arg, Buffer, Chunk, Window, binding_chunks, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
     SizeSpec, Tolerance, Verdict, Work, grid_stride_groups, param_u32,
 };
 use crate::kernels::BuiltinKernel;
@@ -70,8 +70,27 @@ impl Kernel for StreamTriad {
 
     fn launch(&self, inputs: &Inputs) -> Result<Launch> {
         let n = inputs.size.usize("n", MAX_N)?;
-        // Grid-stride: as many workgroups as useful, at most the limit.
-        let groups = grid_stride_groups(n, 256);
+        // Arrays larger than a device binds at once are worked on in
+        // chunks: one dispatch per chunk, binding that chunk of a, b and c.
+        let chunks = binding_chunks(n, 1);
+        let whole = chunks.len() == 1;
+        let dispatches = chunks
+            .into_iter()
+            .map(|r| {
+                let len = r.len();
+                // Grid-stride: as many workgroups as useful, at most the limit.
+                let mut d = Dispatch::new("triad", [grid_stride_groups(len, 256), 1, 1], [256, 1, 1]);
+                if !whole {
+                    d.chunk = Some(Chunk {
+                        windows: (0..3)
+                            .map(|buffer| Window::covering(buffer, r.start, r.end, n))
+                            .collect(),
+                        params: vec![("n", Arg::U32(param_u32(len, "n")?))],
+                    });
+                }
+                Ok(d)
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Launch {
             buffers: vec![
                 LaunchBuffer::output("a", n),
@@ -79,11 +98,7 @@ impl Kernel for StreamTriad {
                 LaunchBuffer::input("c", n),
             ],
             params: vec![("n", Arg::U32(param_u32(n, "n")?)), ("s", Arg::F32(SCALAR))],
-            dispatches: vec![Dispatch {
-                entry: "triad",
-                groups: [groups, 1, 1],
-                group_size: [256, 1, 1],
-            }],
+            dispatches,
         })
     }
 

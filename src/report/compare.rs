@@ -1,15 +1,13 @@
 //! `hetbench compare --baseline X`: every device against one baseline
 //! device, per kernel, size and precision.
 //!
-//! The ratio is the baseline's mean time over the device's mean time (above
-//! 1: the device is faster), with its 95% confidence interval, and the
-//! difference is called significant when Welch's t-test on the two mean
-//! times rejects equality at the 5% level (see [`crate::report::stats`]).
-//! Both use the stored summaries (mean, standard deviation, n), so any two
-//! imported runs can be compared without their raw samples. The ratio is of
-//! means, not of the medians behind the stored throughputs, because the test
-//! and the interval are about means; the two differ when a sample has
-//! outliers, and the table shows both throughputs as stored.
+//! The ratio is the device's throughput over the baseline's (the baseline's
+//! median time over the device's; above 1: the device is faster), the same
+//! throughputs that the tables, `score` and `summary` show, with the 95%
+//! interval propagated from the two medians' intervals on the log scale
+//! (see [`crate::report::stats`]). A device is called faster or slower only
+//! when that interval excludes 1; a result without a median interval (fewer
+//! than 6 samples, or stored before intervals were) is left untested.
 //!
 //! The baseline is named by host name, platform hash (6 digits or more),
 //! device id or name, `backend:device` or `host/backend:device`; a name that
@@ -18,8 +16,9 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::report::data::throughput_estimate;
 use crate::report::data::{Dataset, Subject, rankable};
-use crate::report::stats::{Ratio, Sample, Welch, ratio_of_means, welch};
+use crate::report::stats::Estimate;
 use crate::report::table::format_value;
 use crate::store::ResultRecord;
 
@@ -34,14 +33,12 @@ pub struct CompareRow {
     pub unit: String,
     pub baseline_throughput: f64,
     pub throughput: f64,
-    /// Baseline mean time / device mean time.
+    /// Device throughput / baseline throughput.
     pub ratio: f64,
-    pub ci95_low: f64,
-    pub ci95_high: f64,
-    /// Welch's t of (baseline mean time - device mean time); `None` when a
-    /// sample has fewer than two values.
-    pub t: Option<f64>,
-    pub df: Option<f64>,
+    /// Its 95% interval; `None` when either median has none.
+    pub ci95_low: Option<f64>,
+    pub ci95_high: Option<f64>,
+    /// Whether the interval excludes 1; `None` when there is no interval.
     pub significant: Option<bool>,
     /// `faster`, `slower`, `no significant difference` or `untested`.
     pub verdict: String,
@@ -56,7 +53,7 @@ pub struct Comparison {
     pub rows: Vec<CompareRow>,
 }
 
-pub const METHOD: &str = "ratio of mean times with a 95% CI (delta method on the log ratio); significance by Welch's two-sided t-test at 5% on the mean times";
+pub const METHOD: &str = "ratio of throughputs (work / median time) with a 95% interval from the two medians' order-statistic intervals (delta method on the log ratio); faster or slower only where the interval excludes 1";
 
 /// The one subject that `name` names.
 pub fn resolve_baseline(data: &Dataset, name: &str) -> Result<Subject> {
@@ -84,14 +81,6 @@ pub fn resolve_baseline(data: &Dataset, name: &str) -> Result<Subject> {
             ),
         }),
     }
-}
-
-fn sample(r: &ResultRecord) -> Option<Sample> {
-    r.timing.as_ref().map(|t| Sample {
-        mean: t.summary.mean,
-        stddev: t.summary.stddev,
-        n: t.summary.n,
-    })
 }
 
 /// Compares every other device with the baseline `name`. Modeled results
@@ -132,18 +121,16 @@ pub fn compare(results: &[ResultRecord], name: &str, include_modeled: bool) -> R
                 continue;
             }
             let Some(r) = by_key.get(&key) else { continue };
-            let (Some(bs), Some(rs)) = (sample(b), sample(r)) else {
+            let (Some(be), Some(de)) = (throughput_estimate(b), throughput_estimate(r)) else {
                 continue;
             };
-            let Some(Ratio { value, low, high }) = ratio_of_means(bs, rs) else {
-                continue;
-            };
-            let w: Option<Welch> = welch(bs, rs);
-            let verdict = match w {
-                None => "untested (n < 2)".to_string(),
-                Some(w) if !w.significant => "no significant difference".into(),
-                Some(_) if value > 1.0 => "faster".into(),
-                Some(_) => "slower".into(),
+            let ratio: Estimate = de.ratio(&be);
+            let interval = ratio.interval();
+            let verdict = match (interval, ratio.excludes(1.0)) {
+                (None, _) => "untested (no median interval)".to_string(),
+                (Some(_), None) => "no significant difference".into(),
+                (Some(_), Some(true)) => "faster".into(),
+                (Some(_), Some(false)) => "slower".into(),
             };
             rows.push(CompareRow {
                 kernel: key.0.clone(),
@@ -154,12 +141,10 @@ pub fn compare(results: &[ResultRecord], name: &str, include_modeled: bool) -> R
                 unit: r.throughput_unit.clone(),
                 baseline_throughput: b.throughput.unwrap_or(0.0),
                 throughput: r.throughput.unwrap_or(0.0),
-                ratio: value,
-                ci95_low: low,
-                ci95_high: high,
-                t: w.map(|w| w.t),
-                df: w.map(|w| w.df),
-                significant: w.map(|w| w.significant),
+                ratio: ratio.value,
+                ci95_low: interval.map(|i| i.0),
+                ci95_high: interval.map(|i| i.1),
+                significant: interval.map(|_| ratio.excludes(1.0).is_some()),
                 verdict,
             });
         }
@@ -179,7 +164,7 @@ pub fn compare(results: &[ResultRecord], name: &str, include_modeled: bool) -> R
 }
 
 impl Comparison {
-    pub const HEADINGS: [&'static str; 10] = [
+    pub const HEADINGS: [&'static str; 9] = [
         "kernel",
         "size",
         "device",
@@ -188,7 +173,6 @@ impl Comparison {
         "device tput",
         "ratio",
         "95% CI",
-        "t (df)",
         "verdict",
     ];
 
@@ -205,10 +189,8 @@ impl Comparison {
                     format_value(r.baseline_throughput),
                     format_value(r.throughput),
                     format!("{:.3}", r.ratio),
-                    format!("{:.3} .. {:.3}", r.ci95_low, r.ci95_high),
-                    match (r.t, r.df) {
-                        (Some(t), Some(df)) if df.is_finite() => format!("{t:.2} ({df:.1})"),
-                        (Some(t), Some(_)) => format!("{t:.2} (inf)"),
+                    match (r.ci95_low, r.ci95_high) {
+                        (Some(l), Some(h)) => format!("{l:.3} .. {h:.3}"),
                         _ => "-".into(),
                     },
                     r.verdict.clone(),

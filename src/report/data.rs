@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::power::{EnergyReading, Method};
+use crate::report::stats::Estimate;
 use crate::store::{ResultRecord, Status};
 
 /// One device of one node.
@@ -26,6 +27,13 @@ pub struct Subject {
     pub device_type: String,
     /// Its figures are modeled, not measured (FPGA emulation).
     pub modeled: bool,
+    /// The platform's label (`run --label`), if it was given one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_label: Option<String>,
+    /// The first 8 digits of the platform hash, shown after the name where
+    /// two platforms of a dataset would otherwise look alike.
+    #[serde(skip)]
+    pub short_hash: Option<String>,
 }
 
 impl Subject {
@@ -38,20 +46,39 @@ impl Subject {
             device_name: r.device_name.clone(),
             device_type: r.device_type.clone(),
             modeled: r.is_modeled(),
+            platform_label: r.platform_label.clone(),
+            short_hash: None,
+        }
+    }
+
+    /// The platform's name: its label, else its host name, with the short
+    /// hash where that is needed to tell it from another.
+    pub fn platform_name(&self) -> String {
+        let name = self.platform_label.as_deref().unwrap_or(&self.hostname);
+        match &self.short_hash {
+            Some(h) => format!("{name} [{h}]"),
+            None => name.to_string(),
         }
     }
 
     /// `host/backend:device`, the exact name `--baseline` accepts.
     pub fn spec(&self) -> String {
-        format!("{}/{}:{}", self.hostname, self.backend, self.device)
+        let platform = match &self.short_hash {
+            Some(h) => h.clone(),
+            None => self
+                .platform_label
+                .clone()
+                .unwrap_or_else(|| self.hostname.clone()),
+        };
+        format!("{platform}/{}:{}", self.backend, self.device)
     }
 
-    /// `host: device name (backend:device)`, for tables and legends;
+    /// `platform: device name (backend:device)`, for tables and legends;
     /// ` [MODELED]` after a modeled device.
     pub fn label(&self) -> String {
         format!(
             "{}: {} ({}:{}){}",
-            self.hostname,
+            self.platform_name(),
             self.device_name,
             self.backend,
             self.device,
@@ -59,16 +86,21 @@ impl Subject {
         )
     }
 
-    /// Whether `name` names this subject: its host name, platform hash (or
-    /// a prefix of at least 6 digits), device id, device name,
-    /// `backend:device` or `host/backend:device`.
+    /// Whether `name` names this subject: its label, host name, platform
+    /// hash (or a prefix of at least 6 digits), device id, device name,
+    /// `backend:device`, or any of the platform names followed by
+    /// `/backend:device`.
     pub fn matches(&self, name: &str) -> bool {
-        name == self.hostname
-            || name == self.device
-            || name == self.device_name
-            || name == format!("{}:{}", self.backend, self.device)
-            || name == self.spec()
-            || (name.len() >= 6 && self.platform_hash.starts_with(name))
+        let platform = |p: &str| {
+            p == self.hostname
+                || self.platform_label.as_deref() == Some(p)
+                || (p.len() >= 6 && self.platform_hash.starts_with(p))
+        };
+        let device = |d: &str| d == format!("{}:{}", self.backend, self.device);
+        match name.rsplit_once('/') {
+            Some((p, d)) if device(d) => platform(p),
+            _ => platform(name) || name == self.device || name == self.device_name || device(name),
+        }
     }
 }
 
@@ -102,7 +134,9 @@ impl Dataset {
                 }
             }
         }
-        Dataset { subjects }
+        Dataset {
+            subjects: disambiguate(subjects),
+        }
     }
 
     /// Like [`Dataset::new`], but an error (exit 2) when nothing is left.
@@ -149,6 +183,27 @@ impl Dataset {
     }
 }
 
+/// Gives the subjects of platforms that share a name (label or host) with
+/// another platform their short hash.
+fn disambiguate<V>(subjects: BTreeMap<Subject, V>) -> BTreeMap<Subject, V> {
+    let mut hashes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for s in subjects.keys() {
+        hashes
+            .entry(s.platform_name())
+            .or_default()
+            .insert(s.platform_hash.clone());
+    }
+    subjects
+        .into_iter()
+        .map(|(mut s, v)| {
+            if hashes[&s.platform_name()].len() > 1 {
+                s.short_hash = Some(s.platform_hash.chars().take(8).collect());
+            }
+            (s, v)
+        })
+        .collect()
+}
+
 /// small < medium < large < anything else.
 pub fn size_rank(size: &str) -> (usize, String) {
     let rank = crate::kernel::manifest::SIZE_NAMES
@@ -156,6 +211,16 @@ pub fn size_rank(size: &str) -> (usize, String) {
         .position(|s| *s == size)
         .unwrap_or(usize::MAX);
     (rank, size.to_string())
+}
+
+/// A result's throughput with the 95% interval of its median time (see
+/// [`ResultRecord::throughput_interval`]), or without one.
+pub fn throughput_estimate(r: &ResultRecord) -> Option<Estimate> {
+    let t = r.throughput?;
+    match r.throughput_interval() {
+        Some(ci) => Estimate::with_interval(t, ci.low, ci.high),
+        None => Estimate::bare(t),
+    }
 }
 
 /// The energy reading a figure may use: the result's primary reading, if it

@@ -63,7 +63,7 @@ impl Exporter for JsonExporter {
 pub struct CsvExporter;
 
 /// Columns of the CSV export (values in seconds, bytes, FLOP).
-pub const CSV_COLUMNS: [&str; 34] = [
+pub const CSV_COLUMNS: [&str; 36] = [
     "run_id",
     "hostname",
     "platform_hash",
@@ -84,9 +84,11 @@ pub const CSV_COLUMNS: [&str; 34] = [
     "stddev_s",
     "min_s",
     "max_s",
-    "ci95_low_s",
-    "ci95_high_s",
+    "median_ci95_low_s",
+    "median_ci95_high_s",
     "throughput",
+    "throughput_ci95_low",
+    "throughput_ci95_high",
     "throughput_unit",
     "verify_max_rel_error",
     "message",
@@ -153,9 +155,11 @@ impl Exporter for CsvExporter {
                 num(s.map(|s| s.stddev)),
                 num(s.map(|s| s.min)),
                 num(s.map(|s| s.max)),
-                num(s.map(|s| s.ci95_low)),
-                num(s.map(|s| s.ci95_high)),
+                num(r.median_interval().map(|c| c.low)),
+                num(r.median_interval().map(|c| c.high)),
                 num(r.throughput),
+                num(r.throughput_interval().map(|c| c.low)),
+                num(r.throughput_interval().map(|c| c.high)),
                 text(&r.throughput_unit),
                 num(r.verification.as_ref().map(|v| v.max_rel_error)),
                 text(r.message.as_deref().unwrap_or_default()),

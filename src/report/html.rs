@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use crate::report::compare::Comparison;
 use crate::report::data::{Dataset, html_escape as esc};
 use crate::report::plot::Figure;
-use crate::report::score::{ScoreReport, labelled};
-use crate::report::table::{self, format_value};
+use crate::report::score::{KERNEL_HEADINGS, ScoreReport};
+use crate::report::table;
 use crate::store::RunRecord;
 
 /// What the report shows.
@@ -82,43 +82,19 @@ fn score_html(score: &ScoreReport) -> String {
                 "estimated energy and modeled results included: devices labelled [MODELED], energy ESTIMATED",
         }
     );
-    let domains = ["simulation", "reconstruction", "ml", "micro"];
-    let mut headings = vec!["device", "overall", "overall per W"];
-    headings.extend(domains);
-    headings.push("missing kernels");
-    let rows: Vec<Vec<String>> = score
-        .subjects
-        .iter()
-        .map(|sc| {
-            let mut row = vec![
-                sc.label.clone(),
-                sc.overall.map(format_value).unwrap_or_else(|| "-".into()),
-                labelled(sc.overall_per_watt, sc.overall_per_watt_estimated),
-            ];
-            for d in domains {
-                row.push(match sc.domains.iter().find(|x| x.domain.as_str() == d) {
-                    Some(x) if x.counted => format_value(x.score),
-                    Some(x) => format!("({})", format_value(x.score)),
-                    None => "-".into(),
-                });
-            }
-            row.push(sc.missing.join(", "));
-            row
-        })
-        .collect();
+    s.push_str(&format!("<p>Intervals: {}.</p>\n", esc(score.intervals)));
+    let (headings, rows) = score.subject_rows();
     s.push_str(&table_html(&headings, &rows));
-    let rows = score.kernel_rows();
-    s.push_str(&table_html(
-        &[
-            "device",
-            "kernel",
-            "domain",
-            "ratios to reference",
-            "ratio",
-            "ratio per W",
-        ],
-        &rows,
-    ));
+    for sc in &score.subjects {
+        if let Some(why) = &sc.partial {
+            s.push_str(&format!(
+                "<p class=\"note\">{}: {}</p>\n",
+                esc(&sc.label),
+                esc(why)
+            ));
+        }
+    }
+    s.push_str(&table_html(&KERNEL_HEADINGS, &score.kernel_rows()));
     s
 }
 

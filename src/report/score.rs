@@ -40,9 +40,12 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::kernel::manifest::Domain;
 use crate::kernels::Registry;
-use crate::report::data::{Dataset, Key, Subject, key_of, modeled_hint, rankable, usable_energy};
-use crate::report::stats::weighted_geometric_mean;
-use crate::store::{RunFile, Status, json};
+use crate::power::{EnergyReading, Method};
+use crate::report::data::{
+    Dataset, Key, Subject, key_of, modeled_hint, rankable, throughput_estimate, usable_energy,
+};
+use crate::report::stats::{Estimate, geometric_mean_of};
+use crate::store::{ResultRecord, RunFile, Status, json};
 
 /// The reference built into the binary: `results/reference/` of this source tree.
 const BUILTIN_REFERENCE: (&str, &str) = (
@@ -159,10 +162,45 @@ pub struct ScoreOptions {
     pub include_estimated: bool,
     /// Score modeled results (time and energy) beside measured ones.
     pub include_modeled: bool,
-    /// Kernel weights within their domain (default 1).
+    /// Weights: a kernel's within its domain, a domain's in the overall
+    /// score (default 1; micro 0 unless `include_micro`; 0 leaves a domain
+    /// out). Keys are kernel or domain names.
     pub weights: BTreeMap<String, f64>,
+    /// Compute an overall score that covers only part of the suite.
+    pub allow_partial: bool,
     /// Only results of this suite version.
     pub suite: Option<String>,
+}
+
+/// The relative 95% half-range given to a power that is estimated (a TDP
+/// figure, not a reading): the interval spans x/÷ this factor.
+pub const ESTIMATED_POWER_FACTOR: f64 = 1.5;
+
+/// A score figure with its 95% interval (`None`: a term had none).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Figure {
+    pub value: f64,
+    pub ci95: Option<(f64, f64)>,
+}
+
+impl Figure {
+    pub fn new(value: f64, ci95: Option<(f64, f64)>) -> Figure {
+        Figure { value, ci95 }
+    }
+
+    /// `value [low, high]`, or the value alone.
+    pub fn text(&self) -> String {
+        use crate::report::table::format_value;
+        match self.ci95 {
+            Some((l, h)) => format!(
+                "{} [{}, {}]",
+                format_value(self.value),
+                format_value(l),
+                format_value(h)
+            ),
+            None => format_value(self.value),
+        }
+    }
 }
 
 /// One kernel's part of a score.
@@ -175,21 +213,40 @@ pub struct KernelScore {
     pub ratios: Vec<(String, String, f64)>,
     /// Geometric mean of `ratios`.
     pub ratio: f64,
+    pub ratio_ci95: Option<(f64, f64)>,
     /// Geometric mean of ratio / average watts over sizes with usable energy.
     pub per_watt: Option<f64>,
+    pub per_watt_ci95: Option<(f64, f64)>,
     /// Whether `per_watt` used an estimated or modeled reading.
     pub per_watt_estimated: bool,
+    /// The energy scope(s) `per_watt` divides by (`cpu-package`, ...).
+    pub per_watt_scope: Option<String>,
+    #[serde(skip)]
+    estimate: Option<Estimate>,
+    #[serde(skip)]
+    per_watt_estimate: Option<Estimate>,
 }
 
 /// One domain of a score.
 #[derive(Debug, Clone, Serialize)]
 pub struct DomainScore {
     pub domain: Domain,
+    pub weight: f64,
     pub score: f64,
+    pub score_ci95: Option<(f64, f64)>,
     pub per_watt: Option<f64>,
+    pub per_watt_ci95: Option<(f64, f64)>,
     pub per_watt_estimated: bool,
-    /// Whether it counts in the overall score.
+    /// Whether it counts in the overall score (weight above 0).
     pub counted: bool,
+    /// Kernels of the suite in this domain that this device has a ratio for,
+    /// and the suite's kernels of the domain.
+    pub covered: usize,
+    pub of: usize,
+    #[serde(skip)]
+    estimate: Estimate,
+    #[serde(skip)]
+    per_watt_estimate: Option<Estimate>,
 }
 
 /// The score of one device.
@@ -199,12 +256,21 @@ pub struct SubjectScore {
     pub label: String,
     pub kernels: Vec<KernelScore>,
     pub domains: Vec<DomainScore>,
-    /// Geometric mean of the counted domains.
+    /// Weighted geometric mean of the counted domains; `None` when it would
+    /// cover less than the suite without `allow_partial` (see `partial`).
     pub overall: Option<f64>,
+    pub overall_ci95: Option<(f64, f64)>,
     pub overall_per_watt: Option<f64>,
+    pub overall_per_watt_ci95: Option<(f64, f64)>,
     pub overall_per_watt_estimated: bool,
-    /// Reference kernels (of counted domains) this device has no result for.
+    /// Kernels of the suite (counted domains) scored, and the suite's count.
+    pub covered: usize,
+    pub of: usize,
+    /// Kernels of the suite (counted domains) this device has no ratio for:
+    /// not run, failed, or at no size and precision the reference has.
     pub missing: Vec<String>,
+    /// Why there is no overall score, when it is left out.
+    pub partial: Option<String>,
 }
 
 /// Scores of every device against one reference.
@@ -215,18 +281,95 @@ pub struct ScoreReport {
     pub include_micro: bool,
     pub include_estimated: bool,
     pub include_modeled: bool,
+    pub allow_partial: bool,
+    /// The weights used: every kernel's and every domain's.
+    pub weights: BTreeMap<String, f64>,
+    /// What the intervals cover.
+    pub intervals: &'static str,
     /// Modeled results left out (without `include_modeled`).
     pub modeled_left_out: usize,
     pub subjects: Vec<SubjectScore>,
 }
 
-/// Scores every subject of `results` against `reference`.
-pub fn score(
-    results: &[crate::store::ResultRecord],
+pub const INTERVALS: &str = "95% intervals from each result's median-time interval, propagated through the geometric means on the log scale; the reference is a constant; measured power is taken as read, estimated power as x/÷1.5; one run per result, so run-to-run variation is not included";
+
+/// The weights in effect: every kernel and domain of the registry, checked.
+fn weights(registry: &Registry, opts: &ScoreOptions) -> Result<BTreeMap<String, f64>> {
+    let domains = [
+        Domain::Simulation,
+        Domain::Reconstruction,
+        Domain::Ml,
+        Domain::Micro,
+    ];
+    let mut out = BTreeMap::new();
+    for d in domains {
+        let w = if d == Domain::Micro && !opts.include_micro {
+            0.0
+        } else {
+            1.0
+        };
+        out.insert(d.as_str().to_string(), w);
+    }
+    for k in registry.names() {
+        out.insert(k.to_string(), 1.0);
+    }
+    for (k, w) in &opts.weights {
+        if !out.contains_key(k) {
+            return Err(Error::UnknownName {
+                what: "weight",
+                name: k.clone(),
+                valid: out.keys().cloned().collect::<Vec<_>>().join(", "),
+            });
+        }
+        let is_domain = domains.iter().any(|d| d.as_str() == k);
+        // A domain may be left out (0); a kernel within one may not, since a
+        // zero weight would hide it while counting it as covered.
+        if !(w.is_finite() && (*w > 0.0 || (is_domain && *w == 0.0))) {
+            return Err(Error::InvalidValue {
+                what: "--weights".into(),
+                message: format!(
+                    "{k}={w}: a weight must be a positive number{}",
+                    if is_domain {
+                        " (or 0 to leave the domain out)"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
+        out.insert(k.clone(), *w);
+    }
+    if domains.iter().all(|d| out[d.as_str()] == 0.0) {
+        return Err(Error::InvalidValue {
+            what: "--weights".into(),
+            message: "every domain has weight 0: nothing would be scored".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// The power a per-watt term divides by, as an estimate: measured power as
+/// read, estimated power with [`ESTIMATED_POWER_FACTOR`], modeled power with
+/// no interval (a model has no sampling error to state).
+fn power_estimate(e: &EnergyReading) -> Option<Estimate> {
+    match e.method {
+        Method::Counter | Method::Sampled => Estimate::exact(e.avg_w),
+        Method::Estimated => Estimate::with_interval(
+            e.avg_w,
+            e.avg_w / ESTIMATED_POWER_FACTOR,
+            e.avg_w * ESTIMATED_POWER_FACTOR,
+        ),
+        Method::Modeled => Estimate::bare(e.avg_w),
+    }
+}
+
+/// Checks the options against the reference and the results, and keeps the
+/// results a score may use; with the count of modeled results left out.
+fn select(
+    results: &[ResultRecord],
     reference: &Reference,
-    registry: &Registry,
     opts: &ScoreOptions,
-) -> Result<ScoreReport> {
+) -> Result<(Dataset, usize)> {
     if let Some(s) = &opts.suite
         && *s != reference.suite_version
     {
@@ -235,7 +378,7 @@ pub fn score(
             reference.suite_version, reference.source
         )));
     }
-    let of_suite: Vec<crate::store::ResultRecord> = results
+    let of_suite: Vec<ResultRecord> = results
         .iter()
         .filter(|r| opts.suite.as_ref().is_none_or(|s| *s == r.suite_version))
         .cloned()
@@ -257,127 +400,29 @@ pub fn score(
             reference.suite_version
         )));
     }
-    for (k, w) in &opts.weights {
-        if !(w.is_finite() && *w > 0.0) {
-            return Err(Error::InvalidValue {
-                what: "--weight".into(),
-                message: format!("{k}={w}: a weight must be a positive number"),
-            });
-        }
-        registry.get(k)?;
-    }
-    let domain_of = |kernel: &str| registry.get(kernel).ok().map(|k| k.manifest.domain);
-    let counted = |d: Domain| d != Domain::Micro || opts.include_micro;
+    Ok((data, modeled_left_out))
+}
 
-    let mut subjects = Vec::new();
-    for (subject, by_key) in &data.subjects {
-        // kernel -> (ratios, per-watt terms, estimated?)
-        let mut per_kernel: BTreeMap<String, KernelScore> = BTreeMap::new();
-        let mut per_watt_terms: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-        for (key, r) in by_key {
-            let (Some(reference_t), Some(t), Some(domain)) = (
-                reference.throughput.get(key),
-                r.throughput,
-                domain_of(&r.kernel),
-            ) else {
-                continue;
-            };
-            if t <= 0.0 {
-                continue;
-            }
-            let ratio = t / reference_t;
-            let ks = per_kernel
-                .entry(r.kernel.clone())
-                .or_insert_with(|| KernelScore {
-                    kernel: r.kernel.clone(),
-                    domain,
-                    weight: opts.weights.get(&r.kernel).copied().unwrap_or(1.0),
-                    ratios: Vec::new(),
-                    ratio: 0.0,
-                    per_watt: None,
-                    per_watt_estimated: false,
-                });
-            ks.ratios.push((key.1.clone(), key.2.clone(), ratio));
-            if let Some(e) = usable_energy(r, opts.include_estimated, opts.include_modeled) {
-                per_watt_terms
-                    .entry(r.kernel.clone())
-                    .or_default()
-                    .push(ratio / e.avg_w);
-                ks.per_watt_estimated |= !e.method.is_measured();
-            }
-        }
-        if per_kernel.is_empty() {
-            continue;
-        }
-        let mut kernels: Vec<KernelScore> = per_kernel.into_values().collect();
-        for k in &mut kernels {
-            let ratios: Vec<(f64, f64)> = k.ratios.iter().map(|r| (r.2, 1.0)).collect();
-            k.ratio = weighted_geometric_mean(&ratios).unwrap_or(0.0);
-            k.per_watt = per_watt_terms.get(&k.kernel).and_then(|v| {
-                weighted_geometric_mean(&v.iter().map(|&x| (x, 1.0)).collect::<Vec<_>>())
-            });
-        }
-        let domains_present: BTreeSet<Domain> = kernels.iter().map(|k| k.domain).collect();
-        let mut domains = Vec::new();
-        for d in domains_present {
-            let of_d: Vec<&KernelScore> = kernels.iter().filter(|k| k.domain == d).collect();
-            let score = weighted_geometric_mean(
-                &of_d.iter().map(|k| (k.ratio, k.weight)).collect::<Vec<_>>(),
-            );
-            let pw: Vec<(f64, f64)> = of_d
-                .iter()
-                .filter_map(|k| k.per_watt.map(|p| (p, k.weight)))
-                .collect();
-            if let Some(score) = score {
-                domains.push(DomainScore {
-                    domain: d,
-                    score,
-                    // Per watt only when every kernel of the domain has it:
-                    // a partial mean would favour devices that lack meters.
-                    per_watt: (pw.len() == of_d.len())
-                        .then(|| weighted_geometric_mean(&pw))
-                        .flatten(),
-                    per_watt_estimated: of_d.iter().any(|k| k.per_watt_estimated),
-                    counted: counted(d),
-                });
-            }
-        }
-        let counted_domains: Vec<&DomainScore> = domains.iter().filter(|d| d.counted).collect();
-        let overall = weighted_geometric_mean(
-            &counted_domains
-                .iter()
-                .map(|d| (d.score, 1.0))
-                .collect::<Vec<_>>(),
-        );
-        let pw: Vec<(f64, f64)> = counted_domains
-            .iter()
-            .filter_map(|d| d.per_watt.map(|p| (p, 1.0)))
-            .collect();
-        let overall_per_watt = (!pw.is_empty() && pw.len() == counted_domains.len())
-            .then(|| weighted_geometric_mean(&pw))
-            .flatten();
-        let have: BTreeSet<&str> = kernels.iter().map(|k| k.kernel.as_str()).collect();
-        let missing: Vec<String> = reference
-            .throughput
-            .keys()
-            .map(|k| k.0.as_str())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .filter(|k| !have.contains(k) && domain_of(k).is_some_and(counted))
-            .map(str::to_string)
-            .collect();
-        subjects.push(SubjectScore {
-            label: subject.label(),
-            subject: subject.clone(),
-            overall_per_watt_estimated: overall_per_watt.is_some()
-                && counted_domains.iter().any(|d| d.per_watt_estimated),
-            kernels,
-            domains,
-            overall,
-            overall_per_watt,
-            missing,
-        });
-    }
+/// Scores every subject of `results` against `reference`.
+pub fn score(
+    results: &[ResultRecord],
+    reference: &Reference,
+    registry: &Registry,
+    opts: &ScoreOptions,
+) -> Result<ScoreReport> {
+    let weights = weights(registry, opts)?;
+    let (data, modeled_left_out) = select(results, reference, opts)?;
+    let ctx = Context {
+        reference,
+        registry,
+        opts,
+        weights: &weights,
+    };
+    let subjects: Vec<SubjectScore> = data
+        .subjects
+        .iter()
+        .filter_map(|(subject, by_key)| ctx.subject(subject, by_key))
+        .collect();
     if subjects.is_empty() {
         return Err(Error::NoResults(format!(
             "no result shares a kernel, size and precision with the reference ({}); run the sizes it has",
@@ -390,30 +435,262 @@ pub fn score(
         include_micro: opts.include_micro,
         include_estimated: opts.include_estimated,
         include_modeled: opts.include_modeled,
+        allow_partial: opts.allow_partial,
+        weights,
+        intervals: INTERVALS,
         modeled_left_out,
         subjects,
     })
 }
 
-/// A figure with `(ESTIMATED)` after it when it used estimated energy.
-pub fn labelled(v: Option<f64>, estimated: bool) -> String {
-    match v {
-        Some(v) if estimated => format!("{} (ESTIMATED)", crate::report::table::format_value(v)),
-        Some(v) => crate::report::table::format_value(v),
+/// What scoring one subject needs.
+struct Context<'a> {
+    reference: &'a Reference,
+    registry: &'a Registry,
+    opts: &'a ScoreOptions,
+    weights: &'a BTreeMap<String, f64>,
+}
+
+impl Context<'_> {
+    fn domain_of(&self, kernel: &str) -> Option<Domain> {
+        self.registry.get(kernel).ok().map(|k| k.manifest.domain)
+    }
+
+    fn domain_weight(&self, d: Domain) -> f64 {
+        self.weights.get(d.as_str()).copied().unwrap_or(0.0)
+    }
+
+    /// The suite's kernels of domain `d`.
+    fn suite_of(&self, d: Domain) -> Vec<&str> {
+        self.registry
+            .names()
+            .into_iter()
+            .filter(|k| self.domain_of(k) == Some(d))
+            .collect()
+    }
+
+    /// One kernel's ratios, from every result the reference has a figure for.
+    fn kernels(&self, by_key: &BTreeMap<Key, ResultRecord>) -> Vec<KernelScore> {
+        // kernel -> (score, ratio terms, per-watt terms, scopes)
+        type Terms = (
+            KernelScore,
+            Vec<(Estimate, f64)>,
+            Vec<(Estimate, f64)>,
+            BTreeSet<String>,
+        );
+        let mut per_kernel: BTreeMap<String, Terms> = BTreeMap::new();
+        for (key, r) in by_key {
+            let (Some(reference_t), Some(t), Some(domain)) = (
+                self.reference
+                    .throughput
+                    .get(key)
+                    .copied()
+                    .and_then(Estimate::exact),
+                throughput_estimate(r),
+                self.domain_of(&r.kernel),
+            ) else {
+                continue;
+            };
+            let ratio = t.ratio(&reference_t);
+            let entry = per_kernel.entry(r.kernel.clone()).or_insert_with(|| {
+                (
+                    KernelScore {
+                        kernel: r.kernel.clone(),
+                        domain,
+                        weight: self.weights.get(&r.kernel).copied().unwrap_or(1.0),
+                        ratios: Vec::new(),
+                        ratio: 0.0,
+                        ratio_ci95: None,
+                        per_watt: None,
+                        per_watt_ci95: None,
+                        per_watt_estimated: false,
+                        per_watt_scope: None,
+                        estimate: None,
+                        per_watt_estimate: None,
+                    },
+                    Vec::new(),
+                    Vec::new(),
+                    BTreeSet::new(),
+                )
+            });
+            entry
+                .0
+                .ratios
+                .push((key.1.clone(), key.2.clone(), ratio.value));
+            entry.1.push((ratio, 1.0));
+            let opts = self.opts;
+            if let Some(e) = usable_energy(r, opts.include_estimated, opts.include_modeled)
+                && let Some(w) = power_estimate(e)
+            {
+                entry.2.push((ratio.ratio(&w), 1.0));
+                entry.3.insert(e.scope.as_str().to_string());
+                entry.0.per_watt_estimated |= !e.method.is_measured();
+            }
+        }
+        per_kernel
+            .into_values()
+            .map(|(mut k, ratios, per_watt, scopes)| {
+                let g = geometric_mean_of(&ratios);
+                k.ratio = g.map_or(0.0, |g| g.value);
+                k.ratio_ci95 = g.and_then(|g| g.interval());
+                k.estimate = g;
+                // Per watt only when every size has it, like a domain.
+                let pw = (per_watt.len() == ratios.len())
+                    .then(|| geometric_mean_of(&per_watt))
+                    .flatten();
+                k.per_watt = pw.map(|p| p.value);
+                k.per_watt_ci95 = pw.and_then(|p| p.interval());
+                k.per_watt_estimate = pw;
+                k.per_watt_scope = pw.map(|_| scopes.into_iter().collect::<Vec<_>>().join("+"));
+                k
+            })
+            .filter(|k| k.estimate.is_some())
+            .collect()
+    }
+
+    fn domains(&self, kernels: &[KernelScore]) -> Vec<DomainScore> {
+        let present: BTreeSet<Domain> = kernels.iter().map(|k| k.domain).collect();
+        let mut domains = Vec::new();
+        for d in present {
+            let of_d: Vec<&KernelScore> = kernels.iter().filter(|k| k.domain == d).collect();
+            let terms: Vec<(Estimate, f64)> = of_d
+                .iter()
+                .filter_map(|k| k.estimate.map(|e| (e, k.weight)))
+                .collect();
+            let pw: Vec<(Estimate, f64)> = of_d
+                .iter()
+                .filter_map(|k| k.per_watt_estimate.map(|p| (p, k.weight)))
+                .collect();
+            let Some(score) = geometric_mean_of(&terms) else {
+                continue;
+            };
+            // Per watt only when every kernel of the domain has it: a
+            // partial mean would favour devices that lack meters.
+            let per_watt = (pw.len() == of_d.len())
+                .then(|| geometric_mean_of(&pw))
+                .flatten();
+            let weight = self.domain_weight(d);
+            domains.push(DomainScore {
+                domain: d,
+                weight,
+                score: score.value,
+                score_ci95: score.interval(),
+                per_watt: per_watt.map(|p| p.value),
+                per_watt_ci95: per_watt.and_then(|p| p.interval()),
+                per_watt_estimated: of_d.iter().any(|k| k.per_watt_estimated),
+                counted: weight > 0.0,
+                covered: of_d.len(),
+                of: self.suite_of(d).len(),
+                estimate: score,
+                per_watt_estimate: per_watt,
+            });
+        }
+        domains
+    }
+
+    fn subject(
+        &self,
+        subject: &Subject,
+        by_key: &BTreeMap<Key, ResultRecord>,
+    ) -> Option<SubjectScore> {
+        let kernels = self.kernels(by_key);
+        if kernels.is_empty() {
+            return None;
+        }
+        let domains = self.domains(&kernels);
+        let counted: Vec<&DomainScore> = domains.iter().filter(|d| d.counted).collect();
+        let have: BTreeSet<&str> = kernels.iter().map(|k| k.kernel.as_str()).collect();
+        let suite: Vec<&str> = self
+            .registry
+            .names()
+            .into_iter()
+            .filter(|k| {
+                self.domain_of(k)
+                    .is_some_and(|d| self.domain_weight(d) > 0.0)
+            })
+            .collect();
+        let missing: Vec<String> = suite
+            .iter()
+            .filter(|k| !have.contains(*k))
+            .map(|k| k.to_string())
+            .collect();
+        let covered = suite.len() - missing.len();
+        let partial = (!missing.is_empty() && !self.opts.allow_partial).then(|| {
+            format!(
+                "covers {covered} of the suite's {} kernels (missing {}): no overall score; --allow-partial computes one over what there is",
+                suite.len(),
+                missing.join(", ")
+            )
+        });
+        let overall = partial
+            .is_none()
+            .then(|| {
+                geometric_mean_of(
+                    &counted
+                        .iter()
+                        .map(|d| (d.estimate, d.weight))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .flatten();
+        let pw: Vec<(Estimate, f64)> = counted
+            .iter()
+            .filter_map(|d| d.per_watt_estimate.map(|p| (p, d.weight)))
+            .collect();
+        let overall_per_watt = (overall.is_some() && pw.len() == counted.len())
+            .then(|| geometric_mean_of(&pw))
+            .flatten();
+        Some(SubjectScore {
+            label: subject.label(),
+            subject: subject.clone(),
+            overall_per_watt_estimated: overall_per_watt.is_some()
+                && counted.iter().any(|d| d.per_watt_estimated),
+            overall: overall.map(|o| o.value),
+            overall_ci95: overall.and_then(|o| o.interval()),
+            overall_per_watt: overall_per_watt.map(|o| o.value),
+            overall_per_watt_ci95: overall_per_watt.and_then(|o| o.interval()),
+            kernels,
+            domains,
+            covered,
+            of: suite.len(),
+            missing,
+            partial,
+        })
+    }
+}
+
+/// A figure with its interval, `(ESTIMATED)` after it when it used
+/// estimated or modeled energy.
+pub fn labelled_figure(f: Option<Figure>, estimated: bool) -> String {
+    match f {
+        Some(f) if estimated => format!("{} (ESTIMATED)", f.text()),
+        Some(f) => f.text(),
         None => "-".into(),
     }
 }
 
+/// The domains in the order tables show them.
+pub const DOMAINS: [Domain; 4] = [
+    Domain::Simulation,
+    Domain::Reconstruction,
+    Domain::Ml,
+    Domain::Micro,
+];
+
+pub const KERNEL_HEADINGS: [&str; 7] = [
+    "device",
+    "kernel",
+    "domain",
+    "ratios",
+    "ratio [95%]",
+    "ratio/W [95%]",
+    "energy scope",
+];
+
 impl ScoreReport {
     /// The score as plain text: a summary per device, then each kernel.
     pub fn text(&self) -> String {
-        use crate::report::table::{format_value, render_text};
-        let domains = [
-            Domain::Simulation,
-            Domain::Reconstruction,
-            Domain::Ml,
-            Domain::Micro,
-        ];
+        use crate::report::table::render_text;
         let mut s = format!(
             "score against reference {}\noverall: geometric mean of the domain scores ({}); per watt: score / average W, {}\n\n",
             self.reference,
@@ -436,21 +713,58 @@ impl ScoreReport {
                 self.modeled_left_out
             ));
         }
-        let mut headings = vec!["device", "overall", "overall/W"];
-        headings.extend(domains.iter().map(|d| d.as_str()));
+        s.push_str(&format!("intervals: {}\n", self.intervals));
+        let w: Vec<String> = DOMAINS
+            .iter()
+            .map(|d| format!("{}={}", d.as_str(), self.weights[d.as_str()]))
+            .collect();
+        s.push_str(&format!("domain weights: {}\n\n", w.join(", ")));
+        let (headings, rows) = self.subject_rows();
+        s.push_str(&render_text(&headings, &rows));
+        for sc in &self.subjects {
+            if let Some(why) = &sc.partial {
+                s.push_str(&format!("{}: {why}\n", sc.label));
+            }
+        }
+        s.push('\n');
+        s.push_str(&render_text(&KERNEL_HEADINGS, &self.kernel_rows()));
+        s
+    }
+
+    /// Headings and one row per device: overall and per watt with their
+    /// intervals, coverage, each domain (in brackets when not counted) and
+    /// the missing kernels. Shared by the terminal and the HTML report.
+    pub fn subject_rows(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
+        use crate::report::table::format_value;
+        let mut headings = vec!["device", "overall [95%]", "overall/W [95%]", "coverage"];
+        headings.extend(DOMAINS.iter().map(|d| d.as_str()));
         headings.push("missing");
-        let rows: Vec<Vec<String>> = self
+        let rows = self
             .subjects
             .iter()
             .map(|sc| {
                 let mut row = vec![
                     sc.label.clone(),
-                    sc.overall.map(format_value).unwrap_or_else(|| "-".into()),
-                    labelled(sc.overall_per_watt, sc.overall_per_watt_estimated),
+                    match sc.overall {
+                        Some(v) => Figure::new(v, sc.overall_ci95).text(),
+                        None if sc.partial.is_some() => "partial".into(),
+                        None => "-".into(),
+                    },
+                    labelled_figure(
+                        sc.overall_per_watt
+                            .map(|v| Figure::new(v, sc.overall_per_watt_ci95)),
+                        sc.overall_per_watt_estimated,
+                    ),
+                    format!("{}/{}", sc.covered, sc.of),
                 ];
-                for d in domains {
+                for d in DOMAINS {
                     row.push(match sc.domains.iter().find(|x| x.domain == d) {
-                        Some(x) if x.counted => format_value(x.score),
+                        Some(x) if x.counted => format!(
+                            "{} ({}/{})",
+                            Figure::new(x.score, x.score_ci95).text(),
+                            x.covered,
+                            x.of
+                        ),
                         Some(x) => format!("({})", format_value(x.score)),
                         None => "-".into(),
                     });
@@ -463,13 +777,7 @@ impl ScoreReport {
                 row
             })
             .collect();
-        s.push_str(&render_text(&headings, &rows));
-        s.push('\n');
-        s.push_str(&render_text(
-            &["device", "kernel", "domain", "ratios", "ratio", "ratio/W"],
-            &self.kernel_rows(),
-        ));
-        s
+        (headings, rows)
     }
 
     /// One row per device and kernel: device, kernel, domain, the ratios
@@ -489,8 +797,12 @@ impl ScoreReport {
                             .map(|(size, p, r)| format!("{size} {p}: {}", format_value(*r)))
                             .collect::<Vec<_>>()
                             .join(", "),
-                        format_value(k.ratio),
-                        labelled(k.per_watt, k.per_watt_estimated),
+                        Figure::new(k.ratio, k.ratio_ci95).text(),
+                        labelled_figure(
+                            k.per_watt.map(|v| Figure::new(v, k.per_watt_ci95)),
+                            k.per_watt_estimated,
+                        ),
+                        k.per_watt_scope.clone().unwrap_or_else(|| "-".into()),
                     ]
                 })
             })

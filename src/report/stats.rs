@@ -1,27 +1,30 @@
-//! The statistics behind `score` and `compare`: small pure functions over the
-//! stored summaries (n, mean, standard deviation), so that a comparison can
-//! be recomputed from any database or run file without the raw samples.
+//! The statistics behind `score`, `compare` and `summary`: small pure
+//! functions over the stored summaries, so that a figure can be recomputed
+//! from any database or run file without the raw samples.
 //!
+//! - One statistic everywhere: a result's throughput is work over its
+//!   median time, and its interval is the 95% interval of that median
+//!   (distribution-free, from order statistics: see
+//!   [`crate::measure::stats::median_ci95`]).
 //! - Scores combine ratios by a weighted geometric mean, as HEPscore and
 //!   SPEC do: the geometric mean of ratios does not depend on which machine
 //!   is the reference, and a kernel twice as fast counts as much as one
 //!   twice as slow.
-//! - Two results differ significantly when Welch's t-test on their mean
-//!   times rejects equal means at the 5% level (two-sided). Welch's test does
-//!   not assume equal variances, which two different devices never have.
-//!   The degrees of freedom (Welch-Satterthwaite) are rounded down before
-//!   the t quantile is looked up, which makes the test slightly conservative.
-//! - The 95% confidence interval of a ratio of mean times comes from the
-//!   delta method on its logarithm: `var(ln(a/b)) ~ s_a^2/(n_a a^2) +
-//!   s_b^2/(n_b b^2)`, with the same Welch-Satterthwaite degrees of freedom
-//!   on those relative variances. It is asymmetric around the ratio and
-//!   never crosses zero.
+//! - A derived figure (a ratio of two throughputs, a geometric mean of
+//!   ratios) gets its interval by propagating the intervals of its terms on
+//!   the log scale (the delta method): each term's interval gives a
+//!   standard error of its logarithm on each side, `ln(value/low) / z` and
+//!   `ln(high/value) / z` with `z = 1.95996` (the 97.5% normal quantile), and
+//!   for `ln F = sum c_i ln x_i` the sides combine as `sqrt(sum c_i^2
+//!   se_i^2)`, a term with a negative coefficient (a denominator) lending its
+//!   other side. A figure of one term keeps that term's interval exactly.
+//!   The terms are independent measurements; a reference figure is a
+//!   constant (the score's definition), not a term.
+//! - A claim that A beats B is made only when the interval of A/B excludes
+//!   1 (a tie).
 //!
-//! Invariants: every input is finite; means are positive; a sample of fewer
-//! than two values has no spread to test, and the functions say so with
-//! `None` rather than invent one.
-
-use crate::measure::stats::t_975;
+//! Invariants: every value is finite and positive; a figure with a term that
+//! has no interval has none either (`None`), rather than a narrower one.
 
 /// `exp(sum(w ln x) / sum(w))`. `None` when there is nothing to combine, a
 /// weight is not positive or a value is not positive and finite.
@@ -47,112 +50,127 @@ pub fn geometric_mean(values: &[f64]) -> Option<f64> {
     weighted_geometric_mean(&v)
 }
 
-/// What a sample contributes to a comparison: its mean, sample standard
-/// deviation (n - 1) and size.
+/// The 97.5% quantile of the standard normal distribution.
+pub const Z_975: f64 = 1.959_963_984_540_054;
+
+/// A positive figure with its 95% interval, kept as the standard errors of
+/// its logarithm below and above the value.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sample {
-    pub mean: f64,
-    pub stddev: f64,
-    pub n: usize,
-}
-
-/// The outcome of Welch's t-test of `a` against `b`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Welch {
-    /// `(mean_a - mean_b) / sqrt(s_a^2/n_a + s_b^2/n_b)`.
-    pub t: f64,
-    /// Welch-Satterthwaite degrees of freedom (infinite when both spreads
-    /// are zero).
-    pub df: f64,
-    /// The two-sided 95% critical value used: `t_975(floor(df))`.
-    pub critical: f64,
-    /// `|t| > critical`: the means differ at the 5% level.
-    pub significant: bool,
-}
-
-/// The Welch-Satterthwaite degrees of freedom of two variance terms
-/// `va = s_a^2/n_a`, `vb = s_b^2/n_b`.
-pub fn welch_df(va: f64, na: usize, vb: f64, nb: usize) -> f64 {
-    let num = (va + vb).powi(2);
-    let den = va * va / (na as f64 - 1.0) + vb * vb / (nb as f64 - 1.0);
-    if den > 0.0 { num / den } else { f64::INFINITY }
-}
-
-/// The 97.5% t quantile for fractional `df`, rounded down (conservative).
-fn critical(df: f64) -> f64 {
-    if df.is_infinite() {
-        1.959_963_984_540_054
-    } else {
-        t_975(df.floor().max(1.0) as usize)
-    }
-}
-
-/// Welch's two-sided t-test at the 5% level. `None` when a sample has fewer
-/// than two values.
-pub fn welch(a: Sample, b: Sample) -> Option<Welch> {
-    if a.n < 2 || b.n < 2 {
-        return None;
-    }
-    let va = a.stddev * a.stddev / a.n as f64;
-    let vb = b.stddev * b.stddev / b.n as f64;
-    let se = (va + vb).sqrt();
-    let diff = a.mean - b.mean;
-    if se == 0.0 {
-        // No spread at all: any difference is certain, none is none.
-        return Some(Welch {
-            t: if diff == 0.0 {
-                0.0
-            } else {
-                diff.signum() * f64::INFINITY
-            },
-            df: f64::INFINITY,
-            critical: critical(f64::INFINITY),
-            significant: diff != 0.0,
-        });
-    }
-    let df = welch_df(va, a.n, vb, b.n);
-    let t = diff / se;
-    let c = critical(df);
-    Some(Welch {
-        t,
-        df,
-        critical: c,
-        significant: t.abs() > c,
-    })
-}
-
-/// A ratio with its 95% confidence interval.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Ratio {
+pub struct Estimate {
     pub value: f64,
-    pub low: f64,
-    pub high: f64,
+    /// `(se below, se above)` of `ln value`; `None`: no interval.
+    pub se_log: Option<(f64, f64)>,
 }
 
-/// `num.mean / den.mean` with its 95% confidence interval by the delta
-/// method on the logarithm. With fewer than two values in a sample the
-/// interval collapses to the ratio itself.
-pub fn ratio_of_means(num: Sample, den: Sample) -> Option<Ratio> {
-    if !(num.mean > 0.0 && den.mean > 0.0 && num.mean.is_finite() && den.mean.is_finite()) {
+impl Estimate {
+    /// A figure with its 95% interval `low <= value <= high`, all positive;
+    /// `None` when they are not.
+    pub fn with_interval(value: f64, low: f64, high: f64) -> Option<Estimate> {
+        let ok = |x: f64| x.is_finite() && x > 0.0;
+        if !(ok(value) && ok(low) && ok(high) && low <= value && value <= high) {
+            return None;
+        }
+        Some(Estimate {
+            value,
+            se_log: Some(((value / low).ln() / Z_975, (high / value).ln() / Z_975)),
+        })
+    }
+
+    /// A figure without an interval (`None` when it is not positive).
+    pub fn bare(value: f64) -> Option<Estimate> {
+        (value.is_finite() && value > 0.0).then_some(Estimate {
+            value,
+            se_log: None,
+        })
+    }
+
+    /// A constant: an exact figure (zero-width interval), such as a
+    /// reference throughput or a divisor taken as given.
+    pub fn exact(value: f64) -> Option<Estimate> {
+        (value.is_finite() && value > 0.0).then_some(Estimate {
+            value,
+            se_log: Some((0.0, 0.0)),
+        })
+    }
+
+    /// The 95% interval, `(low, high)`.
+    pub fn interval(&self) -> Option<(f64, f64)> {
+        self.se_log.map(|(lo, hi)| {
+            (
+                self.value * (-Z_975 * lo).exp(),
+                self.value * (Z_975 * hi).exp(),
+            )
+        })
+    }
+
+    /// `self / other`, the sides of `other` swapped.
+    pub fn ratio(&self, other: &Estimate) -> Estimate {
+        product(&[(*self, 1.0), (*other, -1.0)]).unwrap_or(Estimate {
+            value: self.value / other.value,
+            se_log: None,
+        })
+    }
+
+    /// Whether the interval lies wholly above (`Some(true)`) or below
+    /// (`Some(false)`) `x`; `None` when it holds `x` or there is none.
+    pub fn excludes(&self, x: f64) -> Option<bool> {
+        let (low, high) = self.interval()?;
+        if low > x {
+            Some(true)
+        } else if high < x {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+/// `prod x_i^c_i` with its interval propagated on the log scale (see the
+/// module doc). `None` when there is no term, a value is not positive or a
+/// coefficient not finite.
+pub fn product(terms: &[(Estimate, f64)]) -> Option<Estimate> {
+    if terms.is_empty() {
         return None;
     }
-    let value = num.mean / den.mean;
-    if num.n < 2 || den.n < 2 {
-        return Some(Ratio {
-            value,
-            low: value,
-            high: value,
-        });
+    let mut ln = 0.0;
+    let (mut below, mut above) = (0.0, 0.0);
+    let mut have = true;
+    for (e, c) in terms {
+        if !(e.value.is_finite() && e.value > 0.0 && c.is_finite()) {
+            return None;
+        }
+        ln += c * e.value.ln();
+        match e.se_log {
+            Some((lo, hi)) => {
+                // A negative power turns the term's upper side into the
+                // figure's lower side.
+                let (lo, hi) = if *c >= 0.0 { (lo, hi) } else { (hi, lo) };
+                below += (c * lo).powi(2);
+                above += (c * hi).powi(2);
+            }
+            None => have = false,
+        }
     }
-    let rel = |s: Sample| (s.stddev / s.mean).powi(2) / s.n as f64;
-    let (vn, vd) = (rel(num), rel(den));
-    let se = (vn + vd).sqrt();
-    let half = critical(welch_df(vn, num.n, vd, den.n)) * se;
-    Some(Ratio {
-        value,
-        low: value * (-half).exp(),
-        high: value * half.exp(),
+    Some(Estimate {
+        value: ln.exp(),
+        se_log: have.then(|| (below.sqrt(), above.sqrt())),
     })
+}
+
+/// The weighted geometric mean of estimates, `(estimate, weight)`, with its
+/// interval; `None` as [`weighted_geometric_mean`].
+pub fn geometric_mean_of(values: &[(Estimate, f64)]) -> Option<Estimate> {
+    let sum_w: f64 = values.iter().map(|(_, w)| w).sum();
+    if values.is_empty() || values.iter().any(|(_, w)| !(w.is_finite() && *w > 0.0)) {
+        return None;
+    }
+    let terms: Vec<(Estimate, f64)> = values.iter().map(|(e, w)| (*e, w / sum_w)).collect();
+    let mut g = product(&terms)?;
+    // A mean of one term is that term, interval and all (not exp(ln x)).
+    if let [(e, _)] = values {
+        g = *e;
+    }
+    Some(g)
 }
 
 /// Indices of the points on the Pareto front of (power, throughput): no
@@ -210,82 +228,62 @@ mod tests {
     }
 
     #[test]
-    fn welch_by_hand() {
-        // a: mean 10, s 2, n 10 -> va = 0.4; b: mean 12, s 3, n 12 -> vb = 0.75
-        let a = Sample {
-            mean: 10.0,
-            stddev: 2.0,
-            n: 10,
-        };
-        let b = Sample {
-            mean: 12.0,
-            stddev: 3.0,
-            n: 12,
-        };
-        let w = welch(a, b).unwrap();
-        let se = (0.4f64 + 0.75).sqrt();
-        assert!(close(w.t, -2.0 / se, 1e-12));
-        // df = 1.15^2 / (0.16/9 + 0.5625/11)
-        let df = 1.3225 / (0.16 / 9.0 + 0.5625 / 11.0);
-        assert!(close(w.df, df, 1e-12));
-        assert!((19.0..20.0).contains(&w.df));
-        assert_eq!(w.critical, 2.093); // t_975(19)
-        // |t| = 1.865 < 2.093: not significant at 5%.
-        assert!(!w.significant);
-    }
-
-    #[test]
-    fn welch_decides_both_ways() {
-        let base = Sample {
-            mean: 1.0,
-            stddev: 0.1,
-            n: 20,
-        };
-        // se = sqrt(0.01/20 * 2) = 0.0316; t = 0.05 / 0.0316 = 1.58: not significant
-        let near = Sample { mean: 1.05, ..base };
-        let w = welch(near, base).unwrap();
-        assert!(close(w.t, 0.05 / (0.001f64).sqrt(), 1e-9));
-        assert!(!w.significant);
-        // t = 0.1 / 0.0316 = 3.16: significant
-        let far = Sample { mean: 1.1, ..base };
-        assert!(welch(far, base).unwrap().significant);
-        // n < 2: nothing to test.
-        assert_eq!(welch(Sample { n: 1, ..base }, base), None);
-        // No spread at all.
-        let flat = Sample {
-            mean: 1.0,
-            stddev: 0.0,
-            n: 5,
-        };
-        assert!(
-            welch(Sample { mean: 2.0, ..flat }, flat)
-                .unwrap()
-                .significant
+    fn intervals_propagate_on_the_log_scale_by_hand() {
+        let a = Estimate::with_interval(10.0, 8.0, 12.5).unwrap();
+        let b = Estimate::with_interval(5.0, 4.0, 5.5).unwrap();
+        // One term keeps its interval exactly.
+        let (lo, hi) = a.interval().unwrap();
+        assert!(close(lo, 8.0, 1e-12) && close(hi, 12.5, 1e-12));
+        let g = geometric_mean_of(&[(a, 1.0)]).unwrap();
+        assert_eq!(g, a);
+        // a / b = 2: below from a's lower (1.25) and b's upper (1.1) side,
+        // above from a's upper (1.25) and b's lower (1.25) side.
+        let r = a.ratio(&b);
+        let (lo, hi) = r.interval().unwrap();
+        let l = |x: f64| x.ln();
+        assert!(close(r.value, 2.0, 1e-12));
+        assert!(close(
+            lo,
+            2.0 * (-(l(1.25).powi(2) + l(1.1).powi(2)).sqrt()).exp(),
+            1e-12
+        ));
+        assert!(close(hi, 2.0 * 1.25f64.powf(2f64.sqrt()), 1e-12));
+        assert_eq!(r.excludes(1.0), Some(true));
+        assert_eq!(r.excludes(2.0), None);
+        // sqrt(a b) = sqrt(50): each side sqrt((0.5 s_a)^2 + (0.5 s_b)^2).
+        let g = geometric_mean_of(&[(a, 1.0), (b, 1.0)]).unwrap();
+        let (lo, hi) = g.interval().unwrap();
+        assert!(close(g.value, 50f64.sqrt(), 1e-12));
+        assert!(close(
+            lo,
+            50f64.sqrt() * 1.25f64.powf(-0.5f64.sqrt()),
+            1e-12
+        ));
+        assert!(close(
+            hi,
+            50f64.sqrt() * (0.5 * (l(1.25).powi(2) + l(1.1).powi(2)).sqrt()).exp(),
+            1e-12
+        ));
+        // Weights 3:1 scale the coefficients to 3/4 and 1/4.
+        let w = geometric_mean_of(&[(a, 3.0), (b, 1.0)]).unwrap();
+        let below = ((0.75 * l(1.25)).powi(2) + (0.25 * l(1.25)).powi(2)).sqrt();
+        assert!(close(
+            w.interval().unwrap().0,
+            w.value * (-below).exp(),
+            1e-12
+        ));
+        // A term without an interval leaves the figure without one.
+        let bare = Estimate::bare(3.0).unwrap();
+        assert_eq!(
+            geometric_mean_of(&[(a, 1.0), (bare, 1.0)]).unwrap().se_log,
+            None
         );
-        assert!(!welch(flat, flat).unwrap().significant);
-    }
-
-    #[test]
-    fn ratio_interval_by_hand() {
-        let num = Sample {
-            mean: 2.0,
-            stddev: 0.2,
-            n: 25,
-        };
-        let den = Sample {
-            mean: 1.0,
-            stddev: 0.1,
-            n: 25,
-        };
-        let r = ratio_of_means(num, den).unwrap();
-        assert_eq!(r.value, 2.0);
-        // relative variances 0.01/25 each; se = sqrt(0.0008); df = 48
-        let se = 0.0008f64.sqrt();
-        let t = t_975(48);
-        assert!(close(r.low, 2.0 * (-t * se).exp(), 1e-12));
-        assert!(close(r.high, 2.0 * (t * se).exp(), 1e-12));
-        assert!(r.low < 2.0 && r.high > 2.0);
-        assert_eq!(ratio_of_means(Sample { mean: 0.0, ..num }, den), None);
+        // Dividing by a constant keeps the relative interval.
+        let c = a.ratio(&Estimate::exact(2.0).unwrap());
+        let (lo, hi) = c.interval().unwrap();
+        assert!(close(lo, 4.0, 1e-12) && close(hi, 6.25, 1e-12));
+        assert_eq!(Estimate::with_interval(1.0, 2.0, 3.0), None);
+        assert_eq!(geometric_mean_of(&[]), None);
     }
 
     #[test]

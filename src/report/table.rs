@@ -13,7 +13,7 @@ pub const HEADINGS: [&str; 13] = [
     "type",
     "status",
     "median",
-    "95% CI",
+    "median 95% CI",
     "throughput",
     "unit",
     "n",
@@ -68,6 +68,16 @@ pub fn format_value(v: f64) -> String {
     format!("{v:.digits$}")
 }
 
+/// The 95% interval of a result's median time, or why it has none.
+pub fn median_interval(r: &ResultRecord) -> String {
+    match (r.median_interval(), &r.timing) {
+        (Some(ci), _) => format!("{} .. {}", format_seconds(ci.low), format_seconds(ci.high)),
+        (None, Some(_)) if r.is_modeled() => "MODELED".into(),
+        (None, Some(t)) if t.summary.n < 6 => format!("n={} < 6", t.summary.n),
+        _ => "-".into(),
+    }
+}
+
 /// The cells of one result's row.
 pub fn row(r: &ResultRecord) -> Vec<String> {
     let t = r.timing.as_ref().map(|t| &t.summary);
@@ -81,21 +91,18 @@ pub fn row(r: &ResultRecord) -> Vec<String> {
         r.status.as_str().to_string(),
         t.map(|s| format_seconds(s.median))
             .unwrap_or_else(|| "-".into()),
-        t.map(|s| {
-            format!(
-                "{} .. {}",
-                format_seconds(s.ci95_low.max(0.0)),
-                format_seconds(s.ci95_high)
-            )
-        })
-        .unwrap_or_else(|| "-".into()),
+        median_interval(r),
         // A throughput that failed verification is not a figure to quote.
         match (r.status, r.throughput) {
             (crate::store::Status::Ok, Some(v)) => format_value(v),
             _ => "-".into(),
         },
         r.throughput_unit.clone(),
-        t.map(|s| s.n.to_string()).unwrap_or_else(|| "-".into()),
+        match t {
+            Some(_) if r.is_modeled() => "-".into(),
+            Some(s) => s.n.to_string(),
+            None => "-".into(),
+        },
         perf_per_w(r),
     ]
 }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::kernel::{Param, Verdict, Work};
+use crate::measure::stats::Interval;
 use crate::measure::{Summary, Warning};
 use crate::platform::Fingerprint;
 use crate::power::{EnergyReading, IdleReading};
@@ -210,6 +211,29 @@ impl ResultRecord {
                 .any(|e| e.method == crate::power::Method::Modeled)
     }
 
+    /// The 95% interval of the median time that the throughput comes from;
+    /// `None` for a modeled result (its times are no sample), below 6
+    /// samples, and in records written before the interval was stored.
+    pub fn median_interval(&self) -> Option<Interval> {
+        if self.is_modeled() {
+            return None;
+        }
+        self.timing.as_ref()?.summary.median_ci95
+    }
+
+    /// The 95% interval of the throughput: the work over the ends of the
+    /// median time's interval (the throughput is work / median, so the
+    /// interval of one is the interval of the other, ends swapped).
+    pub fn throughput_interval(&self) -> Option<Interval> {
+        let t = self.throughput?;
+        let median = self.timing.as_ref()?.summary.median;
+        let ci = self.median_interval()?;
+        (ci.low > 0.0).then(|| Interval {
+            low: t * median / ci.high,
+            high: t * median / ci.low,
+        })
+    }
+
     /// The platform's name for tables: its label, else its host name.
     pub fn display_label(&self) -> &str {
         self.platform_label.as_deref().unwrap_or(&self.hostname)
@@ -267,6 +291,19 @@ impl ResultRecord {
                 return Err(format!(
                     "{field}: mean {} outside [min {}, max {}] or ci95 {} .. {} reversed",
                     s.mean, s.min, s.max, s.ci95_low, s.ci95_high
+                ));
+            }
+            if let Some(ci) = s.median_ci95
+                && !(ci.low.is_finite()
+                    && ci.high.is_finite()
+                    && le(s.min, ci.low)
+                    && le(ci.low, s.median)
+                    && le(s.median, ci.high)
+                    && le(ci.high, s.max))
+            {
+                return Err(format!(
+                    "{field}.median_ci95: {} .. {} is not within min {} <= low <= median {} <= high <= max {}",
+                    ci.low, ci.high, s.min, s.median, s.max
                 ));
             }
             Ok(())

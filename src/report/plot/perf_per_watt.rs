@@ -27,22 +27,14 @@ pub struct PerfPerWatt {
     pub estimated: bool,
 }
 
-/// A result's gross perf/W from its primary reading, with the 95% CI of the
-/// mean time carried over (`throughput` scales as 1 / time).
+/// A result's gross perf/W from its primary reading, with the 95% interval
+/// of the median time carried over (perf/W scales as 1 / time; the power is
+/// taken as measured). Without a median interval the bar has no whisker.
 pub fn perf_per_watt_of(r: &ResultRecord) -> Option<PerfPerWatt> {
     let e = r.primary_energy()?;
     let v = e.perf_per_w?;
-    let (low, high) = match &r.timing {
-        Some(t) if t.summary.ci95_high > 0.0 => {
-            let m = t.summary.median;
-            let low = v * m / t.summary.ci95_high;
-            let high = if t.summary.ci95_low > 0.0 {
-                v * m / t.summary.ci95_low
-            } else {
-                v
-            };
-            (low.min(v), high.max(v))
-        }
+    let (low, high) = match (r.throughput, r.throughput_interval()) {
+        (Some(t), Some(ci)) if t > 0.0 => ((v * ci.low / t).min(v), (v * ci.high / t).max(v)),
         _ => (v, v),
     };
     Some(PerfPerWatt {
