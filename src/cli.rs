@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use hetbench::backends::{self, BackendKind, BackendOptions};
-use hetbench::error::{EXIT_RESULTS_FAILED, Error};
+use hetbench::error::{EXIT_BAD_INPUT, EXIT_RESULTS_FAILED, Error};
 use hetbench::kernel::Precision;
 use hetbench::kernels::Registry;
 use hetbench::measure::MeasureConfig;
@@ -150,7 +150,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Compare every device with a baseline: ratio, 95% CI and significance (Welch's t-test)
+    /// Compare every device with a baseline: throughput ratio with its 95% CI, a verdict only where the CI excludes 1
     #[command(
         after_help = "Examples:\n  hetbench compare --baseline node01\n  hetbench compare --baseline node01/cpu:cpu0 --kernel gemm\n  hetbench compare --baseline b5229495a54b --json"
     )]
@@ -315,7 +315,10 @@ impl FilterArgs {
 }
 
 pub fn main() -> Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return Ok(argument_error(&e)),
+    };
     let mut config = match &cli.config {
         Some(path) => hetbench::config::Config::load(path)
             .with_context(|| format!("could not load configuration '{}'", path.display()))?,
@@ -1081,6 +1084,19 @@ fn check_label(label: &str) -> Result<String> {
         .into());
     }
     Ok(label.to_string())
+}
+
+/// Prints clap's message for a bad command line with any password it
+/// quotes masked and its control characters escaped; the exit code is
+/// clap's (2). Help and version go out as clap writes them.
+fn argument_error(e: &clap::Error) -> ExitCode {
+    if !e.use_stderr() {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let safe = table::escape_controls(&redact_arg(&text), &['\n', '\t']).into_owned();
+    let _ = std::io::stderr().lock().write_all(safe.as_bytes());
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_BAD_INPUT))
 }
 
 /// A command-line argument with any password in it redacted (a URL of any

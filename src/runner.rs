@@ -353,6 +353,14 @@ pub fn run(
         }
         None => Vec::new(),
     };
+    // Workers open the meters found here and probe no kind that is missing:
+    // a hung IPMI command costs its time limit once per run, not per job.
+    let worker_power = plan.power.clone().map(|mut cfg| {
+        if !meters.iter().any(|m| m.info().name.starts_with("ipmi")) {
+            cfg.ipmi_command.clear();
+        }
+        cfg
+    });
     let mut measure_cfg = plan.measure;
     if plan.energy_window {
         let slowest = meters
@@ -465,7 +473,7 @@ pub fn run(
                     seed: plan.seed,
                     measure: measure_cfg,
                     backend_options: plan.backend_options.clone(),
-                    power: plan.power.clone(),
+                    power: worker_power.clone(),
                     idle: run.idle.clone(),
                     inject_error: plan.inject_error,
                     fault: plan

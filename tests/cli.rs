@@ -2675,4 +2675,39 @@ mod hostile {
             "{text}"
         );
     }
+
+    #[test]
+    fn a_missing_ipmi_meter_is_probed_once_per_run_not_per_job() {
+        let s = Scratch::new();
+        let count = s.path("probes");
+        let config = s.path("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[power]\nipmi_command = [\"sh\", \"-c\", \"echo probe >> '{}'; exit 1\"]\n",
+                count.display()
+            ),
+        )
+        .unwrap();
+        s.hb()
+            .arg("--config")
+            .arg(&config)
+            .args([
+                "run",
+                "--quick",
+                "-k",
+                "gemm,stream_triad",
+                "-s",
+                "tiny",
+                "-b",
+                "cpu",
+            ])
+            .args(["--idle-seconds", "0"])
+            .assert()
+            .success();
+        // Two jobs in two workers; the parent's probe is the only one.
+        let probes = std::fs::read_to_string(&count).unwrap();
+        assert_eq!(probes.lines().count(), 1, "{probes}");
+        assert_eq!(s.results_json(&[]).len(), 2);
+    }
 }
