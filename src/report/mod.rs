@@ -4,8 +4,10 @@
 //! a self-contained HTML report.
 
 pub mod compare;
+pub mod cost;
 pub mod data;
 pub mod dry_run;
+pub mod economics;
 pub mod export;
 pub mod html;
 pub mod modeled;
