@@ -207,6 +207,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The node mix that maximises mix-weighted throughput within a budget, power cap and rack units (exact integer program)
+    #[command(
+        after_help = "Examples:\n  hetbench plan --economics site.toml --budget 2000000 --power-kw 80 --rack-units 84\n  hetbench plan --economics site.toml --budget 2e6 --power-kw 80 --rack-units 84 --target 500 --weights simulation=2,ml=1"
+    )]
+    Plan {
+        #[command(flatten)]
+        args: cost::PlanArgs,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -445,6 +456,7 @@ pub fn main() -> Result<ExitCode> {
             args,
         } => report::report(&db_path, &registry()?, args, baseline.as_deref(), out),
         Command::Cost { args, json } => cost::cost(&db_path, &registry()?, args, *json),
+        Command::Plan { args, json } => cost::plan(&db_path, &registry()?, args, *json),
     }
 }
 

@@ -473,3 +473,90 @@ fn the_shipped_example_parses() {
         "{err}"
     );
 }
+
+mod plan {
+    use super::*;
+
+    /// `hetbench plan` over the ml domain only (the fixture runs gemm).
+    fn plan_cmd(f: &Fixture, args: &[&str]) -> Command {
+        let mut c = f.hb();
+        c.arg("plan")
+            .arg("--economics")
+            .arg(f.path("economics.toml"))
+            .arg("--reference")
+            .arg(f.path("reference.json"))
+            .args([
+                "--allow-partial",
+                "--weights",
+                "simulation=0,reconstruction=0,ml=1",
+            ])
+            .args([
+                "--budget",
+                "1000000",
+                "--rack-units",
+                "42",
+                "--power-kw",
+                "3",
+            ])
+            .args(args);
+        c
+    }
+
+    #[test]
+    fn the_power_cap_binds_not_the_budget() {
+        let f = Fixture::new();
+        let out = plan_cmd(&f, &["--json"]).assert().success();
+        let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        // Per node: cheapcpu 2 points, 200 W x 1.5 = 0.3 kW, 1 U;
+        // gpubox 10 points, 0.75 kW, 2 U. Within 3 kW: 4 gpubox = 40
+        // points (3 gpubox + 2 cheapcpu: 34); TCO 4 x 21576.8 EUR.
+        let best = &v["plan"]["best"];
+        assert_eq!(best["nodes"].as_array().unwrap().len(), 1);
+        assert!(best["nodes"][0][0].as_str().unwrap().starts_with("gpubox"));
+        assert_eq!(best["nodes"][0][1], 4);
+        assert!(close(best["throughput"].as_f64().unwrap(), 40.0));
+        assert!(close(
+            best["tco_eur"].as_f64().unwrap(),
+            4.0 * (20000.0 + 0.3 * HOURS * 1.5 * 0.1)
+        ));
+        let binds: Vec<&str> = best["uses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["binds"] == true)
+            .map(|u| u["constraint"].as_str().unwrap())
+            .collect();
+        assert_eq!(binds, ["power cap"]);
+        // The runner-up without gpubox: 10 cheapcpu, 20 points.
+        assert!(close(
+            v["plan"]["runners_up"][0][1]["throughput"]
+                .as_f64()
+                .unwrap(),
+            20.0
+        ));
+        // estbox (estimated energy) is no candidate unless asked.
+        let labels: Vec<&str> = v["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["label"].as_str().unwrap())
+            .collect();
+        assert!(
+            !labels.iter().any(|l| l.starts_with("estbox")),
+            "{labels:?}"
+        );
+    }
+
+    #[test]
+    fn an_infeasible_target_names_the_power_cap() {
+        let f = Fixture::new();
+        let out = plan_cmd(&f, &["--target", "100"]).assert().code(2);
+        let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+        assert!(err.contains("power cap (3) cannot be met"), "{err}");
+        assert!(err.contains("at most 40"), "{err}");
+        assert!(
+            !err.contains("budget (") && !err.contains("rack units ("),
+            "{err}"
+        );
+    }
+}

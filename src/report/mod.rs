@@ -11,6 +11,7 @@ pub mod economics;
 pub mod export;
 pub mod html;
 pub mod modeled;
+pub mod node_mix;
 pub mod plot;
 pub mod score;
 pub mod stats;
