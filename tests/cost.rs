@@ -368,6 +368,17 @@ fn estimated_power_is_wide_labelled_and_ranked_only_when_asked() {
     );
     let with = f.json(&["--include-estimated"]);
     assert!(cheapest(ranking(&with, "gemm medium f32")).starts_with("estbox"));
+    // Then the two cheapest are not like with like, and it says so.
+    let note = ranking(&with, "gemm medium f32")["scope_note"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        note.contains("estimated/estimated (device only) ESTIMATED")
+            && note.contains("node/sampled"),
+        "{note}"
+    );
+    assert!(ranking(&c, "gemm medium f32")["scope_note"].is_null());
 }
 
 #[test]
@@ -396,6 +407,10 @@ fn the_ranking_flips_as_electricity_gets_dearer() {
     let r = ranking(&c, "gemm medium f32");
     assert!(r["break_even_gco2e_per_kwh"].is_null());
     assert!(r["by_carbon"][0][0].as_str().unwrap().starts_with("gpubox"));
+    assert!(close(
+        r["by_carbon"][0][1].as_f64().unwrap(),
+        (954.0 + 15768.0 * 0.05) / (2000.0 * 0.5 * SECONDS) * 1e9
+    ));
     // The sensitivity: the price moved by 20% moves cheapcpu's EUR per
     // work by 20% of its energy share 657/2657.
     let s = r["sensitivity"]

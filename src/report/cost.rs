@@ -350,7 +350,7 @@ pub struct Ranking {
     pub figure: String,
     /// Devices ranked by cost, cheapest first.
     pub by_cost: Vec<(String, f64)>,
-    /// Devices ranked by emissions, least first.
+    /// Devices ranked by emissions (kgCO2e per the same work), least first.
     pub by_carbon: Vec<(String, f64)>,
     /// Whether the two cheapest's intervals of the ratio exclude a tie.
     pub cost_distinct: Option<bool>,
@@ -359,6 +359,9 @@ pub struct Ranking {
     pub break_even_eur_per_kwh: Option<f64>,
     /// Grid intensity (gCO2e/kWh) at which the two least emitting swap.
     pub break_even_gco2e_per_kwh: Option<f64>,
+    /// Set when the two cheapest used energy of different scopes or
+    /// methods: then they are not compared like with like.
+    pub scope_note: Option<String>,
     /// The sensitivity of the cheapest device's figures.
     pub sensitivity_of: String,
     pub sensitivity: Vec<SensitivityRow>,
@@ -684,11 +687,19 @@ fn hs23_costs(econ: &Economics, rows: &[CostRow]) -> Result<Vec<Hs23Cost>> {
 struct Entry {
     label: String,
     model: CostModel,
+    /// Figures are per `scale` units of work (10^9 per result, 1 per
+    /// score-year), and the throughput shown is `work_per_year / rate`.
+    scale: f64,
+    rate: f64,
+    /// The energy (scope/method) its figures used.
+    energy: String,
     eur: CostFigure,
     eur_estimate: Option<Estimate>,
 }
 
-fn sensitivity(m: &CostModel, fraction: f64) -> Vec<SensitivityRow> {
+/// Each input moved by -/+ `fraction`; the throughput is shown as
+/// `work_per_year / rate` (per second for a result).
+fn sensitivity(m: &CostModel, fraction: f64, rate: f64) -> Vec<SensitivityRow> {
     let (eur, kg) = (m.eur_per_work(), m.kg_per_work());
     SENSITIVITY_INPUTS
         .iter()
@@ -697,7 +708,10 @@ fn sensitivity(m: &CostModel, fraction: f64) -> Vec<SensitivityRow> {
             let hi = moved(m, input, 1.0 + fraction);
             SensitivityRow {
                 input,
-                value: field(m, input),
+                value: match input {
+                    "throughput" => m.work_per_year / rate,
+                    _ => field(m, input),
+                },
                 eur_change: (lo.eur_per_work() / eur - 1.0, hi.eur_per_work() / eur - 1.0),
                 kg_change: (lo.kg_per_work() / kg - 1.0, hi.kg_per_work() / kg - 1.0),
             }
@@ -750,13 +764,19 @@ fn ranking(
             .collect(),
         by_carbon: by_kg
             .iter()
-            .map(|e| (e.label.clone(), e.model.kg_per_work()))
+            .map(|e| (e.label.clone(), e.model.kg_per_work() * e.scale))
             .collect(),
         cost_distinct,
         break_even_eur_per_kwh: flip_point(price(&entries[0]), price(&entries[1])),
         break_even_gco2e_per_kwh: flip_point(grid(by_kg[0]), grid(by_kg[1])),
+        scope_note: (entries[0].energy != entries[1].energy).then(|| {
+            format!(
+                "energy differs: {} ({}) against {} ({})",
+                entries[0].label, entries[0].energy, entries[1].label, entries[1].energy
+            )
+        }),
         sensitivity_of: entries[0].label.clone(),
-        sensitivity: sensitivity(&entries[0].model, fraction),
+        sensitivity: sensitivity(&entries[0].model, fraction, entries[0].rate),
     })
 }
 
@@ -765,15 +785,12 @@ fn rankable_row(estimated: bool, opts: &CostOptions) -> bool {
 }
 
 fn rankings(rows: &[CostRow], domains: &[DomainCost], opts: &CostOptions) -> Vec<Ranking> {
-    let mut groups: BTreeMap<(String, String), (String, Vec<Entry>)> = BTreeMap::new();
+    let mut groups: BTreeMap<String, (String, Vec<Entry>)> = BTreeMap::new();
     for r in rows
         .iter()
         .filter(|r| rankable_row(r.estimated && !r.modeled, opts))
     {
-        let key = (
-            format!("{} {} {}", r.kernel, r.size, r.precision),
-            String::new(),
-        );
+        let key = format!("{} {} {}", r.kernel, r.size, r.precision);
         groups
             .entry(key)
             .or_insert_with(|| (format!("EUR per 10^9 {}", r.work_unit), Vec::new()))
@@ -781,6 +798,9 @@ fn rankings(rows: &[CostRow], domains: &[DomainCost], opts: &CostOptions) -> Vec
             .push(Entry {
                 label: r.label.clone(),
                 model: r.model,
+                scale: 1e9,
+                rate: HOURS_PER_YEAR * 3600.0,
+                energy: r.energy.text(),
                 eur: r.eur_per_1e9,
                 eur_estimate: eur_estimate(&r.eur_per_1e9),
             });
@@ -790,21 +810,22 @@ fn rankings(rows: &[CostRow], domains: &[DomainCost], opts: &CostOptions) -> Vec
         .filter(|d| rankable_row(d.estimated && !d.modeled, opts))
     {
         groups
-            .entry((format!("domain {}", d.domain), String::new()))
+            .entry(format!("domain {}", d.domain))
             .or_insert_with(|| ("EUR per score-year".into(), Vec::new()))
             .1
             .push(Entry {
                 label: d.label.clone(),
                 model: d.model,
+                scale: 1.0,
+                rate: 1.0,
+                energy: d.energy.clone(),
                 eur: d.eur_per_score_year,
                 eur_estimate: eur_estimate(&d.eur_per_score_year),
             });
     }
     groups
         .into_iter()
-        .filter_map(|((group, _), (figure, entries))| {
-            ranking(group, figure, entries, opts.sensitivity)
-        })
+        .filter_map(|(group, (figure, entries))| ranking(group, figure, entries, opts.sensitivity))
         .collect()
 }
 
@@ -1109,11 +1130,18 @@ impl CostReport {
                         k.group.clone(),
                         k.figure.clone(),
                         two(&k.by_cost),
-                        match k.cost_distinct {
-                            Some(true) => "yes".into(),
-                            Some(false) => "no: intervals overlap".into(),
-                            None => "no interval".into(),
-                        },
+                        format!(
+                            "{}{}",
+                            match k.cost_distinct {
+                                Some(true) => "yes",
+                                Some(false) => "no: intervals overlap",
+                                None => "no interval",
+                            },
+                            match &k.scope_note {
+                                Some(n) => format!("; {n}"),
+                                None => String::new(),
+                            }
+                        ),
                         opt(k.break_even_eur_per_kwh, "EUR/kWh"),
                         two(&k.by_carbon),
                         opt(k.break_even_gco2e_per_kwh, "gCO2e/kWh"),
@@ -1261,7 +1289,7 @@ mod tests {
     #[test]
     fn sensitivity_moves_one_input() {
         let m = model();
-        let rows = sensitivity(&m, 0.2);
+        let rows = sensitivity(&m, 0.2, 1.0);
         let price = rows
             .iter()
             .find(|r| r.input == "electricity_eur_per_kwh")
