@@ -374,8 +374,7 @@ fn estimated_power_is_wide_labelled_and_ranked_only_when_asked() {
         .unwrap()
         .to_string();
     assert!(
-        note.contains("estimated/estimated (device only) ESTIMATED")
-            && note.contains("node/sampled"),
+        note.contains("(estimated estimated)") && note.contains("(node measured)"),
         "{note}"
     );
     assert!(ranking(&c, "gemm medium f32")["scope_note"].is_null());

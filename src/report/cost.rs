@@ -253,6 +253,20 @@ pub struct EnergyUsed {
 }
 
 impl EnergyUsed {
+    /// What rankings compare like with like: the scope and whether it was
+    /// measured (`node measured`, `cpu-package estimated`).
+    pub fn kind(&self) -> String {
+        format!(
+            "{} {}",
+            self.scope.as_str(),
+            if self.method.is_measured() {
+                "measured"
+            } else {
+                self.method.as_str()
+            }
+        )
+    }
+
     /// `node/sampled`, `cpu-package/counter (device only)`, with
     /// ` ESTIMATED` or ` MODELED` where it applies.
     pub fn text(&self) -> String {
@@ -314,6 +328,8 @@ pub struct DomainCost {
     pub eur_per_score_year: CostFigure,
     pub kg_per_score_year: CostFigure,
     pub energy: String,
+    /// The scope(s) and measured-ness, as [`EnergyUsed::kind`].
+    pub energy_kind: String,
     pub estimated: bool,
     pub modeled: bool,
 }
@@ -359,8 +375,8 @@ pub struct Ranking {
     pub break_even_eur_per_kwh: Option<f64>,
     /// Grid intensity (gCO2e/kWh) at which the two least emitting swap.
     pub break_even_gco2e_per_kwh: Option<f64>,
-    /// Set when the two cheapest used energy of different scopes or
-    /// methods: then they are not compared like with like.
+    /// Set when the two cheapest used energy of different scopes, or one
+    /// measured and one not: then they are not compared like with like.
     pub scope_note: Option<String>,
     /// The sensitivity of the cheapest device's figures.
     pub sensitivity_of: String,
@@ -578,8 +594,8 @@ fn same_device(a: &Subject, b: &Subject) -> bool {
         && a.device == b.device
 }
 
-fn energy_summary(rows: &[&CostRow]) -> String {
-    let set: BTreeSet<String> = rows.iter().map(|r| r.energy.text()).collect();
+fn energy_summary(rows: &[&CostRow], f: &dyn Fn(&EnergyUsed) -> String) -> String {
+    let set: BTreeSet<String> = rows.iter().map(|r| f(&r.energy)).collect();
     set.into_iter().collect::<Vec<_>>().join(", ")
 }
 
@@ -633,7 +649,8 @@ fn domain_costs(rows: &[CostRow], score: &ScoreReport) -> Vec<DomainCost> {
                 tco_eur: CostFigure::of(tco, 1.0),
                 eur_per_score_year: CostFigure::of(per_work(tco, &work), 1.0),
                 kg_per_score_year: CostFigure::of(per_work(kg, &work), 1.0),
-                energy: energy_summary(&of_d),
+                energy: energy_summary(&of_d, &EnergyUsed::text),
+                energy_kind: energy_summary(&of_d, &EnergyUsed::kind),
                 estimated: of_d.iter().any(|r| r.estimated),
                 modeled: of_d.iter().any(|r| r.modeled),
             });
@@ -691,7 +708,7 @@ struct Entry {
     /// score-year), and the throughput shown is `work_per_year / rate`.
     scale: f64,
     rate: f64,
-    /// The energy (scope/method) its figures used.
+    /// The energy its figures used, as [`EnergyUsed::kind`].
     energy: String,
     eur: CostFigure,
     eur_estimate: Option<Estimate>,
@@ -800,7 +817,7 @@ fn rankings(rows: &[CostRow], domains: &[DomainCost], opts: &CostOptions) -> Vec
                 model: r.model,
                 scale: 1e9,
                 rate: HOURS_PER_YEAR * 3600.0,
-                energy: r.energy.text(),
+                energy: r.energy.kind(),
                 eur: r.eur_per_1e9,
                 eur_estimate: eur_estimate(&r.eur_per_1e9),
             });
@@ -818,7 +835,7 @@ fn rankings(rows: &[CostRow], domains: &[DomainCost], opts: &CostOptions) -> Vec
                 model: d.model,
                 scale: 1.0,
                 rate: 1.0,
-                energy: d.energy.clone(),
+                energy: d.energy_kind.clone(),
                 eur: d.eur_per_score_year,
                 eur_estimate: eur_estimate(&d.eur_per_score_year),
             });
