@@ -18,6 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+mod cost;
 mod report;
 
 const ABOUT: &str = "Measure how fast and how energy-efficiently portable physics kernels run on every compute device of a node, and keep the results in a comparable database.";
@@ -194,6 +195,28 @@ enum Command {
         baseline: Option<String>,
         #[command(flatten)]
         args: report::ScoreArgs,
+    },
+    /// Cost and carbon per unit of work over each platform's lifetime, from a site economics file
+    #[command(
+        after_help = "Examples:\n  hetbench cost --economics results/economics-example.toml\n  hetbench cost --economics site.toml --include-estimated --sensitivity 0.3 --json"
+    )]
+    Cost {
+        #[command(flatten)]
+        args: cost::CostArgs,
+        /// Print JSON instead of tables
+        #[arg(long)]
+        json: bool,
+    },
+    /// The node mix that maximises mix-weighted throughput within a budget, power cap and rack units (exact integer program)
+    #[command(
+        after_help = "Examples:\n  hetbench plan --economics site.toml --budget 2000000 --power-kw 80 --rack-units 84\n  hetbench plan --economics site.toml --budget 2e6 --power-kw 80 --rack-units 84 --target 500 --weights simulation=2,ml=1"
+    )]
+    Plan {
+        #[command(flatten)]
+        args: cost::PlanArgs,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -435,6 +458,8 @@ pub fn main() -> Result<ExitCode> {
             baseline,
             args,
         } => report::report(&db_path, &registry()?, args, baseline.as_deref(), out),
+        Command::Cost { args, json } => cost::cost(&db_path, &registry()?, args, *json),
+        Command::Plan { args, json } => cost::plan(&db_path, &registry()?, args, *json),
     }
 }
 

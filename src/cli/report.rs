@@ -19,22 +19,22 @@ use super::{FilterArgs, open_existing_db, write_stdout};
 #[derive(Args, Debug)]
 pub struct ScoreArgs {
     #[command(flatten)]
-    filter: FilterArgs,
+    pub(super) filter: FilterArgs,
     /// Reference run file, or a directory of them (default: the built-in reference of results/reference/)
     #[arg(long, env = "HETBENCH_REFERENCE", value_name = "PATH")]
     reference: Option<PathBuf>,
     /// Only results of this suite version (scores never mix suite versions)
     #[arg(long, value_name = "VERSION")]
-    suite: Option<String>,
+    pub(super) suite: Option<String>,
     /// Count the micro domain (stream_triad, ...) in the overall score
     #[arg(long)]
     include_micro: bool,
     /// Let estimated energy into per-watt figures (always labelled)
     #[arg(long)]
-    include_estimated: bool,
+    pub(super) include_estimated: bool,
     /// Rank modeled results (FPGA emulation: modeled time and energy) beside measured ones (labelled [MODELED])
     #[arg(long)]
-    include_modeled: bool,
+    pub(super) include_modeled: bool,
     /// Weights of domains in the overall score and of kernels within their domain (default 1, micro 0; a domain may be 0), e.g. simulation=0.5,reconstruction=0.3,ml=0.2,gemm=2
     #[arg(long, alias = "weight", value_name = "NAME=W", value_delimiter = ',')]
     weights: Vec<String>,
@@ -44,7 +44,7 @@ pub struct ScoreArgs {
 }
 
 impl ScoreArgs {
-    fn options(&self) -> Result<ScoreOptions> {
+    pub(super) fn options(&self) -> Result<ScoreOptions> {
         let mut weights = std::collections::BTreeMap::new();
         for w in &self.weights {
             let parsed = w
@@ -69,7 +69,7 @@ impl ScoreArgs {
         })
     }
 
-    fn reference(&self) -> Result<Reference> {
+    pub(super) fn reference(&self) -> Result<Reference> {
         Ok(match &self.reference {
             Some(path) => Reference::load(path)
                 .with_context(|| format!("could not load reference '{}'", path.display()))?,
@@ -80,7 +80,7 @@ impl ScoreArgs {
 
 /// The filtered results of an existing database (an error, exit 2, when
 /// there is no database: reading must not create an empty one).
-fn load_results(
+pub(super) fn load_results(
     db_path: &Path,
     filter: &FilterArgs,
     suite: Option<&str>,
@@ -93,7 +93,7 @@ fn load_results(
     Ok(results)
 }
 
-fn source(db_path: &Path) -> String {
+pub(super) fn source(db_path: &Path) -> String {
     format!(
         "database '{}'",
         hetbench::store::redact(&db_path.to_string_lossy())

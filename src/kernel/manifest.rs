@@ -177,18 +177,8 @@ pub const SIZE_NAMES: [&str; 4] = ["tiny", "small", "medium", "large"];
 impl KernelManifest {
     /// Parses and validates a manifest. `path` names it in errors.
     pub fn parse(text: &str, path: &str) -> Result<Self> {
-        let manifest: KernelManifest = toml::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|span| line_column(text, span.start))
-                .unwrap_or((1, 1));
-            Error::Manifest {
-                path: path.to_string(),
-                line,
-                column,
-                message: e.message().trim().to_string(),
-            }
-        })?;
+        let manifest: KernelManifest =
+            toml::from_str(text).map_err(|e| toml_error(text, path, &e))?;
         manifest.validate(path)?;
         Ok(manifest)
     }
@@ -302,6 +292,21 @@ impl KernelManifest {
 }
 
 /// 1-based line and column of byte offset `offset` in `text`.
+/// A TOML parse error as [`Error::Manifest`], with the line and column of
+/// its span in `text` (exit 2).
+pub(crate) fn toml_error(text: &str, path: &str, e: &toml::de::Error) -> Error {
+    let (line, column) = e
+        .span()
+        .map(|span| line_column(text, span.start))
+        .unwrap_or((1, 1));
+    Error::Manifest {
+        path: path.to_string(),
+        line,
+        column,
+        message: e.message().trim().to_string(),
+    }
+}
+
 pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;

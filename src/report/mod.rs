@@ -4,11 +4,14 @@
 //! a self-contained HTML report.
 
 pub mod compare;
+pub mod cost;
 pub mod data;
 pub mod dry_run;
+pub mod economics;
 pub mod export;
 pub mod html;
 pub mod modeled;
+pub mod node_mix;
 pub mod plot;
 pub mod score;
 pub mod stats;
