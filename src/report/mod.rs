@@ -12,4 +12,5 @@ pub mod modeled;
 pub mod plot;
 pub mod score;
 pub mod stats;
+pub mod summary;
 pub mod table;
