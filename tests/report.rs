@@ -903,6 +903,43 @@ mod report {
     }
 
     #[test]
+    fn opens_with_the_summary_on_a_page_of_its_own() {
+        let f = Fixture::with_gpu_host();
+        let out = f.path("report");
+        let r = f.path("reference.json");
+        f.stdout(&[
+            "report",
+            "--out",
+            out.to_str().unwrap(),
+            "--reference",
+            r.to_str().unwrap(),
+            "--allow-partial",
+        ]);
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        let at = |what: &str| html.find(what).unwrap_or_else(|| panic!("no {what}"));
+        // The summary comes first, then a page break, then the rest.
+        assert!(at("<section id=\"summary\">") < at("<h2>Score</h2>"));
+        assert!(html.contains("@page{size:A4"));
+        assert!(html.contains("#summary{break-after:page}"));
+        assert!(html.contains("table-layout:fixed"));
+        // The same rows as `hetbench summary`: every cell, escaped.
+        let s = f.json(&["summary"]);
+        let end = at("</section>");
+        let first = &html[..end];
+        for sec in s["sections"].as_array().unwrap() {
+            for r in std::iter::once(&sec["fastest"]).chain(sec["per_joule"].as_array().unwrap()) {
+                if r.is_null() {
+                    continue;
+                }
+                let claim = r["claim"].as_str().unwrap().replace('\'', "&#39;");
+                assert!(first.contains(&claim), "{claim}");
+            }
+        }
+        assert!(first.contains("gpuhost: NVIDIA H100 (wgpu:0) beats gpuhost: llvmpipe"));
+        assert!(first.contains("not ranked per watt: gpuhost: llvmpipe"));
+    }
+
+    #[test]
     fn an_unknown_baseline_writes_nothing() {
         let f = Fixture::new();
         let out = f.path("report");

@@ -256,10 +256,16 @@ pub fn report(
             runs.push(r);
         }
     }
+    let summary = drawn
+        .score
+        .as_ref()
+        .map(|s| summary::summarize(s, &results))
+        .map_err(Clone::clone);
     let html = hetbench::report::html::render(&hetbench::report::html::ReportInput {
         data: &drawn.data,
         figures: &drawn.figures,
         score: drawn.score.as_ref().map_err(Clone::clone),
+        summary: summary.as_ref().map_err(Clone::clone),
         comparison: comparison.as_ref().map_err(Clone::clone),
         runs: &runs,
         source: source(db_path),
