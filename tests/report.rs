@@ -1071,7 +1071,18 @@ mod modeled {
         assert!(g["verdict"].as_str().unwrap().starts_with("untested"));
         assert!(g["label"].as_str().unwrap().ends_with("[MODELED]"));
         let err = f.bad(&["compare", "--baseline", "fpgahost"]);
-        // The summary ranks it only with --include-modeled, flagged.
+        assert!(
+            err.contains("modeled device") && err.contains("--include-modeled"),
+            "{err}"
+        );
+        let c = f.json(&["compare", "--baseline", "fpgahost", "--include-modeled"]);
+        assert_eq!(c["baseline"]["modeled"], true);
+    }
+
+    #[test]
+    fn summary_ranks_modeled_devices_only_when_asked() {
+        let f = with_modeled();
+        // Not ranked, nor named, unless asked; then in its own scope, flagged.
         let s = f.json(&["summary"]);
         assert!(!s.to_string().contains("fpgahost"));
         let s = f.json(&["summary", "--include-modeled"]);
@@ -1094,12 +1105,6 @@ mod modeled {
             flags.contains("MODELED") && flags.contains("ESTIMATED energy"),
             "{flags}"
         );
-        assert!(
-            err.contains("modeled device") && err.contains("--include-modeled"),
-            "{err}"
-        );
-        let c = f.json(&["compare", "--baseline", "fpgahost", "--include-modeled"]);
-        assert_eq!(c["baseline"]["modeled"], true);
     }
 
     #[test]

@@ -679,3 +679,89 @@ impl Summary {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(label: &str, value: f64, rel: f64) -> Candidate {
+        let subject = Subject {
+            hostname: label.into(),
+            platform_hash: "0".into(),
+            backend: "cpu".into(),
+            device: "cpu0".into(),
+            device_name: "CPU".into(),
+            device_type: "cpu".into(),
+            modeled: false,
+            platform_label: None,
+            short_hash: None,
+        };
+        let estimate = Estimate::with_interval(value, value / rel, value * rel).unwrap();
+        Candidate {
+            entry: Entry {
+                label: label.into(),
+                subject,
+                figure: Figure::new(value, estimate.interval()),
+                covered: 1,
+                of: 1,
+                flags: Vec::new(),
+            },
+            estimate,
+            kernels: ["gemm".to_string()].into(),
+            scope: None,
+            method: None,
+        }
+    }
+
+    #[test]
+    fn a_lead_is_claimed_only_where_the_ratio_excludes_1() {
+        // 2 against 1, each x/÷1.1: ratio 2, each side ln 1.1 * sqrt 2.
+        let r = rank(
+            Metric::Score,
+            vec![candidate("b", 1.0, 1.1), candidate("a", 2.0, 1.1)],
+        )
+        .unwrap();
+        assert_eq!(r.leader.label, "a");
+        assert_eq!(r.verdict, Verdict::Beats);
+        let (lo, hi) = r.ratio.unwrap().ci95.unwrap();
+        let side = 1.1f64.ln() * 2f64.sqrt();
+        assert!((lo - 2.0 * (-side).exp()).abs() < 1e-12);
+        assert!((hi - 2.0 * side.exp()).abs() < 1e-12);
+        assert!(r.claim.starts_with("a beats b (ratio 2.000, 95% CI "));
+        // 1.1 against 1, each x/÷1.1: the interval holds 1.
+        let r = rank(
+            Metric::Score,
+            vec![candidate("b", 1.0, 1.1), candidate("a", 1.1, 1.1)],
+        )
+        .unwrap();
+        assert_eq!(r.verdict, Verdict::NotToldApart);
+        assert_eq!(r.not_told_apart, ["b"]);
+        assert!(r.claim.starts_with("a and b are not told apart"));
+    }
+
+    #[test]
+    fn only_devices_on_the_same_kernels_are_ranked_together() {
+        let mut other = candidate("c", 9.0, 1.1);
+        other.kernels = ["conv2d".to_string()].into();
+        let r = rank(
+            Metric::Score,
+            vec![candidate("a", 2.0, 1.1), candidate("b", 1.0, 1.1), other],
+        )
+        .unwrap();
+        assert_eq!((r.leader.label.as_str(), r.ranked), ("a", 2));
+        assert_eq!(r.left_out.len(), 1);
+        assert!(r.left_out[0].starts_with("c: scored on other kernels (conv2d)"));
+        let alone = rank(Metric::Score, vec![candidate("a", 2.0, 1.1)]).unwrap();
+        assert_eq!(alone.verdict, Verdict::Alone);
+    }
+
+    #[test]
+    fn a_cpu_behind_a_gpu_api_is_told_by_type_and_backend() {
+        let mut s = candidate("a", 1.0, 1.1).entry.subject;
+        assert!(!cpu_behind_api(&s));
+        s.backend = "wgpu".into();
+        assert!(cpu_behind_api(&s));
+        s.device_type = "discrete-gpu".into();
+        assert!(!cpu_behind_api(&s));
+    }
+}
