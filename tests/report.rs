@@ -737,6 +737,40 @@ mod plot {
         assert!(!ppw.contains("ESTIMATED") && !ppw.contains("EST."));
     }
 
+    #[test]
+    fn scores_that_span_decades_get_a_log_axis_and_every_bar_its_value() {
+        let draw = |f: &Fixture| {
+            let out = f.path("plots");
+            f.stdout(&[
+                "plot",
+                "--out",
+                out.to_str().unwrap(),
+                "--reference",
+                f.path("reference.json").to_str().unwrap(),
+                "--allow-partial",
+            ]);
+            std::fs::read_to_string(out.join("score.svg")).unwrap()
+        };
+        // Scores 0.5 .. 4: linear.
+        let svg = draw(&Fixture::new());
+        assert!(!svg.contains("log axis"));
+        // With the GPU node, 0.5 .. 40 (a factor of 80): log.
+        let svg = draw(&Fixture::with_gpu_host());
+        assert!(svg.contains("log axis"), "no log axis");
+        // Every bar labelled: the GPU's 10 (simulation), 40 (ml), 20 (micro,
+        // and overall), alpha's 0.5, 4 and 2, beta's 0.525 and 4.16.
+        let labels: Vec<&str> = svg
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with('<'))
+            .collect();
+        for v in [
+            "10.000", "40.00", "20.00", "0.5000", "4.000", "2.000", "0.5250", "4.160",
+        ] {
+            assert!(labels.contains(&v), "no bar labelled {v}");
+        }
+    }
+
     fn dataset(f: &Fixture) -> Dataset {
         let db = Database::open(&f.path("db/hetbench.db").display().to_string()).unwrap();
         Dataset::new(&db.results(&ResultFilter::default()).unwrap().records)
