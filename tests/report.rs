@@ -737,20 +737,26 @@ mod plot {
         assert!(!ppw.contains("ESTIMATED") && !ppw.contains("EST."));
     }
 
+    /// `hetbench plot --allow-partial` against the fixture's reference; the
+    /// SVG `name`.
+    fn plotted(f: &Fixture, name: &str) -> String {
+        let out = f.path("plots");
+        let r = f.path("reference.json");
+        let (out_s, r_s) = (out.to_str().unwrap(), r.to_str().unwrap());
+        f.stdout(&[
+            "plot",
+            "--out",
+            out_s,
+            "--reference",
+            r_s,
+            "--allow-partial",
+        ]);
+        std::fs::read_to_string(out.join(name)).unwrap()
+    }
+
     #[test]
     fn scores_that_span_decades_get_a_log_axis_and_every_bar_its_value() {
-        let draw = |f: &Fixture| {
-            let out = f.path("plots");
-            f.stdout(&[
-                "plot",
-                "--out",
-                out.to_str().unwrap(),
-                "--reference",
-                f.path("reference.json").to_str().unwrap(),
-                "--allow-partial",
-            ]);
-            std::fs::read_to_string(out.join("score.svg")).unwrap()
-        };
+        let draw = |f: &Fixture| plotted(f, "score.svg");
         // Scores 0.5 .. 4: linear.
         let svg = draw(&Fixture::new());
         assert!(!svg.contains("log axis"));
@@ -769,6 +775,33 @@ mod plot {
         ] {
             assert!(labels.contains(&v), "no bar labelled {v}");
         }
+    }
+
+    #[test]
+    fn the_summary_figure_draws_one_front_per_energy_scope_without_lavapipe() {
+        let svg = plotted(&Fixture::with_gpu_host(), "summary.svg");
+        // beta (score 1.478, 0.01478 per W) dominates alpha (1.414,
+        // 0.01414) at cpu-package; the GPU is alone at gpu-board.
+        assert!(
+            svg.contains("beta: AMD EPYC (cpu:cpu0) (cpu-package, on the front)"),
+            "{svg}"
+        );
+        assert!(
+            svg.lines().any(|l| l
+                .trim()
+                .ends_with("] alpha: AMD EPYC (cpu:cpu0) (cpu-package)")),
+            "alpha is not drawn off the front"
+        );
+        assert!(
+            svg.contains("NVIDIA H100 (wgpu:0) (gpu-board, on the front)"),
+            "{svg}"
+        );
+        assert!(
+            !svg.contains("llvmpipe"),
+            "lavapipe drawn as separate hardware"
+        );
+        // Estimated energy only with the flag, marked.
+        assert!(!svg.contains("EST."));
     }
 
     fn dataset(f: &Fixture) -> Dataset {
@@ -923,9 +956,10 @@ mod report {
             html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
         );
         assert!(html.contains("<style>"));
-        // Four inline figures, each with its provenance.
-        assert_eq!(html.matches("<svg").count(), 4);
-        assert_eq!(html.matches("<figcaption>Provenance:").count(), 4);
+        // Five inline figures, the summary figure first, each with its provenance.
+        assert_eq!(html.matches("<svg").count(), 5);
+        assert_eq!(html.matches("<figcaption>Provenance:").count(), 5);
+        assert!(html.find("<figure id=\"summary\">") < html.find("<figure id=\"perf-per-watt\">"));
         // Score, comparison, marked estimates, fingerprints.
         assert!(html.contains("<td>1.414 ["), "alpha's overall score");
         assert!(html.contains("<td class=\"est\">0.02000 (ESTIMATED)</td>"));

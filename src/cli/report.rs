@@ -204,7 +204,11 @@ fn draw_all(
         plot::roofline::draw(&data)?,
     ];
     match &score {
-        Ok(s) => figures.push(plot::score::draw(s)?),
+        Ok(s) => {
+            // The summary figure first, then the others.
+            figures.insert(0, plot::summary::draw(s)?);
+            figures.push(plot::score::draw(s)?);
+        }
         Err(why) => eprintln!("note: no score plot: {why}"),
     }
     Ok((

@@ -16,6 +16,7 @@ pub mod pareto;
 pub mod perf_per_watt;
 pub mod roofline;
 pub mod score;
+pub mod summary;
 
 use std::collections::BTreeSet;
 
@@ -184,6 +185,27 @@ pub(crate) fn bar(
         }
     }
     out
+}
+
+/// A point's marks: a ring around it when it is on a Pareto front, then
+/// the point itself, hollow when its energy is estimated or modeled.
+pub(crate) fn point_marks(
+    at: (f64, f64),
+    c: RGBColor,
+    hollow: bool,
+    on_front: bool,
+) -> Vec<Circle<(f64, f64), i32>> {
+    let mut marks = Vec::new();
+    if on_front {
+        marks.push(Circle::new(at, 11, RGBColor(120, 120, 120).stroke_width(2)));
+    }
+    let style = if hollow {
+        c.stroke_width(2)
+    } else {
+        c.filled()
+    };
+    marks.push(Circle::new(at, 6, style));
+    marks
 }
 
 /// Vertical error bar with caps from `lo` to `hi` at `x`.
