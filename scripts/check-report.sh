@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Builds an HTML report from a database with two platforms and checks, in
 # headless Chromium, that the page renders its plots and that a hostile host
-# name shows as text rather than running.
+# name shows as text rather than running; then prints it to PDF (A4) and
+# checks the print (scripts/check-print.py): page 1 holds the whole summary
+# and nothing else, every row of the results table, headings included, is
+# whole in the text, and no word lies off the page.
 #
 # Needs: a built hetbench (target/release/hetbench, or $HETBENCH), python3,
-# and Debian's `chromium` (apt-get install -y chromium).
+# Debian's `chromium` and poppler's `pdftotext` (apt-get install -y chromium
+# poppler-utils).
 # Usage: scripts/check-report.sh [WORKDIR]
 set -euo pipefail
 
@@ -14,6 +18,7 @@ work=${1:-$(mktemp -d)}
 mkdir -p "$work"
 browser=${CHROMIUM:-chromium}
 command -v "$browser" >/dev/null || { echo "check-report: '$browser' not found (apt-get install -y chromium)" >&2; exit 1; }
+command -v pdftotext >/dev/null || { echo "check-report: 'pdftotext' not found (apt-get install -y poppler-utils)" >&2; exit 1; }
 [ -x "$hb" ] || { echo "check-report: no hetbench at $hb (cargo build --release)" >&2; exit 1; }
 
 fail() { echo "check-report: FAIL: $*" >&2; exit 1; }
@@ -117,4 +122,17 @@ print(f"screenshot {w}x{h}: {len(colours)} colours, {nonwhite} non-white samples
 assert len(colours) >= 8 and nonwhite > 1000, "too few colours: blank page"
 EOF
 
-echo "check-report: ok: $svgs SVG figures rendered, host name escaped ($html, $work/report.png)"
+# The print: A4 (the report's @page), no header or footer (their date and
+# file name would land in the text).
+pdf="$work/report.pdf"
+timeout 120 "$browser" "${flags[@]}" --user-data-dir="$(mktemp -d)" --no-pdf-header-footer \
+    --print-to-pdf="$pdf" "file://$html" >/dev/null 2>"$work/chromium-pdf.log" \
+    || fail "chromium --print-to-pdf failed (see $work/chromium-pdf.log)"
+[ -s "$pdf" ] || fail "no PDF at $pdf"
+pdftotext -raw "$pdf" "$work/report.txt"
+pdftotext -raw -f 1 -l 1 "$pdf" "$work/page1.txt"
+pdftotext -bbox "$pdf" "$work/report-bbox.html"
+python3 "$root/scripts/check-print.py" "$html" "$work/report.txt" "$work/page1.txt" "$work/report-bbox.html" \
+    || fail "the PDF print cuts or misplaces text ($pdf)"
+
+echo "check-report: ok: $svgs SVG figures rendered, host name escaped, printed with nothing cut ($html, $work/report.png, $pdf)"

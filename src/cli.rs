@@ -151,6 +151,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Which device is fastest and which does the most work per joule, per domain and overall, with 95% intervals
+    #[command(
+        after_help = "Examples:\n  hetbench summary\n  hetbench summary --allow-partial --include-estimated\n  hetbench summary --size medium --json\n\nThe figures are `score`'s; \"A beats B\" only where the 95% interval of A/B excludes 1."
+    )]
+    Summary {
+        #[command(flatten)]
+        args: report::ScoreArgs,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
     /// Compare every device with a baseline: throughput ratio with its 95% CI, a verdict only where the CI excludes 1
     #[command(
         after_help = "Examples:\n  hetbench compare --baseline node01\n  hetbench compare --baseline node01/cpu:cpu0 --kernel gemm\n  hetbench compare --baseline b5229495a54b --json"
@@ -438,6 +449,7 @@ pub fn main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Score { args, json } => report::score(&db_path, &registry()?, args, *json),
+        Command::Summary { args, json } => report::summary(&db_path, &registry()?, args, *json),
         Command::Compare {
             baseline,
             filter,

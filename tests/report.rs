@@ -56,6 +56,8 @@ fn platform(
             r["platform_hash"] = json!(hash);
             r["suite_version"] = json!(suite);
             r["throughput"] = json!(tput);
+            // The figures are synthetic: the real run's warnings do not apply.
+            r["warnings"] = json!([]);
             let s = &mut r["timing"]["summary"];
             s["mean"] = json!(mean);
             s["median"] = json!(mean);
@@ -110,6 +112,27 @@ const HOSTILE_FIGURES: Figures = [
     ("nbody", 16.0, 1.05e-3, 1e-4, 10),
 ];
 
+// A GPU: ratios 20, 40, 10 at a measured 300 W (gpu-board).
+const GPU: Figures = [
+    ("stream_triad", 800.0, 1e-4, 1e-5, 20),
+    ("gemm", 8000.0, 1e-4, 1e-5, 20),
+    ("nbody", 80.0, 1e-4, 1e-5, 20),
+];
+// lavapipe: ratios 5, 5, 5 at 20 W (the CPU's package): the best figure
+// per watt if it were ranked.
+const LAVAPIPE: Figures = [
+    ("stream_triad", 200.0, 1e-3, 1e-4, 20),
+    ("gemm", 1000.0, 1e-3, 1e-4, 20),
+    ("nbody", 40.0, 1e-3, 1e-4, 20),
+];
+// beta: gemm 4.16 against alpha's 4 (both x/(1 -/+ 0.1)): not told apart;
+// nbody 0.525 against alpha's 0.5.
+const BETA: Figures = [
+    ("stream_triad", 80.0, 1e-3, 1e-4, 20),
+    ("gemm", 832.0, 1e-3, 1e-4, 20),
+    ("nbody", 4.2, 1e-3, 1e-4, 20),
+];
+
 impl Fixture {
     /// A database holding alpha and the hostile host, and a reference file.
     fn new() -> Fixture {
@@ -144,6 +167,62 @@ impl Fixture {
         f
     }
 
+    /// The fixture and a GPU node: its CPU, an H100-like GPU (gpu-board
+    /// energy) and lavapipe (the same CPU behind wgpu, cpu-package energy),
+    /// and beta, a CPU node that alpha cannot be told apart from in ml.
+    fn with_gpu_host() -> Fixture {
+        let f = Fixture::new();
+        let host = |name: &str, figures: &Figures, energy, device: Option<[&str; 4]>| {
+            let mut run = platform("gpuhost", "9999999999999999", "0.1", figures, energy);
+            if let Some([backend, id, dname, dtype]) = device {
+                for r in run["results"].as_array_mut().unwrap() {
+                    r["backend"] = json!(backend);
+                    r["device"] = json!(id);
+                    r["device_name"] = json!(dname);
+                    r["device_type"] = json!(dtype);
+                }
+            }
+            f.write(name, &run)
+        };
+        let gpu = host(
+            "gpu.json",
+            &GPU,
+            Some(("counter", "gpu-board", 300.0)),
+            Some(["wgpu", "0", "NVIDIA H100", "discrete-gpu"]),
+        );
+        // The GPU's gemm warns of high variation: a contended node.
+        let mut run: Value = serde_json::from_slice(&std::fs::read(&gpu).unwrap()).unwrap();
+        for r in run["results"].as_array_mut().unwrap() {
+            if r["kernel"] == "gemm" {
+                r["warnings"] = json!([{"kind": "high_variation", "cv": 0.2}]);
+            }
+        }
+        let gpu = f.write("gpu.json", &run);
+        let lava = host(
+            "lavapipe.json",
+            &LAVAPIPE,
+            Some(("counter", "cpu-package", 20.0)),
+            Some(["wgpu", "1", "llvmpipe (LLVM 15.0.7, 256 bits)", "cpu"]),
+        );
+        let cpu = host("gpuhost-cpu.json", &ALPHA, None, None);
+        let beta = f.write(
+            "beta.json",
+            &platform(
+                "beta",
+                "bbbbbbbb00000000",
+                "0.1",
+                &BETA,
+                Some(("counter", "cpu-package", 100.0)),
+            ),
+        );
+        f.hb()
+            .arg("import")
+            .args([gpu, lava, cpu, beta])
+            .assert()
+            .success();
+        f
+    }
+
     fn write(&self, name: &str, v: &Value) -> PathBuf {
         let p = self.dir.path().join(name);
         std::fs::write(&p, serde_json::to_vec_pretty(v).unwrap()).unwrap();
@@ -170,7 +249,7 @@ impl Fixture {
     fn json(&self, args: &[&str]) -> Value {
         let mut c = self.hb();
         c.args(args).arg("--json");
-        if args[0] == "score" {
+        if args[0] == "score" || args[0] == "summary" {
             c.arg("--reference").arg(self.path("reference.json"));
             c.arg("--allow-partial");
         }
@@ -658,6 +737,73 @@ mod plot {
         assert!(!ppw.contains("ESTIMATED") && !ppw.contains("EST."));
     }
 
+    /// `hetbench plot --allow-partial` against the fixture's reference; the
+    /// SVG `name`.
+    fn plotted(f: &Fixture, name: &str) -> String {
+        let out = f.path("plots");
+        let r = f.path("reference.json");
+        let (out_s, r_s) = (out.to_str().unwrap(), r.to_str().unwrap());
+        f.stdout(&[
+            "plot",
+            "--out",
+            out_s,
+            "--reference",
+            r_s,
+            "--allow-partial",
+        ]);
+        std::fs::read_to_string(out.join(name)).unwrap()
+    }
+
+    #[test]
+    fn scores_that_span_decades_get_a_log_axis_and_every_bar_its_value() {
+        let draw = |f: &Fixture| plotted(f, "score.svg");
+        // Scores 0.5 .. 4: linear.
+        let svg = draw(&Fixture::new());
+        assert!(!svg.contains("log axis"));
+        // With the GPU node, 0.5 .. 40 (a factor of 80): log.
+        let svg = draw(&Fixture::with_gpu_host());
+        assert!(svg.contains("log axis"), "no log axis");
+        // Every bar labelled: the GPU's 10 (simulation), 40 (ml), 20 (micro,
+        // and overall), alpha's 0.5, 4 and 2, beta's 0.525 and 4.16.
+        let labels: Vec<&str> = svg
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with('<'))
+            .collect();
+        for v in [
+            "10.000", "40.00", "20.00", "0.5000", "4.000", "2.000", "0.5250", "4.160",
+        ] {
+            assert!(labels.contains(&v), "no bar labelled {v}");
+        }
+    }
+
+    #[test]
+    fn the_summary_figure_draws_one_front_per_energy_scope_without_lavapipe() {
+        let svg = plotted(&Fixture::with_gpu_host(), "summary.svg");
+        // beta (score 1.478, 0.01478 per W) dominates alpha (1.414,
+        // 0.01414) at cpu-package; the GPU is alone at gpu-board.
+        assert!(
+            svg.contains("beta: AMD EPYC (cpu:cpu0) (cpu-package, on the front)"),
+            "{svg}"
+        );
+        assert!(
+            svg.lines().any(|l| l
+                .trim()
+                .ends_with("] alpha: AMD EPYC (cpu:cpu0) (cpu-package)")),
+            "alpha is not drawn off the front"
+        );
+        assert!(
+            svg.contains("NVIDIA H100 (wgpu:0) (gpu-board, on the front)"),
+            "{svg}"
+        );
+        assert!(
+            !svg.contains("llvmpipe"),
+            "lavapipe drawn as separate hardware"
+        );
+        // Estimated energy only with the flag, marked.
+        assert!(!svg.contains("EST."));
+    }
+
     fn dataset(f: &Fixture) -> Dataset {
         let db = Database::open(&f.path("db/hetbench.db").display().to_string()).unwrap();
         Dataset::new(&db.results(&ResultFilter::default()).unwrap().records)
@@ -810,9 +956,10 @@ mod report {
             html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
         );
         assert!(html.contains("<style>"));
-        // Four inline figures, each with its provenance.
-        assert_eq!(html.matches("<svg").count(), 4);
-        assert_eq!(html.matches("<figcaption>Provenance:").count(), 4);
+        // Five inline figures, the summary figure first, each with its provenance.
+        assert_eq!(html.matches("<svg").count(), 5);
+        assert_eq!(html.matches("<figcaption>Provenance:").count(), 5);
+        assert!(html.find("<figure id=\"summary\">") < html.find("<figure id=\"perf-per-watt\">"));
         // Score, comparison, marked estimates, fingerprints.
         assert!(html.contains("<td>1.414 ["), "alpha's overall score");
         assert!(html.contains("<td class=\"est\">0.02000 (ESTIMATED)</td>"));
@@ -821,6 +968,43 @@ mod report {
         assert!(html.contains("platform bbbbbbbbbbbbbbbb"));
         assert!(html.contains("AMD EPYC"));
         assert!(html.contains("refnode"), "the reference is named");
+    }
+
+    #[test]
+    fn opens_with_the_summary_on_a_page_of_its_own() {
+        let f = Fixture::with_gpu_host();
+        let out = f.path("report");
+        let r = f.path("reference.json");
+        f.stdout(&[
+            "report",
+            "--out",
+            out.to_str().unwrap(),
+            "--reference",
+            r.to_str().unwrap(),
+            "--allow-partial",
+        ]);
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        let at = |what: &str| html.find(what).unwrap_or_else(|| panic!("no {what}"));
+        // The summary comes first, then a page break, then the rest.
+        assert!(at("<section id=\"summary\">") < at("<h2>Score</h2>"));
+        assert!(html.contains("@page{size:A4"));
+        assert!(html.contains("#summary{break-after:page}"));
+        assert!(html.contains("table-layout:fixed"));
+        // The same rows as `hetbench summary`: every cell, escaped.
+        let s = f.json(&["summary"]);
+        let end = at("</section>");
+        let first = &html[..end];
+        for sec in s["sections"].as_array().unwrap() {
+            for r in std::iter::once(&sec["fastest"]).chain(sec["per_joule"].as_array().unwrap()) {
+                if r.is_null() {
+                    continue;
+                }
+                let claim = r["claim"].as_str().unwrap().replace('\'', "&#39;");
+                assert!(first.contains(&claim), "{claim}");
+            }
+        }
+        assert!(first.contains("gpuhost: NVIDIA H100 (wgpu:0) beats gpuhost: llvmpipe"));
+        assert!(first.contains("not ranked per watt: gpuhost: llvmpipe"));
     }
 
     #[test]
@@ -964,6 +1148,34 @@ mod modeled {
     }
 
     #[test]
+    fn summary_ranks_modeled_devices_only_when_asked() {
+        let f = with_modeled();
+        // Not ranked, nor named, unless asked; then in its own scope, flagged.
+        let s = f.json(&["summary"]);
+        assert!(!s.to_string().contains("fpgahost"));
+        let s = f.json(&["summary", "--include-modeled"]);
+        let ml = s["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == "ml")
+            .unwrap();
+        let modeled = ml["per_joule"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["energy_scope"] == "modeled")
+            .unwrap();
+        assert_eq!(modeled["leader"]["subject"]["hostname"], "fpgahost");
+        assert_eq!(modeled["energy_method"], "modeled");
+        let flags = modeled["leader"]["flags"].to_string();
+        assert!(
+            flags.contains("MODELED") && flags.contains("ESTIMATED energy"),
+            "{flags}"
+        );
+    }
+
+    #[test]
     fn plots_and_the_pareto_front_take_modeled_points_only_when_asked() {
         let f = with_modeled();
         let db = Database::open(&f.path("db/hetbench.db").display().to_string()).unwrap();
@@ -1009,5 +1221,237 @@ mod modeled {
         ]);
         let ppw = std::fs::read_to_string(out.join("perf-per-watt.svg")).unwrap();
         assert!(ppw.contains("fpgahost") && ppw.contains("[MODELED]"));
+    }
+}
+
+/// `hetbench summary`: the leaders per domain and overall, from the score's
+/// own figures, with claims only where the interval excludes a tie.
+mod summary {
+    use super::*;
+
+    fn section<'a>(s: &'a Value, name: &str) -> &'a Value {
+        s["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == name)
+            .unwrap_or_else(|| panic!("no section {name} in {s}"))
+    }
+
+    fn per_joule<'a>(sec: &'a Value, scope: &str) -> Option<&'a Value> {
+        sec["per_joule"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["energy_scope"] == scope)
+    }
+
+    fn leader(r: &Value) -> (&str, &str) {
+        (
+            r["leader"]["subject"]["hostname"].as_str().unwrap(),
+            r["leader"]["subject"]["device"].as_str().unwrap(),
+        )
+    }
+
+    /// The score JSON's subject for host and device.
+    fn scored<'a>(score: &'a Value, host: &str, device: &str) -> &'a Value {
+        score["subjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["subject"]["hostname"] == host && s["subject"]["device"] == device)
+            .unwrap()
+    }
+
+    #[test]
+    fn names_the_fastest_and_most_efficient_with_the_scores_own_intervals() {
+        let f = Fixture::with_gpu_host();
+        let s = f.json(&["summary"]);
+        let score = f.json(&["score"]);
+        for (name, ratio) in [("simulation", 2.0), ("ml", 8.0), ("micro", 4.0)] {
+            let sec = section(&s, name);
+            let fast = &sec["fastest"];
+            // The GPU (ratios 10, 40, 20) beats lavapipe (5 each).
+            assert_eq!(leader(fast), ("gpuhost", "0"), "{name}: {fast}");
+            assert_eq!(fast["runner_up"]["subject"]["device"], "1");
+            assert_eq!(fast["verdict"], "beats");
+            assert!(close(fast["ratio"]["value"].as_f64().unwrap(), ratio));
+            let claim = fast["claim"].as_str().unwrap();
+            assert!(
+                claim.starts_with("gpuhost: NVIDIA H100 (wgpu:0) beats gpuhost: llvmpipe"),
+                "{claim}"
+            );
+            // The figure and its interval are the score's, exactly.
+            let d = scored(&score, "gpuhost", "0")["domains"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["domain"] == name)
+                .unwrap()
+                .clone();
+            assert_eq!(fast["leader"]["figure"]["value"], d["score"]);
+            assert_eq!(fast["leader"]["figure"]["ci95"], d["score_ci95"]);
+            assert_eq!(fast["leader"]["covered"], d["covered"]);
+            // Per watt, like with like: the GPU alone at gpu-board ...
+            let gpu = per_joule(sec, "gpu-board").unwrap();
+            assert_eq!(leader(gpu), ("gpuhost", "0"));
+            assert_eq!(gpu["verdict"], "alone");
+            assert_eq!(gpu["energy_method"], "counter");
+            assert_eq!(gpu["leader"]["figure"]["value"], d["per_watt"]);
+            assert_eq!(gpu["leader"]["figure"]["ci95"], d["per_watt_ci95"]);
+            // ... and at cpu-package beta or alpha, never lavapipe (its
+            // 5 / 20 W would lead).
+            let cpu = per_joule(sec, "cpu-package").unwrap();
+            assert_ne!(leader(cpu).1, "1", "{cpu}");
+            assert_eq!(cpu["ranked"], 2, "{cpu}");
+            assert!(!cpu.to_string().contains("llvmpipe"), "{cpu}");
+        }
+        // ml: the GPU's gemm warns of high variation; its nbody does not.
+        let flags = section(&s, "ml")["fastest"]["leader"]["flags"].to_string();
+        assert!(flags.contains("possibly contended"), "{flags}");
+        let flags = section(&s, "simulation")["fastest"]["leader"]["flags"].to_string();
+        assert!(!flags.contains("possibly contended"), "{flags}");
+        // nbody is 1 of the suite's 4 simulation kernels.
+        assert!(flags.contains("incomplete coverage 1/4"), "{flags}");
+        // Micro is not counted in the overall score.
+        assert_eq!(section(&s, "micro")["counted"], false);
+        // Overall (with --allow-partial): sqrt(10 * 40) = 20, the score's figure.
+        let o = &section(&s, "overall")["fastest"];
+        assert_eq!(leader(o), ("gpuhost", "0"));
+        let g = scored(&score, "gpuhost", "0");
+        assert!(close(
+            o["leader"]["figure"]["value"].as_f64().unwrap(),
+            20.0
+        ));
+        assert_eq!(o["leader"]["figure"]["value"], g["overall"]);
+        assert_eq!(o["leader"]["figure"]["ci95"], g["overall_ci95"]);
+        assert_eq!(
+            (o["leader"]["covered"].as_u64(), o["leader"]["of"].as_u64()),
+            (Some(2), Some(10))
+        );
+        // lavapipe is listed, with the reason, among those not ranked per watt.
+        let left: Vec<&Value> = s["not_ranked_per_watt"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect();
+        let lava = left
+            .iter()
+            .find(|l| l["label"].as_str().unwrap().contains("llvmpipe"))
+            .unwrap();
+        assert!(
+            lava["reason"]
+                .as_str()
+                .unwrap()
+                .contains("host CPU behind wgpu"),
+            "{lava}"
+        );
+        // The text says the same.
+        let text = f.stdout(&[
+            "summary",
+            "--allow-partial",
+            "--reference",
+            f.path("reference.json").to_str().unwrap(),
+        ]);
+        assert!(
+            text.contains("most work per joule (gpu-board, counter)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("not ranked per watt: gpuhost: llvmpipe"),
+            "{text}"
+        );
+        assert!(text.contains("20.00 ["), "{text}");
+    }
+
+    #[test]
+    fn no_claim_where_the_intervals_overlap() {
+        let f = Fixture::with_gpu_host();
+        let s = f.json(&["summary"]);
+        // ml per watt at cpu-package: beta 8.32 W^-1 x 1e-3 x 5 against
+        // alpha's 4e-2: ratio 1.04, intervals overlap.
+        let r = per_joule(section(&s, "ml"), "cpu-package").unwrap();
+        assert_eq!(leader(r), ("beta", "cpu0"));
+        assert_eq!(r["verdict"], "not_told_apart");
+        assert!(close(r["ratio"]["value"].as_f64().unwrap(), 1.04));
+        let (lo, hi) = (
+            r["ratio"]["ci95"][0].as_f64().unwrap(),
+            r["ratio"]["ci95"][1].as_f64().unwrap(),
+        );
+        // Each side sqrt(ln(1.1)^2 + ln(1/0.9)^2).
+        let side = (1.1f64.ln().powi(2) + (1.0f64 / 0.9).ln().powi(2)).sqrt();
+        assert!(
+            close(lo, 1.04 * (-side).exp()) && close(hi, 1.04 * side.exp()),
+            "{lo} {hi}"
+        );
+        let claim = r["claim"].as_str().unwrap();
+        assert!(
+            claim.contains("are not told apart") && !claim.contains("beats"),
+            "{claim}"
+        );
+        // Nor in the text, in any section.
+        let text = f.stdout(&[
+            "summary",
+            "--allow-partial",
+            "--reference",
+            f.path("reference.json").to_str().unwrap(),
+        ]);
+        assert!(
+            text.contains(
+                "beta: AMD EPYC (cpu:cpu0) and alpha: AMD EPYC (cpu:cpu0) are not told apart"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("beta: AMD EPYC (cpu:cpu0) beats"), "{text}");
+        assert!(!text.contains("alpha: AMD EPYC (cpu:cpu0) beats"), "{text}");
+    }
+
+    #[test]
+    fn estimated_energy_ranks_only_when_asked_in_its_own_scope() {
+        let f = Fixture::with_gpu_host();
+        let s = f.json(&["summary"]);
+        assert!(per_joule(section(&s, "ml"), "estimated").is_none());
+        let s = f.json(&["summary", "--include-estimated"]);
+        let r = per_joule(section(&s, "ml"), "estimated").unwrap();
+        assert_eq!(leader(r).0, HOSTILE);
+        assert!(
+            r["leader"]["flags"]
+                .to_string()
+                .contains("ESTIMATED energy")
+        );
+        // Not beside measured cpu-package figures.
+        let cpu = per_joule(section(&s, "ml"), "cpu-package").unwrap();
+        assert_eq!(cpu["ranked"], 2);
+    }
+
+    #[test]
+    fn without_allow_partial_there_is_no_overall_and_it_says_why() {
+        let f = Fixture::with_gpu_host();
+        let out = f
+            .hb()
+            .args(["summary", "--json", "--reference"])
+            .arg(f.path("reference.json"))
+            .assert()
+            .success();
+        let s: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        let o = section(&s, "overall");
+        assert!(o["fastest"].is_null());
+        assert!(o["notes"].to_string().contains("--allow-partial"), "{o}");
+    }
+
+    #[test]
+    fn bad_flags_exit_2() {
+        let f = Fixture::with_gpu_host();
+        let r = f.path("reference.json");
+        for (args, says) in [
+            (vec!["--weights", "ml=abc"], "'ml=abc' is not NAME=NUMBER"),
+            (vec!["--weights", "physics=1"], "unknown weight 'physics'"),
+            (vec!["--include-everything"], "--include-everything"),
+        ] {
+            let mut all = vec!["summary", "--reference", r.to_str().unwrap()];
+            all.extend(args);
+            let err = f.bad(&all);
+            assert!(err.contains(says), "{err}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! The decision makers' commands: `score`, `compare`, `plot` and `report`.
+//! The decision makers' commands: `score`, `summary`, `compare`, `plot` and `report`.
 //! Argument glue only; the figures are computed in `hetbench::report`.
 
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use hetbench::report::compare::{self, Comparison};
 use hetbench::report::data::{Dataset, modeled_hint, rankable};
 use hetbench::report::plot::{self, Figure};
 use hetbench::report::score::{self, Reference, ScoreOptions, ScoreReport};
+use hetbench::report::summary;
 use hetbench::store::{ResultRecord, RunRecord};
 
 use super::{FilterArgs, open_existing_db, write_stdout};
@@ -100,18 +101,45 @@ pub(super) fn source(db_path: &Path) -> String {
     )
 }
 
+/// The filtered results and their score.
+fn scored(
+    db_path: &Path,
+    registry: &Registry,
+    args: &ScoreArgs,
+) -> Result<(Vec<ResultRecord>, ScoreReport)> {
+    let results = load_results(db_path, &args.filter, None)?;
+    let report = score::score(&results, &args.reference()?, registry, &args.options()?)?;
+    Ok((results, report))
+}
+
 pub fn score(
     db_path: &Path,
     registry: &Registry,
     args: &ScoreArgs,
     json: bool,
 ) -> Result<ExitCode> {
-    let results = load_results(db_path, &args.filter, None)?;
-    let report = score::score(&results, &args.reference()?, registry, &args.options()?)?;
+    let (_, report) = scored(db_path, registry, args)?;
+    print(&report, report.text(), json)
+}
+
+/// The score's leaders per domain and overall (see `hetbench::report::summary`).
+pub fn summary(
+    db_path: &Path,
+    registry: &Registry,
+    args: &ScoreArgs,
+    json: bool,
+) -> Result<ExitCode> {
+    let (results, report) = scored(db_path, registry, args)?;
+    let s = summary::summarize(&report, &results);
+    print(&s, s.text(), json)
+}
+
+/// Writes `value` as JSON, or its text.
+fn print<T: serde::Serialize>(value: &T, text: String, json: bool) -> Result<ExitCode> {
     if json {
-        write_stdout(format!("{}\n", serde_json::to_string_pretty(&report)?).as_bytes())?;
+        write_stdout(format!("{}\n", serde_json::to_string_pretty(value)?).as_bytes())?;
     } else {
-        write_stdout(report.text().as_bytes())?;
+        write_stdout(text.as_bytes())?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -126,12 +154,7 @@ pub fn compare(
 ) -> Result<ExitCode> {
     let results = load_results(db_path, filter, suite)?;
     let c = compare::compare(&results, baseline, include_modeled)?;
-    if json {
-        write_stdout(format!("{}\n", serde_json::to_string_pretty(&c)?).as_bytes())?;
-    } else {
-        write_stdout(c.text().as_bytes())?;
-    }
-    Ok(ExitCode::SUCCESS)
+    print(&c, c.text(), json)
 }
 
 /// The dataset, its score (or why none) and every figure.
@@ -174,7 +197,11 @@ fn draw_all(
         plot::roofline::draw(&data)?,
     ];
     match &score {
-        Ok(s) => figures.push(plot::score::draw(s)?),
+        Ok(s) => {
+            // The summary figure first, then the others.
+            figures.insert(0, plot::summary::draw(s)?);
+            figures.push(plot::score::draw(s)?);
+        }
         Err(why) => eprintln!("note: no score plot: {why}"),
     }
     Ok((
@@ -226,10 +253,16 @@ pub fn report(
             runs.push(r);
         }
     }
+    let summary = drawn
+        .score
+        .as_ref()
+        .map(|s| summary::summarize(s, &results))
+        .map_err(Clone::clone);
     let html = hetbench::report::html::render(&hetbench::report::html::ReportInput {
         data: &drawn.data,
         figures: &drawn.figures,
         score: drawn.score.as_ref().map_err(Clone::clone),
+        summary: summary.as_ref().map_err(Clone::clone),
         comparison: comparison.as_ref().map_err(Clone::clone),
         runs: &runs,
         source: source(db_path),

@@ -1,5 +1,12 @@
 //! `hetbench report`: one self-contained HTML file for decision makers.
 //!
+//! It opens with the summary (`hetbench summary`: who leads each domain and
+//! overall, with intervals, coverage and energy scope), which the print CSS
+//! keeps to the first A4 page; after it come the score, the comparison, the
+//! figures, the results and the platforms. Printed, tables take the page's
+//! width with fixed columns that wrap their text, and figures scale to it,
+//! so nothing is cut (`scripts/check-report.sh` prints it and checks).
+//!
 //! Everything is inline (CSS, SVG figures) and nothing is fetched, so the
 //! file can be mailed, archived and opened offline, and shows the same thing
 //! in ten years. Every string that came from a database or run file (host
@@ -14,6 +21,7 @@ use crate::report::compare::Comparison;
 use crate::report::data::{Dataset, html_escape as esc};
 use crate::report::plot::Figure;
 use crate::report::score::{KERNEL_HEADINGS, ScoreReport};
+use crate::report::summary::{self, Summary};
 use crate::report::table;
 use crate::store::RunRecord;
 
@@ -23,6 +31,8 @@ pub struct ReportInput<'a> {
     pub figures: &'a [Figure],
     /// The score, or why there is none.
     pub score: Result<&'a ScoreReport, String>,
+    /// The summary of that score (the first page), or why there is none.
+    pub summary: Result<&'a Summary, String>,
     /// The comparison, or why there is none.
     pub comparison: Result<&'a Comparison, String>,
     /// The runs the results come from (their platform fingerprints).
@@ -37,10 +47,35 @@ table{border-collapse:collapse;margin:1em 0;font-size:13px}\
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}\
 th{background:#f0f0f0}td.num{text-align:right;font-variant-numeric:tabular-nums}\
 figure{margin:1.5em 0;border:1px solid #ddd;padding:8px}figcaption{font-size:13px;color:#444;margin-top:6px}\
-.est{color:#a00;font-weight:bold}.note{color:#555;font-size:13px}code{background:#f4f4f4;padding:0 3px}";
+.est{color:#a00;font-weight:bold}.note{color:#555;font-size:13px}code{background:#f4f4f4;padding:0 3px}\
+svg{max-width:100%;height:auto}td,th{overflow-wrap:anywhere}ul.note{padding-left:1.2em}\
+@page{size:A4;margin:12mm}\
+@media print{body{margin:0;max-width:none;font-size:9pt}h1{font-size:15pt;margin:0 0 4pt}h2{font-size:12pt}h3{font-size:10pt}\
+table{table-layout:fixed;width:100%;font-size:7pt;word-break:break-word;overflow-wrap:anywhere}\
+th,td{padding:1px 3px}tr,figure{break-inside:avoid}.note{font-size:7.5pt}\
+#summary{break-after:page}#summary table{font-size:7pt}#summary p,#summary li{margin:2pt 0}\
+figure{margin:6pt 0;padding:4px}figure svg{width:100%;height:auto}}";
+
+/// Column widths of the summary table, percent (see [`summary::HEADINGS`]):
+/// the claim gets the room it needs, the coverage little.
+const SUMMARY_WIDTHS: [u32; 7] = [10, 12, 15, 12, 6, 29, 16];
 
 fn table_html(headings: &[&str], rows: &[Vec<String>]) -> String {
-    let mut s = String::from("<table>\n<tr>");
+    table_with_widths(headings, rows, &[])
+}
+
+/// A table; `widths` (percent per column), where given, fix the columns'
+/// widths, which the print layout (`table-layout: fixed`) keeps.
+fn table_with_widths(headings: &[&str], rows: &[Vec<String>], widths: &[u32]) -> String {
+    let mut s = String::from("<table>\n");
+    if !widths.is_empty() {
+        s.push_str("<colgroup>");
+        for w in widths {
+            s.push_str(&format!("<col style=\"width:{w}%\">"));
+        }
+        s.push_str("</colgroup>\n");
+    }
+    s.push_str("<tr>");
     for h in headings {
         s.push_str(&format!("<th>{}</th>", esc(h)));
     }
@@ -95,6 +130,33 @@ fn score_html(score: &ScoreReport) -> String {
         }
     }
     s.push_str(&table_html(&KERNEL_HEADINGS, &score.kernel_rows()));
+    s
+}
+
+/// The first page: who leads each domain and overall, and how sure that is.
+fn summary_html(sum: &Summary) -> String {
+    let mut s = String::from("<p class=\"note\">");
+    s.push_str(
+        &sum.preamble()
+            .iter()
+            .map(|l| esc(l))
+            .collect::<Vec<_>>()
+            .join("<br>\n"),
+    );
+    s.push_str("</p>\n");
+    s.push_str(&table_with_widths(
+        &summary::HEADINGS,
+        &sum.rows(),
+        &SUMMARY_WIDTHS,
+    ));
+    let notes = sum.notes();
+    if !notes.is_empty() {
+        s.push_str("<ul class=\"note\">\n");
+        for n in notes {
+            s.push_str(&format!("<li>{}</li>\n", esc(&n)));
+        }
+        s.push_str("</ul>\n");
+    }
     s
 }
 
@@ -198,6 +260,13 @@ pub fn render(input: &ReportInput) -> String {
     s.push_str("<title>hetbench report</title>\n");
     s.push_str(&format!("<style>{CSS}</style>\n</head>\n<body>\n"));
     s.push_str("<h1>hetbench report</h1>\n");
+    // The first printed page: the summary, then a page break.
+    s.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n");
+    match &input.summary {
+        Ok(sum) => s.push_str(&summary_html(sum)),
+        Err(why) => s.push_str(&format!("<p class=\"note\">No summary: {}</p>\n", esc(why))),
+    }
+    s.push_str("</section>\n");
     s.push_str(&format!(
         "<p class=\"note\">Generated {} by hetbench {} from {}. Suite version(s): {}. Only verified (ok) results appear; for each device the newest result per kernel, size and precision. Figures marked ESTIMATED or MODELED (outlined, hatched or hollow in plots) did not come from a power measurement.</p>\n",
         esc(&input.generated_at),

@@ -15,4 +15,5 @@ pub mod node_mix;
 pub mod plot;
 pub mod score;
 pub mod stats;
+pub mod summary;
 pub mod table;

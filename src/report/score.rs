@@ -221,6 +221,8 @@ pub struct KernelScore {
     pub per_watt_estimated: bool,
     /// The energy scope(s) `per_watt` divides by (`cpu-package`, ...).
     pub per_watt_scope: Option<String>,
+    /// How that energy was obtained (`counter`, `sampled`, ...; `+` between several).
+    pub per_watt_method: Option<String>,
     #[serde(skip)]
     estimate: Option<Estimate>,
     #[serde(skip)]
@@ -237,6 +239,9 @@ pub struct DomainScore {
     pub per_watt: Option<f64>,
     pub per_watt_ci95: Option<(f64, f64)>,
     pub per_watt_estimated: bool,
+    /// The energy scope(s) and method(s) of `per_watt` (see [`KernelScore`]).
+    pub per_watt_scope: Option<String>,
+    pub per_watt_method: Option<String>,
     /// Whether it counts in the overall score (weight above 0).
     pub counted: bool,
     /// Kernels of the suite in this domain that this device has a ratio for,
@@ -263,6 +268,9 @@ pub struct SubjectScore {
     pub overall_per_watt: Option<f64>,
     pub overall_per_watt_ci95: Option<(f64, f64)>,
     pub overall_per_watt_estimated: bool,
+    /// The energy scope(s) and method(s) of `overall_per_watt`.
+    pub overall_per_watt_scope: Option<String>,
+    pub overall_per_watt_method: Option<String>,
     /// Kernels of the suite (counted domains) scored, and the suite's count.
     pub covered: usize,
     pub of: usize,
@@ -271,6 +279,39 @@ pub struct SubjectScore {
     pub missing: Vec<String>,
     /// Why there is no overall score, when it is left out.
     pub partial: Option<String>,
+    #[serde(skip)]
+    overall_estimate: Option<Estimate>,
+    #[serde(skip)]
+    overall_per_watt_estimate: Option<Estimate>,
+}
+
+impl DomainScore {
+    /// The domain score as an estimate (value and interval), for ratios
+    /// between devices (`summary`).
+    pub fn estimate(&self) -> Estimate {
+        self.estimate
+    }
+
+    pub fn per_watt_estimate(&self) -> Option<Estimate> {
+        self.per_watt_estimate
+    }
+}
+
+impl SubjectScore {
+    /// The overall score as an estimate, where there is one.
+    pub fn overall_estimate(&self) -> Option<Estimate> {
+        self.overall_estimate
+    }
+
+    pub fn overall_per_watt_estimate(&self) -> Option<Estimate> {
+        self.overall_per_watt_estimate
+    }
+}
+
+/// The parts of `a+b` labels, each once, sorted and joined by `+`.
+fn join_parts<'a>(labels: impl Iterator<Item = &'a str>) -> String {
+    let parts: BTreeSet<&str> = labels.flat_map(|l| l.split('+')).collect();
+    parts.into_iter().collect::<Vec<_>>().join("+")
 }
 
 /// Scores of every device against one reference.
@@ -471,11 +512,12 @@ impl Context<'_> {
 
     /// One kernel's ratios, from every result the reference has a figure for.
     fn kernels(&self, by_key: &BTreeMap<Key, ResultRecord>) -> Vec<KernelScore> {
-        // kernel -> (score, ratio terms, per-watt terms, scopes)
+        // kernel -> (score, ratio terms, per-watt terms, scopes, methods)
         type Terms = (
             KernelScore,
             Vec<(Estimate, f64)>,
             Vec<(Estimate, f64)>,
+            BTreeSet<String>,
             BTreeSet<String>,
         );
         let mut per_kernel: BTreeMap<String, Terms> = BTreeMap::new();
@@ -505,11 +547,13 @@ impl Context<'_> {
                         per_watt_ci95: None,
                         per_watt_estimated: false,
                         per_watt_scope: None,
+                        per_watt_method: None,
                         estimate: None,
                         per_watt_estimate: None,
                     },
                     Vec::new(),
                     Vec::new(),
+                    BTreeSet::new(),
                     BTreeSet::new(),
                 )
             });
@@ -524,12 +568,13 @@ impl Context<'_> {
             {
                 entry.2.push((ratio.ratio(&w), 1.0));
                 entry.3.insert(e.scope.as_str().to_string());
+                entry.4.insert(e.method.as_str().to_string());
                 entry.0.per_watt_estimated |= !e.method.is_measured();
             }
         }
         per_kernel
             .into_values()
-            .map(|(mut k, ratios, per_watt, scopes)| {
+            .map(|(mut k, ratios, per_watt, scopes, methods)| {
                 let g = geometric_mean_of(&ratios);
                 k.ratio = g.map_or(0.0, |g| g.value);
                 k.ratio_ci95 = g.and_then(|g| g.interval());
@@ -541,7 +586,8 @@ impl Context<'_> {
                 k.per_watt = pw.map(|p| p.value);
                 k.per_watt_ci95 = pw.and_then(|p| p.interval());
                 k.per_watt_estimate = pw;
-                k.per_watt_scope = pw.map(|_| scopes.into_iter().collect::<Vec<_>>().join("+"));
+                k.per_watt_scope = pw.map(|_| join_parts(scopes.iter().map(String::as_str)));
+                k.per_watt_method = pw.map(|_| join_parts(methods.iter().map(String::as_str)));
                 k
             })
             .filter(|k| k.estimate.is_some())
@@ -570,7 +616,12 @@ impl Context<'_> {
                 .then(|| geometric_mean_of(&pw))
                 .flatten();
             let weight = self.domain_weight(d);
+            let label = |f: fn(&KernelScore) -> &Option<String>| {
+                per_watt.map(|_| join_parts(of_d.iter().filter_map(|k| f(k).as_deref())))
+            };
             domains.push(DomainScore {
+                per_watt_scope: label(|k| &k.per_watt_scope),
+                per_watt_method: label(|k| &k.per_watt_method),
                 domain: d,
                 weight,
                 score: score.value,
@@ -640,7 +691,14 @@ impl Context<'_> {
         let overall_per_watt = (overall.is_some() && pw.len() == counted.len())
             .then(|| geometric_mean_of(&pw))
             .flatten();
+        let label = |f: fn(&DomainScore) -> &Option<String>| {
+            overall_per_watt.map(|_| join_parts(counted.iter().filter_map(|d| f(d).as_deref())))
+        };
         Some(SubjectScore {
+            overall_per_watt_scope: label(|d| &d.per_watt_scope),
+            overall_per_watt_method: label(|d| &d.per_watt_method),
+            overall_estimate: overall,
+            overall_per_watt_estimate: overall_per_watt,
             label: subject.label(),
             subject: subject.clone(),
             overall_per_watt_estimated: overall_per_watt.is_some()

@@ -16,6 +16,7 @@ pub mod pareto;
 pub mod perf_per_watt;
 pub mod roofline;
 pub mod score;
+pub mod summary;
 
 use std::collections::BTreeSet;
 
@@ -53,8 +54,58 @@ pub const COLORS: [RGBColor; 8] = [
     RGBColor(0, 0, 0),
 ];
 
+/// The colour of the `i`th subject: the eight Okabe-Ito colours, then
+/// hues a golden angle apart at three lightnesses, each kept only if it
+/// stands apart from every colour before it, so that no two of a figure's
+/// devices share a colour however many there are.
 pub fn color(i: usize) -> RGBColor {
-    COLORS[i % COLORS.len()]
+    if let Some(c) = COLORS.get(i) {
+        return *c;
+    }
+    let mut palette: Vec<RGBColor> = COLORS.to_vec();
+    let mut k = 0;
+    while palette.len() <= i {
+        let c = candidate(k);
+        k += 1;
+        // Past a few thousand tries any new colour will do.
+        if k > 5000 || palette.iter().all(|p| distance(*p, c) >= MIN_DISTANCE) {
+            palette.push(c);
+        }
+    }
+    palette[i]
+}
+
+/// The least sum of channel differences between two palette colours.
+const MIN_DISTANCE: i32 = 48;
+
+fn distance(a: RGBColor, b: RGBColor) -> i32 {
+    (a.0 as i32 - b.0 as i32).abs()
+        + (a.1 as i32 - b.1 as i32).abs()
+        + (a.2 as i32 - b.2 as i32).abs()
+}
+
+/// The `k`th colour tried after the eight.
+fn candidate(k: usize) -> RGBColor {
+    let hue = ((k / 3) as f64 * 137.507_764 + 20.0) % 360.0;
+    hsl(hue, 0.75, [0.35, 0.5, 0.68][k % 3])
+}
+
+/// HSL (hue in degrees, saturation and lightness in 0..1) to RGB.
+fn hsl(h: f64, s: f64, l: f64) -> RGBColor {
+    let c = (1.0 - (2.0 * l - 1.0).abs()) * s;
+    let hp = h / 60.0;
+    let x = c * (1.0 - (hp % 2.0 - 1.0).abs());
+    let (r, g, b) = match hp as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    let m = l - c / 2.0;
+    let byte = |v: f64| ((v + m) * 255.0).round().clamp(0.0, 255.0) as u8;
+    RGBColor(byte(r), byte(g), byte(b))
 }
 
 pub(crate) fn plot_err<E: std::fmt::Display>(e: E) -> Error {
@@ -136,6 +187,27 @@ pub(crate) fn bar(
     out
 }
 
+/// A point's marks: a ring around it when it is on a Pareto front, then
+/// the point itself, hollow when its energy is estimated or modeled.
+pub(crate) fn point_marks(
+    at: (f64, f64),
+    c: RGBColor,
+    hollow: bool,
+    on_front: bool,
+) -> Vec<Circle<(f64, f64), i32>> {
+    let mut marks = Vec::new();
+    if on_front {
+        marks.push(Circle::new(at, 11, RGBColor(120, 120, 120).stroke_width(2)));
+    }
+    let style = if hollow {
+        c.stroke_width(2)
+    } else {
+        c.filled()
+    };
+    marks.push(Circle::new(at, 6, style));
+    marks
+}
+
 /// Vertical error bar with caps from `lo` to `hi` at `x`.
 pub(crate) fn error_bar(x: f64, half_w: f64, lo: f64, hi: f64) -> Vec<PathElement<(f64, f64)>> {
     let s = BLACK.stroke_width(1);
@@ -175,4 +247,36 @@ pub(crate) fn empty_svg(width: u32, message: &str) -> Result<String, Error> {
         root.present().map_err(plot_err)?;
     }
     Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_do_not_repeat_after_eight_devices() {
+        let all: Vec<(u8, u8, u8)> = (0..64)
+            .map(|i| {
+                let c = color(i);
+                (c.0, c.1, c.2)
+            })
+            .collect();
+        let distinct: BTreeSet<&(u8, u8, u8)> = all.iter().collect();
+        assert_eq!(distinct.len(), 64);
+        assert_eq!(color(8), candidate(0));
+        // Pure red at full saturation and half lightness.
+        assert_eq!(hsl(0.0, 1.0, 0.5), RGBColor(255, 0, 0));
+        assert_eq!(hsl(120.0, 1.0, 0.5), RGBColor(0, 255, 0));
+        // No two of the first 48 closer than MIN_DISTANCE.
+        for i in 8..48 {
+            for j in 0..i {
+                assert!(
+                    distance(color(i), color(j)) >= MIN_DISTANCE,
+                    "colours {j} and {i}: {:?} {:?}",
+                    color(j),
+                    color(i)
+                );
+            }
+        }
+    }
 }

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 
 use super::{
     ESTIMATED_LEGEND, Figure, LegendEntry, color, data_provenance, draw_legend, empty_svg, font,
-    legend_height, plot_err,
+    legend_height, plot_err, point_marks,
 };
 use crate::error::Error;
 use crate::report::data::{Dataset, Key};
@@ -181,22 +181,8 @@ pub fn draw(
             for p in pts {
                 let c = color(p.subject);
                 let at = (p.watts, p.throughput);
-                if p.on_front {
-                    chart
-                        .draw_series(std::iter::once(Circle::new(
-                            at,
-                            11,
-                            RGBColor(120, 120, 120).stroke_width(2),
-                        )))
-                        .map_err(plot_err)?;
-                }
-                let style = if p.estimated {
-                    c.stroke_width(2)
-                } else {
-                    c.filled()
-                };
                 chart
-                    .draw_series(std::iter::once(Circle::new(at, 6, style)))
+                    .draw_series(point_marks(at, c, p.estimated, p.on_front))
                     .map_err(plot_err)?;
                 if p.estimated {
                     chart

@@ -3,6 +3,7 @@
 //! overall score per watt, outlined and hatched where it used estimated or
 //! modeled energy.
 
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
 use super::{
@@ -15,6 +16,9 @@ use crate::report::score::ScoreReport;
 use crate::report::table::format_value;
 
 const WIDTH: u32 = 1000;
+/// Scores that span this factor or more get a log axis: on a linear one
+/// the smallest bars would stand under 2% of the tallest, too short to see.
+pub const LOG_SPAN: f64 = 50.0;
 const PANEL_H: u32 = 340;
 const DOMAINS: [Domain; 4] = [
     Domain::Simulation,
@@ -34,8 +38,6 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
                 .any(|s| s.domains.iter().any(|x| x.domain == *d))
         })
         .collect();
-    // Bars per group: the domains, then overall.
-    let per_group = domains.len() + 1;
     let any_estimated = report
         .subjects
         .iter()
@@ -73,77 +75,25 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
         let (top, rest) = root.split_vertically(lh);
         draw_legend(&top, &legend)?;
         let (upper, lower) = rest.split_vertically(PANEL_H);
-        // Scores.
-        let ymax = report
+        // Scores: a log axis where they span LOG_SPAN or more, so that no
+        // bar is too short to see.
+        let values: Vec<f64> = report
             .subjects
             .iter()
             .flat_map(|s| s.domains.iter().map(|d| d.score).chain(s.overall))
-            .fold(1.0, f64::max)
-            * 1.25;
-        let mut chart = ChartBuilder::on(&upper)
-            .caption(
-                format!(
-                    "Score against the reference (= 1), suite {}",
-                    report.suite_version
-                ),
-                font(16),
-            )
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..n as f64, 0f64..ymax)
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(0)
-            .y_desc("score")
-            .draw()
-            .map_err(plot_err)?;
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(0.0, 1.0), (n as f64, 1.0)],
-                BLACK.stroke_width(1),
-            )))
-            .map_err(plot_err)?;
-        let w = 0.8 / per_group as f64;
-        for (g, s) in report.subjects.iter().enumerate() {
-            let mut bars: Vec<(f64, RGBColor)> = domains
-                .iter()
-                .enumerate()
-                .filter_map(|(i, d)| {
-                    s.domains
-                        .iter()
-                        .find(|x| x.domain == *d)
-                        .map(|x| (x.score, color(i + 1)))
-                })
-                .collect();
-            if let Some(o) = s.overall {
-                bars.push((o, color(0)));
-            }
-            for (j, (v, c)) in bars.iter().enumerate() {
-                let x0 = g as f64 + 0.1 + j as f64 * w;
-                chart
-                    .draw_series(std::iter::once(Rectangle::new(
-                        [(x0, 0.0), (x0 + w * 0.9, *v)],
-                        c.filled(),
-                    )))
-                    .map_err(plot_err)?;
-            }
-            chart
-                .draw_series(std::iter::once(
-                    EmptyElement::at((g as f64 + 0.5, 0.0))
-                        + Text::new(format!("[{}]", g + 1), (0, 6), centered(13)),
-                ))
-                .map_err(plot_err)?;
-            if let Some(o) = s.overall {
-                chart
-                    .draw_series(std::iter::once(
-                        EmptyElement::at((g as f64 + 0.1 + (bars.len() as f64 - 0.55) * w, o))
-                            + Text::new(format_value(o), (0, -16), centered(12)),
-                    ))
-                    .map_err(plot_err)?;
-            }
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .collect();
+        let hi = values.iter().copied().fold(1.0, f64::max);
+        let lo = values.iter().copied().fold(1.0, f64::min);
+        let panel = ScorePanel {
+            report,
+            domains: &domains,
+            log: hi / lo >= LOG_SPAN,
+        };
+        if panel.log {
+            panel.draw(&upper, (lo / 2.0..hi * 2.0).log_scale(), lo / 2.0)?;
+        } else {
+            panel.draw(&upper, 0f64..hi * 1.25, 0.0)?;
         }
         // Score per watt.
         let (labels_area, pw_area) = lower.split_horizontally(WIDTH / 3);
@@ -254,4 +204,103 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
             crate::HARNESS_VERSION
         ),
     })
+}
+
+/// The score panel: one group of bars per device (its domains, then
+/// overall), each bar labelled with its value, the reference at 1.
+struct ScorePanel<'a> {
+    report: &'a ScoreReport,
+    domains: &'a [Domain],
+    log: bool,
+}
+
+impl ScorePanel<'_> {
+    /// Draws on `area` with score axis `y`, bars rising from `base`.
+    fn draw<DB, Y>(
+        &self,
+        area: &DrawingArea<DB, plotters::coord::Shift>,
+        y: Y,
+        base: f64,
+    ) -> Result<(), Error>
+    where
+        DB: DrawingBackend,
+        Y: AsRangedCoord<Value = f64>,
+        Y::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    {
+        let report = self.report;
+        let n = report.subjects.len();
+        let mut chart = ChartBuilder::on(area)
+            .caption(
+                format!(
+                    "Score against the reference (= 1), suite {}{}",
+                    report.suite_version,
+                    if self.log { ", log axis" } else { "" }
+                ),
+                font(16),
+            )
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..n as f64, y)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_desc(if self.log { "score (log)" } else { "score" })
+            .draw()
+            .map_err(plot_err)?;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(0.0, 1.0), (n as f64, 1.0)],
+                BLACK.stroke_width(1),
+            )))
+            .map_err(plot_err)?;
+        // Bars per group: the domains, then overall.
+        let w = 0.8 / (self.domains.len() + 1) as f64;
+        for (g, s) in report.subjects.iter().enumerate() {
+            let mut bars: Vec<(f64, RGBColor)> = self
+                .domains
+                .iter()
+                .enumerate()
+                .filter_map(|(i, d)| {
+                    s.domains
+                        .iter()
+                        .find(|x| x.domain == *d)
+                        .map(|x| (x.score, color(i + 1)))
+                })
+                .collect();
+            if let Some(o) = s.overall {
+                bars.push((o, color(0)));
+            }
+            for (j, (v, c)) in bars.iter().enumerate() {
+                let x0 = g as f64 + 0.1 + j as f64 * w;
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x0, base), (x0 + w * 0.9, *v)],
+                        c.filled(),
+                    )))
+                    .map_err(plot_err)?;
+                // Every bar's value, written upwards so that neighbours
+                // do not overlap.
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((x0 + w * 0.45, *v))
+                            + Text::new(
+                                format_value(*v),
+                                (-6, -4),
+                                font(10).transform(FontTransform::Rotate270),
+                            ),
+                    ))
+                    .map_err(plot_err)?;
+            }
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((g as f64 + 0.5, base))
+                        + Text::new(format!("[{}]", g + 1), (0, 6), centered(13)),
+                ))
+                .map_err(plot_err)?;
+        }
+        Ok(())
+    }
 }
