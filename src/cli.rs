@@ -204,6 +204,12 @@ enum Command {
         /// Compare every device with this one (see `hetbench compare --help`)
         #[arg(long, value_name = "PLATFORM_OR_DEVICE")]
         baseline: Option<String>,
+        /// Add the cost and carbon section of `hetbench cost` from this site economics file
+        #[arg(long, value_name = "FILE")]
+        economics: Option<PathBuf>,
+        /// The +/- fraction each economics input is moved by in the sensitivity table and plot
+        #[arg(long, default_value_t = 0.2, value_name = "FRACTION")]
+        sensitivity: f64,
         #[command(flatten)]
         args: report::ScoreArgs,
     },
@@ -468,8 +474,20 @@ pub fn main() -> Result<ExitCode> {
         Command::Report {
             out,
             baseline,
+            economics,
+            sensitivity,
             args,
-        } => report::report(&db_path, &registry()?, args, baseline.as_deref(), out),
+        } => {
+            let registry = registry()?;
+            // A cost section named on the command line must work.
+            let cost = match economics {
+                Some(path) => {
+                    Ok(cost::cost_report(&db_path, &registry, path, args, *sensitivity)?.0)
+                }
+                None => Err("no --economics FILE given".to_string()),
+            };
+            report::report(&db_path, &registry, args, baseline.as_deref(), cost, out)
+        }
         Command::Cost { args, json } => cost::cost(&db_path, &registry()?, args, *json),
         Command::Plan { args, json } => cost::plan(&db_path, &registry()?, args, *json),
     }

@@ -273,6 +273,16 @@ fn ranking<'a>(c: &'a Value, group: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no ranking {group} in {c}"))
 }
 
+/// The sensitivity row of `input` in ranking `r`.
+fn sensitivity<'a>(r: &'a Value, input: &str) -> &'a Value {
+    r["sensitivity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["input"] == input)
+        .unwrap()
+}
+
 fn cheapest(r: &Value) -> String {
     r["by_cost"][0][0].as_str().unwrap().to_string()
 }
@@ -412,12 +422,7 @@ fn the_ranking_flips_as_electricity_gets_dearer() {
     ));
     // The sensitivity: the price moved by 20% moves cheapcpu's EUR per
     // work by 20% of its energy share 657/2657.
-    let s = r["sensitivity"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["input"] == "electricity_eur_per_kwh")
-        .unwrap();
+    let s = sensitivity(r, "electricity_eur_per_kwh");
     assert!(close(
         s["eur_change"][1].as_f64().unwrap(),
         0.2 * 657.0 / 2657.0
@@ -573,4 +578,47 @@ mod plan {
             "{err}"
         );
     }
+}
+
+#[test]
+fn the_report_carries_the_cost_tables_and_the_sensitivity_tornado() {
+    let f = Fixture::new();
+    let economics = f.path("e.toml");
+    std::fs::write(&economics, ECONOMICS).unwrap();
+    let out = f.path("report");
+    let report = |extra: &[&str]| {
+        let mut c = f.hb();
+        c.arg("report")
+            .arg("--out")
+            .arg(&out)
+            .arg("--reference")
+            .arg(f.path("reference.json"))
+            .arg("--allow-partial")
+            .args(extra);
+        c
+    };
+    report(&[]).assert().success();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("No cost section: no --economics FILE given"));
+    report(&["--economics", economics.to_str().unwrap()])
+        .assert()
+        .success();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    // The same tables as `hetbench cost`, by their titles, and the figure the
+    // JSON gives for the electricity price, in the tornado's label.
+    let c = f.json(&[]);
+    let r = ranking(&c, "gemm medium f32");
+    let s = sensitivity(r, "electricity_eur_per_kwh");
+    let up = s["eur_change"][1].as_f64().unwrap() * 100.0;
+    let section = &html[html.find("<h2>Cost and carbon</h2>").unwrap()..];
+    let section = &section[..section.find("<h2>Figures</h2>").unwrap()];
+    assert!(section.contains("<h3>sensitivity of the cheapest device per group"));
+    assert!(section.contains("id=\"cost-sensitivity\"") && section.contains("<svg"));
+    assert!(section.contains("electricity_eur_per_kwh"));
+    assert!(section.contains(&format!("/ {up:+.1}%")), "{up}");
+    // A bad economics file fails the report (exit 2), as it fails `cost`.
+    std::fs::write(&economics, "[site]\npue = -1\n").unwrap();
+    report(&["--economics", economics.to_str().unwrap()])
+        .assert()
+        .code(2);
 }

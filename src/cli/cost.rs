@@ -51,7 +51,7 @@ pub struct PlanArgs {
 }
 
 /// The cost report and the score behind it.
-fn cost_report(
+pub(super) fn cost_report(
     db_path: &Path,
     registry: &Registry,
     economics_path: &Path,

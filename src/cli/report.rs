@@ -238,6 +238,7 @@ pub fn report(
     registry: &Registry,
     args: &ScoreArgs,
     baseline: Option<&str>,
+    cost: std::result::Result<hetbench::report::cost::CostReport, String>,
     out: &Path,
 ) -> Result<ExitCode> {
     let (results, drawn) = draw_all(db_path, registry, args)?;
@@ -264,6 +265,7 @@ pub fn report(
         score: drawn.score.as_ref().map_err(Clone::clone),
         summary: summary.as_ref().map_err(Clone::clone),
         comparison: comparison.as_ref().map_err(Clone::clone),
+        cost: cost.as_ref().map_err(Clone::clone),
         runs: &runs,
         source: source(db_path),
         generated_at: hetbench::store::record::now_rfc3339(),

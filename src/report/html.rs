@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 
 use crate::report::compare::Comparison;
+use crate::report::cost::CostReport;
 use crate::report::data::{Dataset, html_escape as esc};
 use crate::report::plot::Figure;
 use crate::report::score::{KERNEL_HEADINGS, ScoreReport};
@@ -35,6 +36,8 @@ pub struct ReportInput<'a> {
     pub summary: Result<&'a Summary, String>,
     /// The comparison, or why there is none.
     pub comparison: Result<&'a Comparison, String>,
+    /// Cost and carbon (`--economics`), or why there are none.
+    pub cost: Result<&'a CostReport, String>,
     /// The runs the results come from (their platform fingerprints).
     pub runs: &'a [RunRecord],
     /// The database the results were read from.
@@ -253,6 +256,43 @@ fn fingerprints_html(runs: &[RunRecord]) -> String {
     s
 }
 
+/// One figure: its SVG inline, its title and provenance.
+fn figure_html(f: &Figure) -> String {
+    // The SVG document, without an XML declaration if it has one.
+    let svg = match f.svg.find("<svg") {
+        Some(i) => &f.svg[i..],
+        None => f.svg.as_str(),
+    };
+    format!(
+        "<figure id=\"{}\">\n<h3>{}</h3>\n{svg}\n<figcaption>Provenance: {}</figcaption>\n</figure>\n",
+        esc(f.name),
+        esc(&f.title),
+        esc(&f.provenance)
+    )
+}
+
+/// The cost section: `hetbench cost`'s tables and the tornado plot of its
+/// sensitivity table.
+fn cost_html(cost: &CostReport) -> String {
+    let mut s = format!("<p class=\"note\">{}</p>\n", esc(&cost.intervals));
+    for t in cost.tables() {
+        s.push_str(&format!("<h3>{}</h3>\n", esc(&t.title)));
+        let headings: Vec<&str> = t.headings.iter().map(String::as_str).collect();
+        s.push_str(&table_html(&headings, &t.rows));
+    }
+    match crate::report::plot::tornado::draw(cost) {
+        Ok(Some(f)) => s.push_str(&figure_html(&f)),
+        Ok(None) => s.push_str(
+            "<p class=\"note\">No sensitivity plot: no ranking of two or more devices.</p>\n",
+        ),
+        Err(e) => s.push_str(&format!(
+            "<p class=\"note\">No sensitivity plot: {}</p>\n",
+            esc(&e.to_string())
+        )),
+    }
+    s
+}
+
 /// The whole report as one HTML document.
 pub fn render(input: &ReportInput) -> String {
     let mut s =
@@ -302,23 +342,18 @@ pub fn render(input: &ReportInput) -> String {
         )),
     }
 
+    s.push_str("<h2>Cost and carbon</h2>\n");
+    match &input.cost {
+        Ok(cost) => s.push_str(&cost_html(cost)),
+        Err(why) => s.push_str(&format!(
+            "<p class=\"note\">No cost section: {}</p>\n",
+            esc(why)
+        )),
+    }
+
     s.push_str("<h2>Figures</h2>\n");
     for f in input.figures {
-        s.push_str(&format!(
-            "<figure id=\"{}\">\n<h3>{}</h3>\n",
-            esc(f.name),
-            esc(&f.title)
-        ));
-        // The SVG document, without an XML declaration if it has one.
-        let svg = match f.svg.find("<svg") {
-            Some(i) => &f.svg[i..],
-            None => f.svg.as_str(),
-        };
-        s.push_str(svg);
-        s.push_str(&format!(
-            "\n<figcaption>Provenance: {}</figcaption>\n</figure>\n",
-            esc(&f.provenance)
-        ));
+        s.push_str(&figure_html(f));
     }
 
     s.push_str("<h2>Results</h2>\n");

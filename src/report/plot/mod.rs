@@ -17,6 +17,7 @@ pub mod perf_per_watt;
 pub mod roofline;
 pub mod score;
 pub mod summary;
+pub mod tornado;
 
 use std::collections::BTreeSet;
 
