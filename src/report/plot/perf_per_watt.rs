@@ -1,6 +1,6 @@
 //! Perf/W per kernel across platforms and devices: one panel per kernel,
 //! size and precision (their units differ), one bar per device, with the
-//! 95% confidence interval of the mean time carried to perf/W as error bars
+//! 95% interval of the median time (order statistics) carried to perf/W as error bars
 //! (the power's own uncertainty is not known and not included).
 
 use std::collections::BTreeSet;
@@ -72,7 +72,7 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
         .iter()
         .enumerate()
         .map(|(i, s)| LegendEntry {
-            text: s.label(),
+            text: format!("[{}] {}", i + 1, s.label()),
             color: color(i),
             hollow: false,
         })
@@ -130,7 +130,7 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
                     font(16),
                 )
                 .margin(10)
-                .x_label_area_size(10)
+                .x_label_area_size(24)
                 .y_label_area_size(70)
                 .build_cartesian_2d(0f64..n, 0f64..ymax)
                 .map_err(plot_err)?;
@@ -169,6 +169,13 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
                             + Text::new(label, (0, -16), centered(12)),
                     ))
                     .map_err(plot_err)?;
+                // Each bar named by its legend number under the axis.
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((*i as f64 + 0.5, 0.0))
+                            + Text::new(format!("[{}]", i + 1), (0, 6), centered(13)),
+                    ))
+                    .map_err(plot_err)?;
             }
         }
         root.present().map_err(plot_err)?;
@@ -178,7 +185,7 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
         title,
         svg,
         provenance: format!(
-            "{}. Perf/W is throughput (work over the median time) per gross average watt of each result's primary energy reading; energy by {}. Error bars: the 95% confidence interval of the mean time, carried to perf/W (power uncertainty not included).{}",
+            "{}. Perf/W is throughput (work over the median time) per gross average watt of each result's primary energy reading; energy by {}. Error bars: the 95% interval of the median time (order statistics), carried to perf/W (power uncertainty not included).{}",
             data_provenance(data, used),
             methods.into_iter().collect::<Vec<_>>().join(", "),
             if any_estimated {
