@@ -43,6 +43,8 @@ for r in f["results"]:
     s = r["timing"]["summary"]
     for k in ("median", "mean", "stddev", "min", "max", "ci95_low", "ci95_high"):
         s[k] /= 2
+    if s.get("median_ci95"):
+        s["median_ci95"] = {k: v / 2 for k, v in s["median_ci95"].items()}
     for e in r["energy"]:
         e["method"], e["scope"], e["avg_w"] = "counter", "cpu-package", 50.0
         e["perf_per_w"] = r["throughput"] / 50.0

@@ -41,7 +41,7 @@ fn platform(host: &str, hash: &str, tput: f64, energy: (&str, &str, f64, Option<
         .as_array()
         .unwrap()
         .iter()
-        .filter(|r| r["size"] == "medium" && r["kernel"] == "gemm")
+        .filter(|r| r["size"] == "medium" && r["kernel"] == "gemm" && r["precision"] == "f32")
         .map(|r| {
             let mut r = r.clone();
             let mean = 1e-3;

@@ -44,7 +44,12 @@ fn platform(
         .as_array()
         .unwrap()
         .iter()
-        .filter(|r| r["size"] == "medium" && figures.iter().any(|f| f.0 == r["kernel"]))
+        // Medium, each kernel's default precision (the reference also has f64).
+        .filter(|r| {
+            r["size"] == "medium"
+                && r["precision"] != "f64"
+                && figures.iter().any(|f| f.0 == r["kernel"])
+        })
         .map(|r| {
             let mut r = r.clone();
             let (_, tput, mean, sd, n) = *figures
@@ -1454,4 +1459,40 @@ mod summary {
             assert!(err.contains(says), "{err}");
         }
     }
+}
+
+/// The built-in reference covers the whole suite: every kernel of the
+/// registry, at small and medium, in every precision its manifest lists.
+/// A kernel added without a reference figure fails here.
+#[test]
+fn the_builtin_reference_covers_every_kernel_size_and_precision() {
+    let reference = hetbench::report::score::Reference::builtin().unwrap();
+    let registry = hetbench::kernels::Registry::builtin().unwrap();
+    assert_eq!(reference.suite_version, hetbench::SUITE_VERSION);
+    let mut missing = Vec::new();
+    for k in &registry.kernels {
+        for size in ["small", "medium"] {
+            for p in &k.manifest.precisions {
+                let key = (
+                    k.name().to_string(),
+                    size.to_string(),
+                    p.as_str().to_string(),
+                );
+                match reference.throughput.get(&key) {
+                    Some(t) if t.is_finite() && *t > 0.0 => {}
+                    _ => missing.push(format!("{} {} {}", key.0, key.1, key.2)),
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "no reference figure for: {}",
+        missing.join(", ")
+    );
+    assert!(
+        reference.throughput.len() >= 36,
+        "{}",
+        reference.throughput.len()
+    );
 }
