@@ -457,7 +457,7 @@ fn verdict(leader: &Candidate, next: &Candidate) -> (Option<Figure>, Verdict, St
         (None, _) => (
             Verdict::Untested,
             format!(
-                "{a} and {b} are not told apart: a figure has no 95% interval (ratio {})",
+                "{a} against {b}: untested, a figure has no 95% interval (ratio {} without one)",
                 format_value(r.value)
             ),
         ),
@@ -638,7 +638,7 @@ impl Summary {
             for r in s.fastest.iter().chain(&s.per_joule) {
                 if r.not_told_apart.len() > 1 {
                     lines.push(format!(
-                        "{}, {}: {} is not told apart from {}",
+                        "{}, {}: {} is not told apart from (or, without an interval, untested against) {}",
                         s.name,
                         r.title(),
                         r.leader.label,
