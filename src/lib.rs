@@ -20,6 +20,7 @@ pub mod measure;
 pub mod plan;
 pub mod platform;
 pub mod power;
+pub mod process;
 pub mod report;
 pub mod rng;
 pub mod runner;

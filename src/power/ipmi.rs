@@ -102,14 +102,7 @@ fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::sync::mpsc::Receiver
 
 /// Kills the process group `child` leads, then reaps the child.
 fn kill_group(child: &mut std::process::Child) {
-    if let Ok(pgid) = i32::try_from(child.id()) {
-        // SAFETY: kill(2) with a negative pid signals that process group;
-        // it touches no memory of this process.
-        unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
-        }
-    }
-    let _ = child.kill();
+    crate::process::kill_group(child);
     let _ = child.wait();
 }
 

@@ -11,7 +11,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 
 use crate::error::{Error, Result};
 
@@ -44,15 +44,7 @@ pub fn bind_to_parent(command: &mut Command) {
 
 /// Kills `child`'s whole process group (see [`bind_to_parent`]) and the
 /// child itself.
-pub fn kill_group(child: &mut Child) {
-    if let Ok(pgid) = libc::pid_t::try_from(child.id()) {
-        // SAFETY: kill(2) on a process group; it touches no memory here.
-        unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
-        }
-    }
-    let _ = child.kill();
-}
+pub use crate::process::kill_group;
 
 /// An exclusive lock on one run, held while it is measured; released when
 /// dropped or when the process ends, however it ends.
