@@ -172,6 +172,7 @@ impl Fixture {
 
     fn write(&self, name: &str, v: &Value) -> PathBuf {
         let p = self.dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, serde_json::to_vec_pretty(v).unwrap()).unwrap();
         p
     }
@@ -213,6 +214,12 @@ impl Fixture {
         std::fs::write(&p, economics).unwrap();
         let out = self.cost_cmd(&p, args).arg("--json").assert().success();
         serde_json::from_slice(&out.get_output().stdout).unwrap()
+    }
+
+    /// The terminal tables of `cost` over `economics`.
+    fn text(&self, economics: &Path) -> String {
+        let out = self.cost_cmd(economics, &[]).assert().success();
+        String::from_utf8(out.get_output().stdout.clone()).unwrap()
     }
 
     /// Expects exit 2; returns stderr.
@@ -346,15 +353,7 @@ fn measured_figures_by_hand() {
         figure(&g["kg_per_1e9"]).0,
         (954.0 + gkwh * 0.05) / gwork * 1e9
     ));
-    let text = String::from_utf8(
-        f.cost_cmd(&f.path("economics.toml"), &[])
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone(),
-    )
-    .unwrap();
+    let text = f.text(&f.path("economics.toml"));
     assert!(text.contains("ESTIMATED: 1 x gpu at 318 kg"), "{text}");
     assert!(text.contains("node/sampled"), "{text}");
 }
@@ -477,6 +476,58 @@ fn bad_economics_fields_name_the_field_and_line() {
     // No idle baseline and no idle_w anywhere for estbox.
     let err = f.bad(&ECONOMICS.replace("idle_w = 20\n", ""));
     assert!(err.contains("idle_w") && err.contains("estbox"), "{err}");
+}
+
+/// A HEP Benchmark Suite report (the suite's layout, cut to a few fields).
+fn suite_report(name: &str, score: f64) -> Value {
+    serde_json::json!({
+        "host": {"hostname": "cheapcpu", "HW": {"CPU": {"CPU_Model": "x"}}},
+        "_timestamp": "2026-10-01T09:20:21Z",
+        "json_version": "v3.0",
+        "profiles": {"hepscore": {
+            "settings": {"name": name, "method": "geometric_mean", "repetitions": 3},
+            "wl-scores": {}, "score": score, "status": "success"}}
+    })
+}
+
+#[test]
+fn hs23_read_from_a_hep_benchmark_suite_report_costs_as_if_given() {
+    let f = Fixture::new();
+    let given = f.json(&[]);
+    f.write(
+        "reports/wn-hepscore.json",
+        &suite_report("HEPscore23", 1000.0),
+    );
+    let from_report =
+        ECONOMICS.replace("hs23 = 1000", "hs23_report = \"reports/wn-hepscore.json\"");
+    let c = f.json_with(&from_report, &[]);
+    let (a, b) = (&given["hs23"][0], &c["hs23"][0]);
+    assert_eq!(b["hs23"], 1000.0);
+    assert_eq!(b["hs23_origin"]["kind"], "report");
+    assert!(close(
+        figure(&a["eur_per_khs23_year"]).0,
+        figure(&b["eur_per_khs23_year"]).0
+    ));
+    let text = f.text(&f.path("e.toml"));
+    assert!(
+        text.contains("from HEP Benchmark Suite report") && text.contains("host cheapcpu"),
+        "{text}"
+    );
+    // A HEPscore19 report is another unit: refused, with the field and file.
+    f.write(
+        "reports/wn-hepscore.json",
+        &suite_report("HEPscore19", 1000.0),
+    );
+    let err = f.bad(&from_report);
+    assert!(
+        err.contains("bad.toml:")
+            && err.contains("platform.hs23_report")
+            && err.contains("HEPscore19")
+            && err.contains("wn-hepscore.json"),
+        "{err}"
+    );
+    let err = f.bad(&from_report.replace("wn-hepscore.json", "missing.json"));
+    assert!(err.contains("missing.json"), "{err}");
 }
 
 #[test]

@@ -339,6 +339,8 @@ pub struct DomainCost {
 pub struct Hs23Cost {
     pub label: String,
     pub hs23: f64,
+    /// Where the HS23 figure came from (given, or a suite report).
+    pub hs23_origin: Origin,
     /// Power: the mean over every result of the device.
     pub active: Power,
     pub tco_eur: CostFigure,
@@ -690,6 +692,7 @@ fn hs23_costs(econ: &Economics, rows: &[CostRow]) -> Result<Vec<Hs23Cost>> {
         out.push(Hs23Cost {
             label: rs[0].label.clone(),
             hs23: hs.value,
+            hs23_origin: hs.origin.clone(),
             active,
             tco_eur: CostFigure::of(tco, 1.0),
             eur_per_khs23_year: CostFigure::of(per_work(tco, &work), 1.0),
@@ -1087,7 +1090,7 @@ impl CostReport {
             rows.push(vec![
                 h.label.clone(),
                 "kHS23".into(),
-                format!("{} HS23 (given)", format_value(h.hs23)),
+                format!("{} HS23 ({})", format_value(h.hs23), h.hs23_origin.text()),
                 "mean of the device's results".into(),
                 m(power_text(&h.active)),
                 m(h.tco_eur.text()),

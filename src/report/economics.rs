@@ -24,7 +24,8 @@
 //! lifetime_years = 5
 //! rack_units = 1
 //! embodied_kgco2e = 1500           # or: components = { server-2socket = 1, gpu = 4 }
-//! hs23 = 1200                      # optional HS23 figure of the node
+//! hs23 = 1200                      # optional HS23 figure of the node, or:
+//! # hs23_report = "wn01-hepscore.json"  # its HEP Benchmark Suite report (relative to this file)
 //! idle_w = 150                     # optional: overrides the measured idle baseline
 //! ```
 
@@ -49,16 +50,21 @@ pub enum Origin {
     Estimated { source: String },
     /// Measured: the idle baseline stored with the results.
     Measured { meter: String },
+    /// Read from another tool's report (a HEP Benchmark Suite JSON report
+    /// named by `hs23_report`), with where.
+    Report { source: String },
 }
 
 impl Origin {
-    /// `given (line 4)`, `default: SOURCE`, `ESTIMATED: SOURCE`, `measured`.
+    /// `given (line 4)`, `default: SOURCE`, `ESTIMATED: SOURCE`, `measured`,
+    /// `from SOURCE`.
     pub fn text(&self) -> String {
         match self {
             Origin::Given { line } => format!("given (line {line})"),
             Origin::Default { source } => format!("default: {source}"),
             Origin::Estimated { source } => format!("ESTIMATED: {source}"),
             Origin::Measured { meter } => format!("measured idle baseline ({meter})"),
+            Origin::Report { source } => format!("from {source}"),
         }
     }
 }
@@ -168,6 +174,7 @@ struct RawPlatform {
     embodied_kgco2e: Option<Spanned<f64>>,
     components: Option<Spanned<BTreeMap<String, u32>>>,
     hs23: Option<Spanned<f64>>,
+    hs23_report: Option<Spanned<String>>,
     idle_w: Option<Spanned<f64>>,
 }
 
@@ -347,6 +354,30 @@ impl Parser<'_> {
         }
     }
 
+    /// Given, or read from the HEP Benchmark Suite report it names (a
+    /// relative path is taken from the economics file's directory).
+    fn hs23(&self, p: &RawPlatform) -> Result<Option<Input>> {
+        let Some(file) = &p.hs23_report else {
+            return self.optional(&p.hs23, "platform.hs23", Range::Positive);
+        };
+        if let Some(v) = &p.hs23 {
+            return Err(self.error(
+                v.span().start,
+                "platform.hs23",
+                "give either hs23 or hs23_report, not both".into(),
+            ));
+        }
+        let base = Path::new(self.path).parent().unwrap_or(Path::new(""));
+        let report = crate::report::hep_suite::read(&base.join(file.get_ref()))
+            .map_err(|e| self.error(file.span().start, "platform.hs23_report", e.to_string()))?;
+        Ok(Some(Input {
+            value: report.score,
+            origin: Origin::Report {
+                source: report.source(),
+            },
+        }))
+    }
+
     fn platform(&self, p: &RawPlatform) -> Result<PlatformEconomics> {
         let start = p.pattern.span().start;
         if p.pattern.get_ref().trim().is_empty() {
@@ -372,7 +403,7 @@ impl Parser<'_> {
             )?,
             rack_units: self.given(&p.rack_units, "platform.rack_units", Range::Positive)?,
             embodied_kgco2e: self.embodied(p, start)?,
-            hs23: self.optional(&p.hs23, "platform.hs23", Range::Positive)?,
+            hs23: self.hs23(p)?,
             idle_w: self.optional(&p.idle_w, "platform.idle_w", Range::NonNegative)?,
         })
     }

@@ -9,6 +9,7 @@ pub mod data;
 pub mod dry_run;
 pub mod economics;
 pub mod export;
+pub mod hep_suite;
 pub mod html;
 pub mod modeled;
 pub mod node_mix;

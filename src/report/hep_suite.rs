@@ -1,0 +1,174 @@
+//! The HS23 figure of a node, read from the JSON report of the HEP
+//! Benchmark Suite (`bmkrun`), so that a centre states cost and carbon per
+//! kHS23-year, the unit WLCG pledges and accounts in, from the report it
+//! already has rather than a number copied by hand.
+//!
+//! The fields read (the suite's report layout, `json_version` v2 and
+//! later; everything else in the document is ignored):
+//!
+//! | field | use |
+//! |---|---|
+//! | `profiles.hepscore.score` | the HS23 figure: a finite number > 0 |
+//! | `profiles.hepscore.status` | must be `success` |
+//! | `profiles.hepscore.settings.name` (HEPscore 1.5+) or `.app_info.name` (older) | must be `HEPscore23`: a HEPscore19 or HEPscore23Beta score is another unit |
+//! | `host.hostname` | shown with the figure, so that a report of the wrong node is seen |
+//! | `_timestamp`, `profiles.hepscore.settings.repetitions` | shown with the figure |
+//!
+//! Anything else is an error naming the file and the field, exit 2.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// The HEPscore configuration whose score is HS23.
+pub const HS23_NAME: &str = "HEPscore23";
+
+/// The HS23 figure of one HEP Benchmark Suite report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hs23Report {
+    pub path: String,
+    pub score: f64,
+    pub hostname: Option<String>,
+    pub timestamp: Option<String>,
+    pub repetitions: Option<u64>,
+}
+
+impl Hs23Report {
+    /// Where the figure came from, for provenance columns.
+    pub fn source(&self) -> String {
+        let mut s = format!("HEP Benchmark Suite report {}", self.path);
+        if let Some(h) = &self.hostname {
+            s.push_str(&format!(", host {h}"));
+        }
+        if let Some(t) = &self.timestamp {
+            s.push_str(&format!(", {t}"));
+        }
+        if let Some(r) = self.repetitions {
+            s.push_str(&format!(", {r} repetition(s)"));
+        }
+        s
+    }
+}
+
+/// Reads the HS23 figure of the report at `path`.
+pub fn read(path: &Path) -> Result<Hs23Report> {
+    let text = crate::input::read_text(path, crate::input::RUN_FILE_LIMIT)?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Parses report text; `path` names it in errors.
+pub fn parse(text: &str, path: &str) -> Result<Hs23Report> {
+    let bad = |message: String| Error::InvalidValue {
+        what: format!("HEP Benchmark Suite report {path}"),
+        message,
+    };
+    let doc: Value = serde_json::from_str(text).map_err(|e| {
+        bad(format!(
+            "not JSON (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let hepscore = doc
+        .pointer("/profiles/hepscore")
+        .ok_or_else(|| bad("no `profiles.hepscore`: the suite ran no HEPscore".into()))?;
+    let name = ["/settings/name", "/app_info/name"]
+        .iter()
+        .find_map(|p| hepscore.pointer(p))
+        .ok_or_else(|| {
+            bad("no `profiles.hepscore.settings.name` (or `.app_info.name`): which HEPscore this is is not said".into())
+        })?;
+    if name.as_str() != Some(HS23_NAME) {
+        return Err(bad(format!(
+            "`profiles.hepscore` name is {name}, not \"{HS23_NAME}\": its score is not HS23"
+        )));
+    }
+    match hepscore.get("status") {
+        Some(Value::String(s)) if s == "success" => {}
+        Some(other) => {
+            return Err(bad(format!(
+                "`profiles.hepscore.status` is {other}, not \"success\": its score is not a whole HS23"
+            )));
+        }
+        None => return Err(bad("no `profiles.hepscore.status`".into())),
+    }
+    let score = match hepscore.get("score").and_then(Value::as_f64) {
+        Some(s) if s.is_finite() && s > 0.0 => s,
+        _ => {
+            return Err(bad(format!(
+                "`profiles.hepscore.score` is {}, not a number > 0",
+                hepscore.get("score").unwrap_or(&Value::Null)
+            )));
+        }
+    };
+    let text_at = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+    Ok(Hs23Report {
+        path: path.to_string(),
+        score,
+        hostname: text_at(&doc, "/host/hostname"),
+        timestamp: text_at(&doc, "/_timestamp"),
+        repetitions: hepscore
+            .pointer("/settings/repetitions")
+            .and_then(Value::as_u64),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shape of a suite report, cut to what is read plus a neighbour.
+    fn report(name: &str, status: &str, score: &str) -> String {
+        format!(
+            r#"{{"host": {{"hostname": "wn042.site.example", "HW": {{}}}},
+                "_timestamp": "2026-10-01T09:20:21Z", "json_version": "v3.0",
+                "profiles": {{"DB12": {{"value": 20.8}},
+                  "hepscore": {{"settings": {{"name": "{name}", "repetitions": 3}},
+                                "score": {score}, "status": "{status}",
+                                "score_per_core": 13.7}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn reads_the_hepscore23_score_and_its_provenance() {
+        let r = parse(&report("HEPscore23", "success", "875.9"), "r.json").unwrap();
+        assert_eq!(r.score, 875.9);
+        assert_eq!(r.hostname.as_deref(), Some("wn042.site.example"));
+        assert_eq!(r.repetitions, Some(3));
+        assert_eq!(
+            r.source(),
+            "HEP Benchmark Suite report r.json, host wn042.site.example, 2026-10-01T09:20:21Z, 3 repetition(s)"
+        );
+        // The older layout names the configuration under app_info.
+        let old = r#"{"profiles": {"hepscore": {"app_info": {"name": "HEPscore23"},
+                      "score": 512, "status": "success"}}}"#;
+        assert_eq!(parse(old, "o.json").unwrap().score, 512.0);
+    }
+
+    #[test]
+    fn another_unit_or_a_failed_run_is_refused_naming_the_field() {
+        for (text, want) in [
+            (report("HEPscore19", "success", "875.9"), "HEPscore19"),
+            (
+                report("HEPscore23Beta", "success", "875.9"),
+                "HEPscore23Beta",
+            ),
+            (report("HEPscore23", "failed", "875.9"), "status"),
+            (report("HEPscore23", "success", "-1"), "score"),
+            (report("HEPscore23", "success", "\"n/a\""), "score"),
+            (
+                r#"{"profiles": {"DB12": {}}}"#.to_string(),
+                "profiles.hepscore",
+            ),
+            ("{not json".to_string(), "not JSON (line 1"),
+        ] {
+            let err = parse(&text, "r.json").unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains("r.json") && msg.contains(want), "{msg}");
+            assert_eq!(err.exit_code(), crate::error::EXIT_BAD_INPUT);
+        }
+    }
+}
