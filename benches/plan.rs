@@ -12,6 +12,7 @@ fn candidates() -> Vec<Candidate> {
             // CPU nodes (cheap, slow) through GPU nodes (dear, fast).
             Candidate {
                 label: format!("platform{i:02}"),
+                uses: vec![format!("ml: cpu:cpu{i}")],
                 throughput: 2.0 + 1.3 * x + 0.11 * x * x,
                 tco_eur: 9000.0 + 2500.0 * x + 60.0 * x * x,
                 kgco2e: 2000.0 + 150.0 * x,

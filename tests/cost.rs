@@ -618,6 +618,42 @@ mod plan {
     }
 
     #[test]
+    fn a_node_with_two_devices_is_one_candidate_run_on_its_best_device() {
+        let f = Fixture::new();
+        // gpubox also has its OpenCL device, slower at gemm (500 GFLOP/s).
+        let mut extra = platform(
+            "gpubox",
+            "dddddddddddddddd",
+            500.0,
+            ("counter", "node", 400.0, None),
+        );
+        extra["results"][0]["backend"] = json!("opencl");
+        extra["results"][0]["device"] = json!("gpu0");
+        extra["results"][0]["device_type"] = json!("gpu");
+        let file = f.write("gpubox-opencl.json", &extra);
+        f.hb().arg("import").arg(file).assert().success();
+        let out = plan_cmd(&f, &["--json"]).assert().success();
+        let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        let gpubox: Vec<&Value> = v["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["label"].as_str().unwrap().starts_with("gpubox"))
+            .collect();
+        assert_eq!(gpubox.len(), 1, "{gpubox:?}");
+        // ml runs on the faster cpu:cpu0 path: 2000/200 = 10 points.
+        assert_eq!(gpubox[0]["uses"], json!(["ml: cpu:cpu0"]));
+        assert!(close(gpubox[0]["throughput"].as_f64().unwrap(), 10.0));
+        // The same optimum as with one device: 4 gpubox nodes, 40 points.
+        let best = &v["plan"]["best"];
+        assert_eq!(best["nodes"][0][1], 4);
+        assert!(close(best["throughput"].as_f64().unwrap(), 40.0));
+        let text = plan_cmd(&f, &[]).assert().success();
+        let text = String::from_utf8(text.get_output().stdout.clone()).unwrap();
+        assert!(text.contains("(ml: cpu:cpu0)"), "{text}");
+    }
+
+    #[test]
     fn an_infeasible_target_names_the_power_cap() {
         let f = Fixture::new();
         let out = plan_cmd(&f, &["--target", "100"]).assert().code(2);

@@ -121,7 +121,8 @@ pub fn plan(db_path: &Path, registry: &Registry, args: &PlanArgs, json: bool) ->
         let v = serde_json::json!({ "candidates": candidates, "plan": plan });
         write_stdout(format!("{}\n", serde_json::to_string_pretty(&v)?).as_bytes())?;
     } else {
-        write_stdout(plan.text().as_bytes())?;
+        let text = format!("{}{}", node_mix::candidates_text(&candidates), plan.text());
+        write_stdout(text.as_bytes())?;
     }
     Ok(ExitCode::SUCCESS)
 }

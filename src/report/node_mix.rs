@@ -2,11 +2,17 @@
 //! integer program it is (good_lp with the pure-Rust microlp
 //! branch-and-bound solver), not by a hand-written search.
 //!
-//! Each candidate is one device of a platform with its mix-weighted
-//! throughput per node (the domain scores weighted as `score --weights`,
-//! arithmetic: nodes add their work), its lifetime cost per node (the
-//! TCO of [`crate::report::cost`], weighted the same way), its power at the
-//! wall while working (active W x PUE) and its rack units. The program:
+//! Each candidate is one node of a platform (host and platform hash: a
+//! CPU+GPU node is one candidate, not one per device, since buying it buys
+//! both). Per domain the node runs on its device with the best score there
+//! (as a centre would route the work; its CPU and GPU are not counted
+//! together, which hetbench does not measure), and the candidate carries
+//! that device's mix-weighted throughput per node (the domain scores
+//! weighted as `score --weights`, arithmetic: nodes add their work), its
+//! lifetime cost per node (the TCO of [`crate::report::cost`], weighted the
+//! same way), its power at the wall while working (active W x PUE) and the
+//! node's rack units; `uses` says which device runs which domain. The
+//! program:
 //!
 //! - maximise `sum n_i throughput_i` subject to `sum n_i tco_i <= budget`,
 //!   `sum n_i wall_kw_i <= power cap`, `sum n_i ru_i <= rack units`,
@@ -34,6 +40,8 @@ use crate::report::score::DOMAINS;
 #[derive(Debug, Clone, Serialize)]
 pub struct Candidate {
     pub label: String,
+    /// Which device runs each domain: `ml: wgpu:0`.
+    pub uses: Vec<String>,
     /// Mix-weighted throughput (score points) per node.
     pub throughput: f64,
     /// Lifetime cost per node, EUR.
@@ -275,7 +283,7 @@ fn infeasible(cands: &[Candidate], l: &Limits) -> Result<Error> {
     })
 }
 
-/// The candidates of a cost report: each device with per-domain figures
+/// The candidates of a cost report: each node with per-domain figures
 /// for every domain of weight above 0 (`weights` as the score's). Devices
 /// with estimated energy only with `include_estimated`; the notes say who
 /// was left out and why.
@@ -290,50 +298,71 @@ pub fn candidates(
         .map(|(k, w)| (k.as_str(), *w))
         .collect();
     let sum_w: f64 = wanted.iter().map(|(_, w)| w).sum();
-    let mut by_label: BTreeMap<&str, Vec<&DomainCost>> = BTreeMap::new();
+    let mut by_node: BTreeMap<(&str, &str), Vec<&DomainCost>> = BTreeMap::new();
     for d in &cost.domains {
-        by_label.entry(d.label.as_str()).or_default().push(d);
+        let s = &d.subject;
+        by_node
+            .entry((s.hostname.as_str(), s.platform_hash.as_str()))
+            .or_default()
+            .push(d);
     }
     let pue = cost.economics.site.pue.value;
     let (mut out, mut notes) = (Vec::new(), Vec::new());
-    for (label, ds) in by_label {
-        let of = |name: &str| ds.iter().find(|d| d.domain == name);
-        let missing: Vec<&str> = wanted
+    for ds in by_node.values() {
+        let node = ds[0].subject.platform_name();
+        // Estimated energy only when asked (modeled rows are already only
+        // here when asked, and labelled).
+        let (usable, unasked): (Vec<&DomainCost>, Vec<&DomainCost>) = ds
             .iter()
-            .filter(|(n, _)| of(n).is_none())
-            .map(|(n, _)| *n)
+            .partition(|d| d.modeled || !d.estimated || include_estimated);
+        let best = |name: &str| {
+            usable
+                .iter()
+                .filter(|d| d.domain == name)
+                .max_by(|a, b| a.score.value.total_cmp(&b.score.value))
+                .copied()
+        };
+        let chosen: Vec<(&str, f64, Option<&DomainCost>)> =
+            wanted.iter().map(|(n, w)| (*n, *w, best(n))).collect();
+        let missing: Vec<&str> = chosen
+            .iter()
+            .filter(|(_, _, d)| d.is_none())
+            .map(|(n, _, _)| *n)
             .collect();
         if !missing.is_empty() {
+            let why = if unasked.iter().any(|d| missing.contains(&d.domain.as_str())) {
+                " measured (estimated energy: --include-estimated plans with it)"
+            } else {
+                ""
+            };
             notes.push(format!(
-                "{label}: no figures for {}: left out",
+                "{node}: no{why} figures for {}: left out",
                 missing.join(", ")
             ));
             continue;
         }
-        let estimated = ds.iter().any(|d| d.estimated);
-        let modeled = ds.iter().any(|d| d.modeled);
-        if estimated && !modeled && !include_estimated {
-            notes.push(format!(
-                "{label}: estimated energy: left out (--include-estimated plans with it)"
-            ));
-            continue;
-        }
+        let chosen: Vec<(&str, f64, &DomainCost)> = chosen
+            .into_iter()
+            .filter_map(|(n, w, d)| d.map(|d| (n, w, d)))
+            .collect();
+        let estimated = chosen.iter().any(|(_, _, d)| d.estimated);
+        let modeled = chosen.iter().any(|(_, _, d)| d.modeled);
         let mean = |f: &dyn Fn(&DomainCost) -> f64| -> f64 {
-            wanted
-                .iter()
-                .filter_map(|(n, w)| of(n).map(|d| w * f(d)))
-                .sum::<f64>()
-                / sum_w
+            chosen.iter().map(|(_, w, d)| w * f(d)).sum::<f64>() / sum_w
         };
-        let Some(p) = cost.economics.for_subject(&ds[0].subject)? else {
+        let Some(p) = cost.economics.for_subject(&chosen[0].2.subject)? else {
             continue;
         };
         out.push(Candidate {
             label: if estimated && !modeled {
-                format!("{label} (ESTIMATED)")
+                format!("{node} (ESTIMATED)")
             } else {
-                label.to_string()
+                node
             },
+            uses: chosen
+                .iter()
+                .map(|(n, _, d)| format!("{n}: {}:{}", d.subject.backend, d.subject.device))
+                .collect(),
             throughput: mean(&|d| d.score.value),
             tco_eur: mean(&|d| d.model.tco_eur()),
             kgco2e: mean(&|d| d.model.kg()),
@@ -349,6 +378,30 @@ pub fn candidates(
         });
     }
     Ok((out, notes))
+}
+
+/// The candidates, one line each: what a node gives and costs, and which
+/// device runs which domain.
+pub fn candidates_text(cands: &[Candidate]) -> String {
+    use crate::report::table::format_value;
+    let mut s = String::from("candidates (per node; each domain on the node's best device):\n");
+    for c in cands {
+        s.push_str(&format!(
+            "  {}{}: {} score points, TCO {} EUR, {} kgCO2e, {} kW at the wall, {} U ({})\n",
+            c.label,
+            c.flag
+                .filter(|f| !c.label.contains(f))
+                .map(|f| format!(" [{f}]"))
+                .unwrap_or_default(),
+            format_value(c.throughput),
+            format_value(c.tco_eur),
+            format_value(c.kgco2e),
+            format_value(c.wall_kw),
+            format_value(c.rack_units),
+            c.uses.join(", ")
+        ));
+    }
+    s
 }
 
 impl Plan {
@@ -400,6 +453,7 @@ mod tests {
     fn cand(label: &str, t: f64, eur: f64, kw: f64, ru: f64) -> Candidate {
         Candidate {
             label: label.into(),
+            uses: vec![format!("ml: {label}")],
             throughput: t,
             tco_eur: eur,
             kgco2e: kw * 1000.0,
