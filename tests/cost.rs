@@ -703,6 +703,34 @@ fn the_report_carries_the_cost_tables_and_the_sensitivity_tornado() {
     assert!(section.contains("id=\"cost-sensitivity\"") && section.contains("<svg"));
     assert!(section.contains("electricity_eur_per_kwh"));
     assert!(section.contains(&format!("/ {up:+.1}%")), "{up}");
+    // Over every domain the fixture's nodes (gemm only) have no figures:
+    // the plot of throughput against cost says why it is not there.
+    assert!(
+        section.contains("No throughput-against-cost plot"),
+        "{section}"
+    );
+    // Weighted to ml, each node is a point: cheapcpu and gpubox, both on
+    // the front (the cheaper does less), estbox (estimated) left out.
+    report(&[
+        "--economics",
+        economics.to_str().unwrap(),
+        "--weights",
+        "simulation=0,reconstruction=0,ml=1",
+    ])
+    .assert()
+    .success();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let section = &html[html.find("<h2>Cost and carbon</h2>").unwrap()..];
+    let section = &section[..section.find("<h2>Figures</h2>").unwrap()];
+    let fig = &section[section.find("id=\"cost-front\"").unwrap()..];
+    let fig = &fig[..fig.find("</figure>").unwrap()];
+    assert!(fig.contains("[1] cheapcpu (ml: cpu:cpu0)"), "{fig}");
+    assert!(fig.contains("[2] gpubox (ml: cpu:cpu0)"), "{fig}");
+    assert!(!fig.contains("estbox"), "{fig}");
+    assert!(
+        fig.contains("domain weights micro=0,ml=1,reconstruction=0,simulation=0"),
+        "{fig}"
+    );
     // A bad economics file fails the report (exit 2), as it fails `cost`.
     std::fs::write(&economics, "[site]\npue = -1\n").unwrap();
     report(&["--economics", economics.to_str().unwrap()])

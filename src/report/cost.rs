@@ -405,6 +405,9 @@ pub struct CostReport {
     pub domains_note: Option<String>,
     pub hs23: Vec<Hs23Cost>,
     pub rankings: Vec<Ranking>,
+    /// The domain weights of the score the per-domain figures come from
+    /// (empty without one): what `plan` and the cost front weight by.
+    pub weights: BTreeMap<String, f64>,
 }
 
 /// The price (or intensity) `x > 0` at which `(a1 + x b1) / w1` and
@@ -906,6 +909,10 @@ pub fn cost(
             }
         )));
     }
+    let weights = score
+        .as_ref()
+        .map(|s| s.weights.clone())
+        .unwrap_or_default();
     let (domains, domains_note) = match score {
         Ok(s) => (domain_costs(&rows, s), None),
         Err(why) => (Vec::new(), Some(why)),
@@ -927,6 +934,7 @@ pub fn cost(
         domains_note,
         hs23,
         rankings,
+        weights,
     })
 }
 

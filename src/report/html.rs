@@ -280,6 +280,16 @@ fn cost_html(cost: &CostReport) -> String {
         let headings: Vec<&str> = t.headings.iter().map(String::as_str).collect();
         s.push_str(&table_html(&headings, &t.rows));
     }
+    match crate::report::plot::cost_front::draw(cost) {
+        Ok(Some(f)) => s.push_str(&figure_html(&f)),
+        Ok(None) => s.push_str(
+            "<p class=\"note\">No throughput-against-cost plot: no node has cost figures for every domain the score weights (--weights; `hetbench plan` says who is left out and why).</p>\n",
+        ),
+        Err(e) => s.push_str(&format!(
+            "<p class=\"note\">No throughput-against-cost plot: {}</p>\n",
+            esc(&e.to_string())
+        )),
+    }
     match crate::report::plot::tornado::draw(cost) {
         Ok(Some(f)) => s.push_str(&figure_html(&f)),
         Ok(None) => s.push_str(

@@ -12,6 +12,7 @@
 //! estimated and modeled readings: their bars are outlined and hatched
 //! instead of filled, their points hollow, with a legend entry saying so.
 
+pub mod cost_front;
 pub mod pareto;
 pub mod perf_per_watt;
 pub mod roofline;
@@ -42,6 +43,15 @@ pub struct Figure {
 /// The legend text that marks estimated and modeled energy.
 pub const ESTIMATED_LEGEND: &str =
     "outlined, hatched or hollow: ESTIMATED or MODELED power, not measured";
+
+/// The legend row that explains the hollow or hatched marks.
+pub(crate) fn estimated_legend_entry() -> LegendEntry {
+    LegendEntry {
+        text: ESTIMATED_LEGEND.into(),
+        color: RGBColor(90, 90, 90),
+        hollow: true,
+    }
+}
 
 /// Colour-blind-safe colours (Okabe and Ito), one per subject.
 pub const COLORS: [RGBColor; 8] = [

@@ -8,8 +8,8 @@
 use plotters::prelude::*;
 
 use super::{
-    ESTIMATED_LEGEND, Figure, LegendEntry, color, data_provenance, draw_legend, empty_svg, font,
-    legend_height, plot_err, point_marks,
+    Figure, LegendEntry, color, data_provenance, draw_legend, empty_svg, estimated_legend_entry,
+    font, legend_height, plot_err, point_marks,
 };
 use crate::error::Error;
 use crate::report::data::{Dataset, Key};
@@ -129,11 +129,7 @@ pub fn draw(
         hollow: false,
     });
     if any_estimated {
-        legend.push(LegendEntry {
-            text: ESTIMATED_LEGEND.into(),
-            color: RGBColor(90, 90, 90),
-            hollow: true,
-        });
+        legend.push(estimated_legend_entry());
     }
     let lh = legend_height(legend.len());
     let mut svg = String::new();

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use plotters::prelude::*;
 
 use super::{
-    ESTIMATED_LEGEND, Figure, LegendEntry, bar, centered, color, data_provenance, draw_legend,
-    empty_svg, error_bar, font, legend_height, plot_err,
+    Figure, LegendEntry, bar, centered, color, data_provenance, draw_legend, empty_svg, error_bar,
+    estimated_legend_entry, font, legend_height, plot_err,
 };
 use crate::error::Error;
 use crate::report::data::{Dataset, Key};
@@ -92,11 +92,7 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
         }
     }
     if any_estimated {
-        legend.push(LegendEntry {
-            text: ESTIMATED_LEGEND.into(),
-            color: RGBColor(90, 90, 90),
-            hollow: true,
-        });
+        legend.push(estimated_legend_entry());
     }
     let lh = legend_height(legend.len());
     let height = lh + PANEL_H * keys.len() as u32;

@@ -7,8 +7,8 @@ use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
 use super::{
-    ESTIMATED_LEGEND, Figure, LegendEntry, bar, centered, color, draw_legend, font, legend_height,
-    plot_err,
+    Figure, LegendEntry, bar, centered, color, draw_legend, estimated_legend_entry, font,
+    legend_height, plot_err,
 };
 use crate::error::Error;
 use crate::kernel::manifest::Domain;
@@ -61,11 +61,7 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
         hollow: false,
     });
     if any_estimated {
-        legend.push(LegendEntry {
-            text: ESTIMATED_LEGEND.into(),
-            color: RGBColor(90, 90, 90),
-            hollow: true,
-        });
+        legend.push(estimated_legend_entry());
     }
     let lh = legend_height(legend.len());
     let mut svg = String::new();

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use plotters::prelude::*;
 
 use super::{
-    ESTIMATED_LEGEND, Figure, LegendEntry, color, draw_legend, empty_svg, font, legend_height,
-    plot_err, point_marks,
+    Figure, LegendEntry, color, draw_legend, empty_svg, estimated_legend_entry, font,
+    legend_height, plot_err, point_marks,
 };
 use crate::error::Error;
 use crate::report::score::ScoreReport;
@@ -111,11 +111,7 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
         })
         .collect();
     if pts.iter().any(|p| p.estimated) {
-        legend.push(LegendEntry {
-            text: ESTIMATED_LEGEND.into(),
-            color: RGBColor(90, 90, 90),
-            hollow: true,
-        });
+        legend.push(estimated_legend_entry());
     }
     let lh = legend_height(legend.len());
     let (x0, x1) = span(pts.iter().map(|p| (p.score, p.score_ci95)));
