@@ -1216,7 +1216,7 @@ fn push(db_path: &Path, to: &str, files: &[PathBuf]) -> Result<ExitCode> {
     };
     let mut target = Database::open(to)
         .with_context(|| format!("could not open the site database '{target_name}'"))?;
-    let (mut new_runs, mut inserted, mut present) = (0, 0, 0);
+    let (mut new_runs, mut advanced, mut inserted, mut present) = (0, 0, 0, 0);
     for (name, run) in &runs {
         let o = target.import(run).with_context(|| {
             format!(
@@ -1224,11 +1224,12 @@ fn push(db_path: &Path, to: &str, files: &[PathBuf]) -> Result<ExitCode> {
             )
         })?;
         new_runs += o.run_was_new as usize;
+        advanced += o.status_advanced as usize;
         inserted += o.inserted;
         present += o.already_present;
     }
     println!(
-        "pushed {} run(s) to '{target_name}': {new_runs} new, {inserted} results stored, {present} already there",
+        "pushed {} run(s) to '{target_name}': {new_runs} new, {advanced} with their status brought up to date, {inserted} results stored, {present} already there",
         runs.len()
     );
     Ok(ExitCode::SUCCESS)
@@ -1261,9 +1262,11 @@ fn import(db_path: &Path, files: &[PathBuf]) -> Result<ExitCode> {
             file.display(),
             table::escape_controls(&run.run.run_id, &[]),
             if o.run_was_new {
-                "new"
+                "new".to_string()
+            } else if o.status_advanced {
+                format!("already known, status now {}", run.run.status.as_str())
             } else {
-                "already known"
+                "already known".to_string()
             },
             o.inserted,
             o.already_present

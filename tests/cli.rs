@@ -1640,6 +1640,70 @@ mod fleet {
         format!("127.0.0.1:{port}")
     }
 
+    /// A run pushed while interrupted and pushed again once resumed takes
+    /// the finished status and its new results, in PostgreSQL and in
+    /// SQLite alike; an older copy pushed after it changes nothing.
+    #[test]
+    fn a_resumed_run_pushed_again_updates_its_status_not_the_reverse() {
+        let Some(pg) = fresh_pg() else { return };
+        let s = Scratch::new();
+        let mut run: Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/run.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let all = run["results"].as_array().unwrap().len();
+        assert!(all >= 2);
+        let mut cut = run.clone();
+        cut["run"]["status"] = "interrupted".into();
+        cut["run"]["finished_at"] = Value::Null;
+        cut["results"] = serde_json::json!([run["results"][0].clone()]);
+        run["run"]["status"] = "finished".into();
+        let (early, late) = (s.path("interrupted.json"), s.path("finished.json"));
+        std::fs::write(&early, cut.to_string()).unwrap();
+        std::fs::write(&late, run.to_string()).unwrap();
+        let site = s.path("site.db").display().to_string();
+        for target in [pg.as_str(), site.as_str()] {
+            let push = |file: &Path| {
+                let out = s
+                    .hb()
+                    .args(["push", "--to", target])
+                    .arg(file)
+                    .assert()
+                    .success();
+                String::from_utf8(out.get_output().stdout.clone()).unwrap()
+            };
+            push(&early);
+            let out = push(&late);
+            assert!(
+                out.contains(&format!(
+                    "0 new, 1 with their status brought up to date, {} results stored, 1 already there",
+                    all - 1
+                )),
+                "{out}"
+            );
+            // The stale copy again: nothing changes.
+            let out = push(&early);
+            assert!(
+                out.contains("0 new, 0 with their status brought up to date, 0 results stored"),
+                "{out}"
+            );
+        }
+        let mut client = postgres::Client::connect(&pg, postgres::NoTls).unwrap();
+        let row = client
+            .query_one("SELECT status, finished_at FROM runs", &[])
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), "finished");
+        assert!(row.get::<_, Option<String>>(1).is_some());
+        let db = rusqlite::Connection::open(&site).unwrap();
+        let status: String = db
+            .query_row("SELECT status FROM runs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(status, "finished");
+    }
+
     #[test]
     fn a_push_cut_mid_way_leaves_no_partial_run_and_succeeds_when_retried() {
         let Some(pg) = fresh_pg() else { return };
@@ -1678,7 +1742,7 @@ mod fleet {
             .assert()
             .success()
             .stdout(predicate::str::contains(
-                "1 new, 200 results stored, 0 already there",
+                "1 new, 0 with their status brought up to date, 200 results stored, 0 already there",
             ));
         assert_eq!(count(&mut client, "SELECT COUNT(*) FROM results"), 200);
     }
@@ -1724,14 +1788,14 @@ mod fleet {
             .success()
             .stdout(predicate::str::contains("pushed 1 run(s)"))
             .stdout(predicate::str::contains(
-                "1 new, 3 results stored, 0 already there",
+                "1 new, 0 with their status brought up to date, 3 results stored, 0 already there",
             ));
         s.hb()
             .args(["push", "--to", &site])
             .assert()
             .success()
             .stdout(predicate::str::contains(
-                "0 new, 0 results stored, 3 already there",
+                "0 new, 0 with their status brought up to date, 0 results stored, 3 already there",
             ));
         assert_eq!(results_at(&s, &site), s.results_json(&[]));
     }

@@ -516,6 +516,13 @@ impl PgStore {
             .execute(sql::INSERT_RUN, &Self::params(&run))
             .map_err(err)?
             == 1;
+        let mut status_advanced = false;
+        if !run_was_new && let Some(v) = sql::advance_run_values(&file.run) {
+            status_advanced = tx
+                .execute(sql::ADVANCE_RUN, &Self::params(&v))
+                .map_err(err)?
+                == 1;
+        }
         let statement = tx.prepare(sql::INSERT_RESULT).map_err(err)?;
         let mut inserted = 0;
         for r in &file.results {
@@ -525,6 +532,7 @@ impl PgStore {
         tx.commit().map_err(err)?;
         Ok(ImportOutcome {
             run_was_new,
+            status_advanced,
             inserted,
             already_present: file.results.len() - inserted,
         })

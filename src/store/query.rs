@@ -51,6 +51,9 @@ impl Readout {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImportOutcome {
     pub run_was_new: bool,
+    /// The run was stored before with a status behind this one's
+    /// (running or interrupted) and now has this one's.
+    pub status_advanced: bool,
     pub inserted: usize,
     pub already_present: usize,
 }

@@ -92,6 +92,45 @@ pub fn update_run_values(run: &RunRecord) -> Vec<SqlValue> {
     ]
 }
 
+/// A run stored while `running` or `interrupted` and pushed or imported
+/// again once resumed takes the newer status and end time; a stale copy
+/// (an older run file of a run stored as finished) changes nothing. The
+/// statuses a run may advance from are bound as $4 and $5 (see
+/// [`advance_run_values`]).
+pub const ADVANCE_RUN: &str =
+    "UPDATE runs SET status = $1, finished_at = $2 WHERE run_id = $3 AND status IN ($4, $5)";
+
+/// How far along a run is: running, then interrupted, then ended.
+fn progress(s: RunStatus) -> u8 {
+    match s {
+        RunStatus::Running => 0,
+        RunStatus::Interrupted => 1,
+        RunStatus::Finished | RunStatus::Failed => 2,
+    }
+}
+
+/// The values of [`ADVANCE_RUN`]: the statuses behind the file's; `None`
+/// when no stored status is behind it (a running run advances nothing).
+pub fn advance_run_values(run: &RunRecord) -> Option<Vec<SqlValue>> {
+    let behind: Vec<&str> = [RunStatus::Running, RunStatus::Interrupted]
+        .into_iter()
+        .filter(|s| progress(*s) < progress(run.status))
+        .map(RunStatus::as_str)
+        .collect();
+    let (first, second) = match behind.as_slice() {
+        [] => return None,
+        [one] => (*one, *one),
+        [one, two, ..] => (*one, *two),
+    };
+    Some(vec![
+        text(run.status.as_str()),
+        SqlValue::Text(run.finished_at.clone()),
+        text(&run.run_id),
+        text(first),
+        text(second),
+    ])
+}
+
 pub const INSERT_RESULT: &str = "INSERT INTO results (run_id, kernel, kernel_version, kernel_hash, size, precision, seed, backend, device, device_name, device_type, status,
         timer, n, median_s, mean_s, stddev_s, min_s, max_s, ci95_low_s, ci95_high_s, outliers,
         throughput, throughput_unit, flops, bytes, items, verify_error, message, hostname, platform_hash, recorded_at, record_json,

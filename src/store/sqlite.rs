@@ -284,13 +284,19 @@ impl SqliteStore {
     }
 
     /// Imports a run file in one transaction: all of it or nothing.
-    /// Idempotent: a run or result already present is left as it is.
+    /// Idempotent: a result already present is left as it is; a run
+    /// already present only advances its status (see [`sql::ADVANCE_RUN`]).
     pub fn import(&mut self, file: &RunFile) -> Result<ImportOutcome> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| db_err(&path, e))?;
         let run_was_new = execute(&tx, sql::INSERT_RUN, &sql::run_values(&file.run)?)
             .map_err(|e| db_err(&path, e))?
             == 1;
+        let mut status_advanced = false;
+        if !run_was_new && let Some(v) = sql::advance_run_values(&file.run) {
+            status_advanced =
+                execute(&tx, sql::ADVANCE_RUN, &v).map_err(|e| db_err(&path, e))? == 1;
+        }
         let mut inserted = 0;
         for r in &file.results {
             inserted += execute(&tx, sql::INSERT_RESULT, &sql::result_values(r)?)
@@ -299,6 +305,7 @@ impl SqliteStore {
         tx.commit().map_err(|e| db_err(&path, e))?;
         Ok(ImportOutcome {
             run_was_new,
+            status_advanced,
             inserted,
             already_present: file.results.len() - inserted,
         })
