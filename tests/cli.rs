@@ -1640,6 +1640,37 @@ mod fleet {
         format!("127.0.0.1:{port}")
     }
 
+    /// A refused login says why (the server's message and SQLSTATE), and
+    /// a missing password where it may come from, never the password.
+    #[test]
+    fn database_errors_show_the_servers_cause_never_the_password() {
+        let Some(pg) = fresh_pg() else { return };
+        let s = Scratch::new();
+        let (user, rest) = pg.split_once('@').unwrap();
+        let user = user.rsplit_once(':').unwrap().0;
+        let wrong = format!("{user}:Sup3rSecretPw@{rest}");
+        let out = s.hb().args(["--db", &wrong, "results"]).assert().code(1);
+        let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+        assert!(
+            err.contains("password authentication failed") && err.contains("SQLSTATE 28P01"),
+            "{err}"
+        );
+        assert!(!err.contains("Sup3rSecretPw"), "{err}");
+        let none = format!("{user}@{rest}");
+        let out = s
+            .hb()
+            .env_remove("PGPASSWORD")
+            .env("PGPASSFILE", s.path("no-such-pgpass"))
+            .args(["--db", &none, "results"])
+            .assert()
+            .code(1);
+        let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+        assert!(
+            err.contains("password missing") && err.contains("PGPASSFILE"),
+            "{err}"
+        );
+    }
+
     /// A run pushed while interrupted and pushed again once resumed takes
     /// the finished status and its new results, in PostgreSQL and in
     /// SQLite alike; an older copy pushed after it changes nothing.

@@ -406,8 +406,45 @@ fn connect_within(config: postgres::Config, limit: Duration, location: &str) -> 
 fn pg_err(location: &str, e: postgres::Error) -> Error {
     Error::Backend {
         backend: format!("results database '{location}'"),
-        message: e.to_string(),
+        message: describe(&e),
     }
+}
+
+/// What went wrong, with its cause: the server's severity, SQLSTATE,
+/// message, detail and hint for an error the server sent (the client's
+/// `Display` says only "db error"), else the client's error and the chain
+/// of its sources ("invalid configuration: password missing"). Neither
+/// holds the password: the server never echoes it, and the client's
+/// configuration errors name only what is missing.
+fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!(
+            "the server said: {} {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        );
+        if let Some(d) = db.detail() {
+            s.push_str(&format!("; detail: {d}"));
+        }
+        if let Some(h) = db.hint() {
+            s.push_str(&format!("; hint: {h}"));
+        }
+        if db.code() == &postgres::error::SqlState::INVALID_PASSWORD {
+            s.push_str("; the password comes from the URL, PGPASSWORD or PGPASSFILE (~/.pgpass)");
+        }
+        return s;
+    }
+    let mut s = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        s.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    if s.contains("password missing") {
+        s.push_str(" (no password in the URL, PGPASSWORD or a matching PGPASSFILE/~/.pgpass line: host:port:database:user:password)");
+    }
+    s
 }
 
 impl PgStore {
