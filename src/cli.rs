@@ -126,12 +126,12 @@ enum Command {
     /// Internal: run one measurement described as JSON on stdin (used by `run`)
     #[command(hide = true)]
     Worker,
-    /// Export stored results as JSON, CSV or Markdown
+    /// Export stored results as JSON, CSV, Markdown, OpenMetrics (node_exporter) or a HEP Benchmark Suite report
     #[command(
-        after_help = "Examples:\n  hetbench export --format csv --out results.csv\n  hetbench export --format markdown --kernel gemm"
+        after_help = "Examples:\n  hetbench export --format csv --out results.csv\n  hetbench export --format markdown --kernel gemm\n  hetbench export --format openmetrics --out /var/lib/node_exporter/hetbench.prom\n  hetbench export --format hep-benchmark-suite --run RUN_ID --out report.json"
     )]
     Export {
-        /// json, csv or markdown
+        /// json, csv, markdown, openmetrics or hep-benchmark-suite (one run)
         #[arg(long, default_value = "json")]
         format: String,
         /// Write to FILE instead of standard output
@@ -407,7 +407,10 @@ pub fn main() -> Result<ExitCode> {
                 }
                 write_stdout(text.as_bytes())?;
             } else if *json {
-                write_stdout(&Format::Json.exporter().serialize(&results)?)?;
+                write_stdout(&hetbench::report::export::Exporter::serialize(
+                    &hetbench::report::export::JsonExporter,
+                    &results,
+                )?)?;
             } else if results.is_empty() {
                 eprintln!("no results match in '{}'", db_path.display());
             } else {
@@ -446,7 +449,10 @@ pub fn main() -> Result<ExitCode> {
             let format = Format::parse(format)?;
             let db = open_existing_db(&db_path)?;
             let results = read_results(&db, filter)?;
-            let bytes = format.exporter().serialize(&results)?;
+            let bytes = match format.exporter() {
+                Some(e) => e.serialize(&results)?,
+                None => suite_report(&db, &registry()?, &results)?,
+            };
             match out {
                 Some(path) => std::fs::write(path, bytes)
                     .with_context(|| format!("could not write export '{}'", path.display()))?,
@@ -1233,6 +1239,57 @@ fn push(db_path: &Path, to: &str, files: &[PathBuf]) -> Result<ExitCode> {
         runs.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// One run's results as a HEP Benchmark Suite report, scored against the
+/// built-in reference (partial coverage allowed and stated).
+fn suite_report(
+    db: &Database,
+    registry: &hetbench::kernels::Registry,
+    results: &[hetbench::store::ResultRecord],
+) -> Result<Vec<u8>> {
+    let runs: std::collections::BTreeSet<&str> =
+        results.iter().map(|r| r.run_id.as_str()).collect();
+    let [run_id] = runs.iter().copied().collect::<Vec<_>>()[..] else {
+        return Err(hetbench::error::Error::InvalidValue {
+            what: "--format hep-benchmark-suite".into(),
+            message: format!(
+                "a suite report is one run of one node, and the selection holds {}: choose one with --run ID{}",
+                runs.len(),
+                if runs.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (runs: {})",
+                        runs.iter().copied().collect::<Vec<_>>().join(", ")
+                    )
+                }
+            ),
+        }
+        .into());
+    };
+    let Some(run) = db.run(run_id)? else {
+        return Err(hetbench::error::Error::NoResults(format!(
+            "run {run_id} has results but no run record"
+        ))
+        .into());
+    };
+    let options = hetbench::report::score::ScoreOptions {
+        allow_partial: true,
+        ..Default::default()
+    };
+    let scored = hetbench::report::score::score(
+        results,
+        &hetbench::report::score::Reference::builtin()?,
+        registry,
+        &options,
+    )
+    .map_err(|e| e.to_string());
+    let doc =
+        hetbench::report::hep_suite::document(&run, results, scored.as_ref().map_err(Clone::clone));
+    let mut bytes = serde_json::to_vec_pretty(&doc)?;
+    bytes.push(b'\n');
+    Ok(bytes)
 }
 
 /// The hidden worker: one job as JSON on stdin, its record as JSON on stdout.

@@ -672,8 +672,130 @@ mod store {
             .assert()
             .code(2)
             .stderr(predicate::str::contains(
-                "valid formats: json, csv, markdown",
+                "valid formats: json, csv, markdown, openmetrics, hep-benchmark-suite",
             ));
+    }
+
+    /// The OpenMetrics export: every sample under its declared metric,
+    /// no two with the same labels, the throughput the stored one.
+    #[test]
+    fn openmetrics_export_is_well_formed_and_carries_the_stored_figures() {
+        let s = Scratch::new();
+        s.quick_run();
+        s.quick_run();
+        let out = s
+            .hb()
+            .args(["export", "--format", "openmetrics"])
+            .assert()
+            .success();
+        let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+        let mut declared = std::collections::BTreeSet::new();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut current = String::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').unwrap();
+                assert_eq!(kind, "gauge");
+                assert!(declared.insert(name.to_string()), "{name} declared twice");
+                current = name.to_string();
+                continue;
+            }
+            if line.starts_with("# HELP ") {
+                continue;
+            }
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            let name = series.split('{').next().unwrap();
+            assert_eq!(name, current, "a sample away from its metric: {line}");
+            assert!(value.parse::<f64>().unwrap().is_finite(), "{line}");
+            assert!(seen.insert(series.to_string()), "duplicate series {series}");
+        }
+        // Two runs of three kernels: one series per kernel (the newest).
+        let ok: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("hetbench_result_ok{"))
+            .collect();
+        assert_eq!(ok.len(), 3, "{text}");
+        let newest = s.results_json(&["--kernel", "gemm", "--limit", "1"]);
+        let t = newest[0]["throughput"].as_f64().unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("hetbench_throughput{") && l.contains("kernel=\"gemm\""))
+            .unwrap();
+        let v: f64 = line.rsplit_once(' ').unwrap().1.parse().unwrap();
+        assert!((v - t).abs() <= 1e-9 * t, "{v} {t}");
+        assert!(
+            text.contains("scope=\"estimated\",method=\"estimated\""),
+            "{text}"
+        );
+    }
+
+    /// The HEP Benchmark Suite export: one run in the suite's layout, its
+    /// scores those of `score`; two runs at once are refused.
+    #[test]
+    fn hep_benchmark_suite_export_is_one_run_in_the_suites_layout() {
+        let s = Scratch::new();
+        s.quick_run();
+        s.quick_run();
+        s.hb()
+            .args(["export", "--format", "hep-benchmark-suite"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("choose one with --run ID"));
+        let run_id = s.results_json(&["--limit", "1"])[0]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let out = s
+            .hb()
+            .args([
+                "export",
+                "--format",
+                "hep-benchmark-suite",
+                "--run",
+                &run_id,
+            ])
+            .assert()
+            .success();
+        let doc: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        for key in [
+            "host",
+            "suite",
+            "_id",
+            "_timestamp",
+            "json_version",
+            "profiles",
+            "plugins",
+        ] {
+            assert!(doc.get(key).is_some(), "no {key}: {doc}");
+        }
+        assert!(doc["host"]["hostname"].is_string());
+        assert!(doc["host"]["HW"]["CPU"]["CPU_Model"].is_string());
+        let profile = &doc["profiles"]["hetbench"];
+        assert_eq!(profile["run_id"], run_id.as_str());
+        assert_eq!(profile["results"], 3);
+        let gemm = &profile["devices"]["cpu:cpu0"]["kernels"]["gemm"];
+        let score = s
+            .hb()
+            .args(["score", "--json", "--allow-partial", "--run", &run_id])
+            .assert()
+            .success();
+        let score: Value = serde_json::from_slice(&score.get_output().stdout).unwrap();
+        let want = score["subjects"][0]["kernels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kernel"] == "gemm")
+            .unwrap();
+        assert_eq!(gemm["ratio"], want["ratio"]);
+        assert_eq!(gemm["ratio_ci95"], want["ratio_ci95"]);
+        // The energy, as plugin data: one reading per result, in watts.
+        let during = doc["plugins"]["hetbench-energy"]["hetbench"]
+            .as_object()
+            .unwrap();
+        assert_eq!(during.len(), 3);
+        assert!(during.values().all(|m| m["config"]["unit"] == "W"
+            && m["config"]["scope"].is_string()
+            && m["values"][0].as_f64().unwrap() > 0.0));
     }
 
     #[test]

@@ -16,16 +16,30 @@ pub enum Format {
     Json,
     Csv,
     Markdown,
+    /// node_exporter's textfile collector (Prometheus/OpenMetrics text).
+    OpenMetrics,
+    /// One run as a HEP Benchmark Suite report: it needs the run and a
+    /// score, so it is written by [`crate::report::hep_suite::document`],
+    /// not by an [`Exporter`].
+    HepBenchmarkSuite,
 }
 
 impl Format {
-    pub const NAMES: [&'static str; 3] = ["json", "csv", "markdown"];
+    pub const NAMES: [&'static str; 5] = [
+        "json",
+        "csv",
+        "markdown",
+        "openmetrics",
+        "hep-benchmark-suite",
+    ];
 
     pub fn parse(name: &str) -> crate::error::Result<Format> {
         match name {
             "json" => Ok(Format::Json),
             "csv" => Ok(Format::Csv),
             "markdown" | "md" => Ok(Format::Markdown),
+            "openmetrics" => Ok(Format::OpenMetrics),
+            "hep-benchmark-suite" => Ok(Format::HepBenchmarkSuite),
             _ => Err(crate::error::Error::UnknownName {
                 what: "format",
                 name: name.into(),
@@ -34,11 +48,15 @@ impl Format {
         }
     }
 
-    pub fn exporter(self) -> Box<dyn Exporter> {
+    /// The exporter of a format that needs only the results; `None` for
+    /// [`Format::HepBenchmarkSuite`].
+    pub fn exporter(self) -> Option<Box<dyn Exporter>> {
         match self {
-            Format::Json => Box::new(JsonExporter),
-            Format::Csv => Box::new(CsvExporter),
-            Format::Markdown => Box::new(MarkdownExporter),
+            Format::Json => Some(Box::new(JsonExporter)),
+            Format::Csv => Some(Box::new(CsvExporter)),
+            Format::Markdown => Some(Box::new(MarkdownExporter)),
+            Format::OpenMetrics => Some(Box::new(crate::report::openmetrics::OpenMetricsExporter)),
+            Format::HepBenchmarkSuite => None,
         }
     }
 }

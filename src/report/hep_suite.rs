@@ -15,13 +15,30 @@
 //! | `_timestamp`, `profiles.hepscore.settings.repetitions` | shown with the figure |
 //!
 //! Anything else is an error naming the file and the field, exit 2.
+//!
+//! The other way, [`document`] writes one run as a suite report (`hetbench
+//! export --format hep-benchmark-suite`), so that a site's pipeline that
+//! ingests the suite's reports (AMQ, OpenSearch) takes hetbench's too: the
+//! same `host` (`hostname`, `SW`, `HW.CPU`, `HW.MEMORY`), `suite`, `_id`,
+//! `_timestamp`, `_timestamp_end` and `json_version` keys, a `hetbench`
+//! profile beside where `hepscore` would be (per device: the overall, domain
+//! and kernel scores against the reference, each with its 95% interval and
+//! coverage), and the energy as plugin data in the suite's plugin layout
+//! (`plugins.<plugin>.<phase>.<metric>` with `values`, `statistics` and
+//! `config.unit`): the idle baseline in phase `pre`, each result's reading
+//! in phase `hetbench`, each with its scope and method.
 
 use std::path::Path;
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
+use crate::report::score::ScoreReport;
+use crate::store::{ResultRecord, RunRecord};
+
+/// The report layout version [`document`] writes (the suite's v2 layout).
+pub const JSON_VERSION: &str = "v2.0";
 
 /// The HEPscore configuration whose score is HS23.
 pub const HS23_NAME: &str = "HEPscore23";
@@ -113,6 +130,134 @@ pub fn parse(text: &str, path: &str) -> Result<Hs23Report> {
         repetitions: hepscore
             .pointer("/settings/repetitions")
             .and_then(Value::as_u64),
+    })
+}
+
+/// One run as a HEP Benchmark Suite report: its node, the scores of its
+/// devices in `score` (computed over this run's results; where there is
+/// none, why) and its energy.
+pub fn document(
+    run: &RunRecord,
+    results: &[ResultRecord],
+    score: std::result::Result<&ScoreReport, String>,
+) -> Value {
+    let p = &run.platform;
+    let interval = |ci: Option<(f64, f64)>| ci.map(|(l, h)| json!([l, h]));
+    let mut devices = serde_json::Map::new();
+    let subjects = score.as_ref().map(|s| s.subjects.as_slice()).unwrap_or(&[]);
+    for s in subjects {
+        let domains: serde_json::Map<String, Value> = s
+            .domains
+            .iter()
+            .map(|d| {
+                (
+                    d.domain.as_str().to_string(),
+                    json!({"score": d.score, "score_ci95": interval(d.score_ci95),
+                           "score_per_watt": d.per_watt, "score_per_watt_ci95": interval(d.per_watt_ci95),
+                           "energy_scope": d.per_watt_scope, "energy_method": d.per_watt_method,
+                           "counted": d.counted, "covered": d.covered, "of": d.of}),
+                )
+            })
+            .collect();
+        let kernels: serde_json::Map<String, Value> = s
+            .kernels
+            .iter()
+            .map(|k| {
+                (
+                    k.kernel.clone(),
+                    json!({"domain": k.domain.as_str(), "ratio": k.ratio, "ratio_ci95": interval(k.ratio_ci95),
+                           "ratio_per_watt": k.per_watt, "ratio_per_watt_ci95": interval(k.per_watt_ci95),
+                           "energy_estimated": k.per_watt_estimated,
+                           "sizes": k.ratios.iter().map(|(size, precision, r)| json!({"size": size, "precision": precision, "ratio": r})).collect::<Vec<_>>()}),
+                )
+            })
+            .collect();
+        devices.insert(
+            format!("{}:{}", s.subject.backend, s.subject.device),
+            json!({"name": s.subject.device_name, "device_type": s.subject.device_type,
+                   "modeled": s.subject.modeled,
+                   "score": s.overall, "score_ci95": interval(s.overall_ci95),
+                   "score_per_watt": s.overall_per_watt, "score_per_watt_ci95": interval(s.overall_per_watt_ci95),
+                   "energy_scope": s.overall_per_watt_scope, "energy_method": s.overall_per_watt_method,
+                   "energy_estimated": s.overall_per_watt_estimated,
+                   "covered": s.covered, "of": s.of, "missing": s.missing, "partial": s.partial,
+                   "domains": domains, "kernels": kernels}),
+        );
+    }
+    let ok = results.iter().filter(|r| r.status.as_str() == "ok").count();
+    let status = if ok == results.len() && run.status.as_str() == "finished" {
+        "success"
+    } else {
+        "partial"
+    };
+    let metric = |w: f64, unit: &str, config: Value| {
+        let mut config = config;
+        config["unit"] = json!(unit);
+        json!({"values": [w], "statistics": {"min": w, "mean": w, "median": w, "max": w,
+               "total_count": 1, "valid_count": 1}, "config": config})
+    };
+    let mut pre = serde_json::Map::new();
+    for i in &run.idle {
+        pre.insert(
+            format!("{} idle power", i.meter),
+            metric(
+                i.avg_w,
+                "W",
+                json!({"scope": i.scope.as_str(), "method": i.method.as_str(), "seconds": i.seconds}),
+            ),
+        );
+    }
+    let mut during = serde_json::Map::new();
+    for r in results {
+        for e in &r.energy {
+            let mut m = metric(
+                e.avg_w,
+                "W",
+                json!({"scope": e.scope.as_str(), "method": e.method.as_str(), "covers": e.covers,
+                       "energy_j": e.energy_j, "window_s": e.window_s, "idle_w": e.idle_w,
+                       "perf_per_w": e.perf_per_w, "perf_per_w_unit": e.perf_per_w_unit}),
+            );
+            m["tend"] = json!(r.recorded_at);
+            during.insert(
+                format!(
+                    "{} {} {} {}:{} {}",
+                    r.kernel, r.size, r.precision, r.backend, r.device, e.meter
+                ),
+                m,
+            );
+        }
+    }
+    json!({
+        "host": {
+            "hostname": p.hostname,
+            "tags": {"platform_label": p.label, "platform_hash": p.hash},
+            "SW": {"os_version": format!("{} {}", p.os, p.os_version), "kernel_version": p.kernel_version},
+            "HW": {
+                "CPU": {"Architecture": p.arch, "CPU_Model": p.cpu.brand, "Vendor_ID": p.cpu.vendor,
+                        "CPU": p.cpu.logical_cpus.to_string(),
+                        "Cores": p.cpu.physical_cores.map(|c| c.to_string()),
+                        "CPU_Max_Speed_MHz": p.cpu.frequency_mhz.to_string()},
+                "MEMORY": {"Mem_Total": (p.memory_bytes / 1024).to_string()},
+            },
+        },
+        "suite": {"version": format!("hetbench {}", run.harness_version),
+                  "flags": {"command": run.command},
+                  "benchmark_version": {"hetbench": run.suite_version}},
+        "_id": format!("{}_{}", p.hostname, run.started_at),
+        "_timestamp": run.started_at,
+        "_timestamp_end": run.finished_at,
+        "json_version": JSON_VERSION,
+        "profiles": {"hetbench": {
+            "run_id": run.run_id,
+            "status": status,
+            "results": results.len(), "ok": ok,
+            "reference": score.as_ref().ok().map(|s| s.reference.clone()),
+            "intervals": score.as_ref().ok().map(|s| s.intervals),
+            "score_note": score.as_ref().err(),
+            "method": "geometric_mean",
+            "devices": devices,
+        }},
+        "plugins": {"hetbench-energy": {"pre": pre, "hetbench": during}},
     })
 }
 

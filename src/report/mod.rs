@@ -13,6 +13,7 @@ pub mod hep_suite;
 pub mod html;
 pub mod modeled;
 pub mod node_mix;
+pub mod openmetrics;
 pub mod plot;
 pub mod score;
 pub mod stats;
