@@ -1953,6 +1953,68 @@ mod fleet {
         assert_eq!(results_at(&s, &site), s.results_json(&[]));
     }
 
+    /// The campaign job script, run as HTCondor runs it (a plain script):
+    /// a header in the log, the run file in the shared directory before the
+    /// push, exit 75 when only the push failed, 1 when there is no binary.
+    #[test]
+    fn the_campaign_job_keeps_the_run_file_and_says_when_the_push_failed() {
+        let s = Scratch::new();
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/batch/slurm-campaign.sbatch");
+        let binary = assert_cmd::cargo::cargo_bin("hetbench");
+        let shared = s.path("shared");
+        let job = |db: &str, bin: &Path| {
+            std::process::Command::new("bash")
+                .arg(&script)
+                .env("HETBENCH", bin)
+                .env("HETBENCH_SHARED", &shared)
+                .env("HETBENCH_SITE_DB", db)
+                .env("HETBENCH_RUN_ARGS", "--quick -b cpu -k stream_triad,gemm")
+                .env_remove("HETBENCH_DB")
+                .env_remove("HETBENCH_RESULTS_DIR")
+                .env_remove("HETBENCH_REQUIRE_BACKENDS")
+                .output()
+                .unwrap()
+        };
+        let site = s.path("site.db");
+        let out = job(site.to_str().unwrap(), &binary);
+        let log = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{log}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            log.contains("== hetbench campaign: job ") && log.contains("== binary "),
+            "{log}"
+        );
+        assert!(
+            log.contains("-k stream_triad,gemm"),
+            "the comma list arrives whole: {log}"
+        );
+        let runs = |d: &Path| std::fs::read_dir(d).map(|r| r.count()).unwrap_or(0);
+        assert_eq!(runs(&shared.join("runs")), 1);
+        let pushed = s
+            .hb()
+            .arg("--db")
+            .arg(&site)
+            .args(["results", "--json"])
+            .output()
+            .unwrap();
+        let pushed: Value = serde_json::from_slice(&pushed.stdout).unwrap();
+        assert_eq!(pushed.as_array().unwrap().len(), 2);
+        // The database cannot be reached: the run file is kept, exit 75.
+        let out = job("postgres://bench@127.0.0.1:1/hetbench", &binary);
+        assert_eq!(out.status.code(), Some(75));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("push them later with"));
+        assert_eq!(runs(&shared.join("runs")), 2);
+        // No binary: exit 1, and where to put one.
+        let out = job(site.to_str().unwrap(), &s.path("no-such-hetbench"));
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("set HETBENCH to the path"));
+    }
+
     #[test]
     fn batch_templates_are_valid_shell() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/batch");
