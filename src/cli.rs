@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use hetbench::backends::{self, BackendKind, BackendOptions};
-use hetbench::error::{EXIT_BAD_INPUT, EXIT_RESULTS_FAILED, Error};
+use hetbench::error::{EXIT_BAD_INPUT, EXIT_NODE_BUSY, EXIT_RESULTS_FAILED, Error};
 use hetbench::kernel::Precision;
 use hetbench::kernels::Registry;
 use hetbench::measure::MeasureConfig;
@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 mod cost;
+mod preflight;
 mod report;
 
 const ABOUT: &str = "Measure how fast and how energy-efficiently portable physics kernels run on every compute device of a node, and keep the results in a comparable database.";
@@ -293,6 +294,9 @@ struct RunArgs {
     /// Print the plan (each job's launch geometry, memory, and whether it fits its device) and stop: nothing is measured or stored
     #[arg(long, conflicts_with = "resume")]
     dry_run: bool,
+    /// Refuse to measure on a busy node (other processes using more than a quarter of the CPUs): exit 4, nothing stored
+    #[arg(long)]
+    strict: bool,
     /// Self-test of isolation: make KERNEL's worker crash or hang (KERNEL=crash|hang).
     #[arg(long, hide = true, value_name = "KERNEL=FAULT")]
     inject_fault: Vec<String>,
@@ -547,7 +551,8 @@ fn write_stdout(bytes: &[u8]) -> Result<()> {
 }
 
 fn info(as_json: bool, config: &hetbench::config::Config) -> Result<ExitCode> {
-    let fp = hetbench::platform::fingerprint();
+    let mut fp = hetbench::platform::fingerprint();
+    fp.preflight = Some(preflight::collect(config).0);
     let discovery = hetbench::power::discover(&config.power);
     let meters: Vec<&hetbench::power::MeterInfo> =
         discovery.meters.iter().map(|m| m.info()).collect();
@@ -656,6 +661,9 @@ fn info(as_json: bool, config: &hetbench::config::Config) -> Result<ExitCode> {
     }
     for (kind, reason) in &discovery.missing {
         s.push_str(&format!("  {kind:<16} unavailable: {reason}\n"));
+    }
+    if let Some(p) = &fp.preflight {
+        s.push_str(&preflight::info_text(p));
     }
     write_stdout(s.as_bytes())?;
     Ok(ExitCode::SUCCESS)
@@ -940,6 +948,16 @@ fn run(
         write_stdout(hetbench::report::dry_run::dry_run_text(&jobs).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
+    // The node's state, before anything is stored: a busy node under
+    // --strict stores nothing.
+    let (checked, roots) = preflight::collect(config);
+    preflight::print_advice(&checked.advice);
+    if args.strict && checked.busy() {
+        eprintln!(
+            "error: --strict: the node is busy (see the warning above); nothing was measured or stored"
+        );
+        return Ok(ExitCode::from(EXIT_NODE_BUSY));
+    }
     // A resumed run's database must exist already.
     let db = match &args.resume {
         Some(_) => open_existing_db(db_path)?,
@@ -993,6 +1011,7 @@ fn run(
             .join(" "),
         isolation,
         interrupt: interrupt.clone(),
+        preflight: Some((checked, roots)),
     };
     let runs_dir = cli.results_dir.join("runs");
     let mut progress = Progress::new();
@@ -1019,6 +1038,10 @@ fn run(
         }
     };
     progress.bar.finish_and_clear();
+    if let Some(p) = &outcome.run.platform.preflight {
+        use hetbench::platform::preflight::AdviceKind;
+        preflight::print_advice(p.advice.iter().filter(|a| a.kind == AdviceKind::Throttling));
+    }
 
     write_stdout(table::results_text(&outcome.results).as_bytes())?;
     if let Some(text) = hetbench::report::modeled::modeled_text(&outcome.results) {

@@ -11,6 +11,9 @@ pub const EXIT_RESULTS_FAILED: u8 = 3;
 /// Exit code for every other failure (I/O, database, backend).
 pub const EXIT_FAILURE: u8 = 1;
 
+/// `run --strict` refused to measure: the node is busy (preflight).
+pub const EXIT_NODE_BUSY: u8 = 4;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A name given on the command line is not one of the valid ones.

@@ -63,6 +63,9 @@ pub struct RunOptions {
     pub isolation: Isolation,
     /// Set by SIGINT/SIGTERM: stop as soon as possible.
     pub interrupt: Arc<AtomicBool>,
+    /// The node's state, stored in a new run's fingerprint; its throttling
+    /// is read again under the roots at the end.
+    pub preflight: Option<(platform::preflight::Preflight, platform::preflight::Roots)>,
 }
 
 /// Hears about a run's progress; the binary draws the progress bar and
@@ -387,6 +390,7 @@ pub fn run(
                 suite_version: crate::SUITE_VERSION.into(),
                 platform: Fingerprint {
                     label: plan.label.clone(),
+                    preflight: opts.preflight.as_ref().map(|(p, _)| p.clone()),
                     ..fingerprint.clone()
                 },
                 command: opts.command.clone(),
@@ -522,6 +526,9 @@ pub fn run(
         RunStatus::Finished
     };
     run.finished_at = Some(now_rfc3339());
+    if let (Some(p), Some((_, roots))) = (run.platform.preflight.as_mut(), &opts.preflight) {
+        p.finish(roots);
+    }
     file.run = run.clone();
     let stored = sinks.db.update_run(&run);
     let written = json::write_atomic(&json_path, &file);

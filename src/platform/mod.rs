@@ -5,6 +5,8 @@
 //! counts, memory, OS and kernel), not the host name, so that identical nodes
 //! of a farm share it; `hostname` tells nodes apart.
 
+pub mod preflight;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
@@ -25,6 +27,12 @@ pub struct Fingerprint {
     /// part of the hash. Readers show [`Fingerprint::label`] or the host name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The node's state at the start of the run ([`preflight`]): load,
+    /// governor, turbo, SMT, huge pages, NUMA, DIMMs, GPU clocks, and the
+    /// throttling seen by its end. Not part of the hash; absent in records
+    /// older than it and in workers' copies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<preflight::Preflight>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -109,6 +117,7 @@ pub fn fingerprint() -> Fingerprint {
         memory_bytes,
         hash: String::new(),
         label: None,
+        preflight: None,
     };
     fp.hash = fp.compute_hash();
     fp

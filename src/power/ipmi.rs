@@ -4,10 +4,8 @@
 //! are flagged. Each read runs the command with a time limit, so a hung BMC
 //! cannot hang the benchmark.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{EnergyMeter, MeterInfo, Method, PowerConfig, PowerSource, SampledMeter, Scope};
 
@@ -31,79 +29,27 @@ pub fn parse_reading(text: &str) -> Result<f64, String> {
 /// Most output kept of one reading (a real one is a few hundred bytes).
 const OUTPUT_LIMIT: u64 = 64 << 10;
 
-/// Runs `command` in a process group of its own. The time limit covers
-/// the whole reading, output included: a child that exits while something
-/// it started holds its stdout open is as hung as one that never exits.
-/// On timeout the whole group is killed, not just the direct child.
+/// Runs `command` with [`READ_TIMEOUT`] over the whole reading (see
+/// [`crate::process::run_bounded`]).
 fn run_with_timeout(command: &[String]) -> Result<String, String> {
-    use std::os::unix::process::CommandExt;
+    use crate::process::{RunFailure, run_bounded};
     let (program, args) = command.split_first().ok_or("empty IPMI command")?;
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("cannot run '{program}': {e}"))?;
-    let deadline = Instant::now() + READ_TIMEOUT;
-    let out = drain(child.stdout.take());
-    let err = drain(child.stderr.take());
-    let hung = || {
-        format!(
+    match run_bounded(program, args, READ_TIMEOUT, OUTPUT_LIMIT) {
+        Ok(f) if f.status.success() => Ok(f.stdout),
+        Ok(f) => Err(format!(
+            "'{}' failed ({}): {}",
+            command.join(" "),
+            f.status,
+            f.stderr.trim()
+        )),
+        Err(RunFailure::Spawn(e)) => Err(format!("cannot run '{program}': {e}")),
+        Err(RunFailure::TimedOut) => Err(format!(
             "'{}' did not answer within {:?} (its process group was killed)",
             command.join(" "),
             READ_TIMEOUT
-        )
-    };
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                kill_group(&mut child);
-                return Err(hung());
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => {
-                kill_group(&mut child);
-                return Err(e.to_string());
-            }
-        }
-    };
-    let remaining = || deadline.saturating_duration_since(Instant::now());
-    let (Ok(out), Ok(err)) = (out.recv_timeout(remaining()), err.recv_timeout(remaining())) else {
-        kill_group(&mut child);
-        return Err(hung());
-    };
-    if status.success() {
-        Ok(out)
-    } else {
-        Err(format!(
-            "'{}' failed ({status}): {}",
-            command.join(" "),
-            err.trim()
-        ))
+        )),
+        Err(RunFailure::Wait(e)) => Err(e.to_string()),
     }
-}
-
-/// Reads a pipe to its end (at most [`OUTPUT_LIMIT`]) on a thread; the
-/// text arrives on the channel.
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::sync::mpsc::Receiver<String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        if let Some(p) = pipe {
-            let _ = p.take(OUTPUT_LIMIT).read_to_end(&mut bytes);
-        }
-        let _ = tx.send(String::from_utf8_lossy(&bytes).into_owned());
-    });
-    rx
-}
-
-/// Kills the process group `child` leads, then reaps the child.
-fn kill_group(child: &mut std::process::Child) {
-    crate::process::kill_group(child);
-    let _ = child.wait();
 }
 
 impl PowerSource for Dcmi {
@@ -138,6 +84,7 @@ pub fn discover(cfg: &PowerConfig) -> Result<Vec<Box<dyn EnergyMeter>>, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn parses_ipmitool_output() {

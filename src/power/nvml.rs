@@ -92,3 +92,28 @@ pub fn discover(cfg: &PowerConfig) -> Result<Vec<Box<dyn EnergyMeter>>, String> 
     }
     Ok(meters)
 }
+
+/// Each NVIDIA GPU's clocks and power limits, for the preflight; why not
+/// when NVML is not usable.
+pub fn gpu_states() -> Result<Vec<crate::platform::preflight::GpuState>, String> {
+    use nvml_wrapper::enum_wrappers::device::Clock;
+    let nvml = Nvml::init().map_err(|e| {
+        format!(
+            "NVML not usable ({e}): no NVIDIA driver on this node, so no GPU clocks or power limits"
+        )
+    })?;
+    let count = nvml.device_count().map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for index in 0..count {
+        let d = nvml.device_by_index(index).map_err(|e| e.to_string())?;
+        out.push(crate::platform::preflight::GpuState {
+            index,
+            name: d.name().unwrap_or_else(|_| "NVIDIA GPU".into()),
+            graphics_mhz: d.clock_info(Clock::Graphics).ok(),
+            max_graphics_mhz: d.max_clock_info(Clock::Graphics).ok(),
+            power_limit_w: d.power_management_limit().ok().map(|mw| mw as f64 * 1e-3),
+            enforced_power_limit_w: d.enforced_power_limit().ok().map(|mw| mw as f64 * 1e-3),
+        });
+    }
+    Ok(out)
+}

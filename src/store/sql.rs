@@ -82,12 +82,17 @@ pub fn run_values(run: &RunRecord) -> Result<Vec<SqlValue>> {
     ])
 }
 
-pub const UPDATE_RUN: &str = "UPDATE runs SET status = $1, finished_at = $2 WHERE run_id = $3";
+/// The platform is rewritten too: the preflight's throttling is recorded
+/// at the end of the run.
+pub const UPDATE_RUN: &str =
+    "UPDATE runs SET status = $1, finished_at = $2, platform_json = $3 WHERE run_id = $4";
 
 pub fn update_run_values(run: &RunRecord) -> Vec<SqlValue> {
     vec![
         text(run.status.as_str()),
         SqlValue::Text(run.finished_at.clone()),
+        // A plain struct always serialises; NULL would be refused, not stored.
+        SqlValue::Text(serde_json::to_string(&run.platform).ok()),
         text(&run.run_id),
     ]
 }
@@ -348,7 +353,7 @@ mod tests {
                 command: String::new(),
                 idle: vec![],
                 plan: None,
-            })[2],
+            })[3],
             SqlValue::Text(Some("r".into()))
         );
     }
