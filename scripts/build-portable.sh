@@ -42,7 +42,7 @@ if [ "${1:-}" = "--check" ]; then
     exit
 fi
 
-if ! cargo zigbuild --version > /dev/null 2>&1; then
+if ! cargo zigbuild --help > /dev/null 2>&1; then
     echo "build-portable: cargo-zigbuild is missing: cargo install cargo-zigbuild (and pip install ziglang)" >&2
     exit 1
 fi
