@@ -21,6 +21,7 @@ use std::sync::atomic::AtomicBool;
 mod cost;
 mod preflight;
 mod report;
+mod run_output;
 
 const ABOUT: &str = "Measure how fast and how energy-efficiently portable physics kernels run on every compute device of a node, and keep the results in a comparable database.";
 
@@ -294,6 +295,9 @@ struct RunArgs {
     /// Print the plan (each job's launch geometry, memory, and whether it fits its device) and stop: nothing is measured or stored
     #[arg(long, conflicts_with = "resume")]
     dry_run: bool,
+    /// Print every result's warnings, skips and model lines as they come (default: one line per kind, with its count)
+    #[arg(long)]
+    verbose: bool,
     /// Refuse to measure on a busy node (other processes using more than a quarter of the CPUs): exit 4, nothing stored
     #[arg(long)]
     strict: bool,
@@ -1015,6 +1019,7 @@ fn run(
     };
     let runs_dir = cli.results_dir.join("runs");
     let mut progress = Progress::new();
+    progress.verbose = args.verbose;
     let outcome = match runner::run(
         registry,
         &opts,
@@ -1038,6 +1043,9 @@ fn run(
         }
     };
     progress.bar.finish_and_clear();
+    for line in progress.digest.lines() {
+        eprintln!("{line}");
+    }
     if let Some(p) = &outcome.run.platform.preflight {
         use hetbench::platform::preflight::AdviceKind;
         preflight::print_advice(p.advice.iter().filter(|a| a.kind == AdviceKind::Throttling));
@@ -1062,6 +1070,7 @@ fn run(
         );
         return Ok(ExitCode::from(130));
     }
+    eprintln!("{}", run_output::tally(&outcome.results));
     let failures = outcome.failures();
     if failures > 0 {
         eprintln!(
@@ -1076,6 +1085,8 @@ fn run(
 /// warnings printed beside it.
 struct Progress {
     bar: ProgressBar,
+    verbose: bool,
+    digest: run_output::Digest,
 }
 
 impl Progress {
@@ -1089,7 +1100,11 @@ impl Progress {
             ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        Progress { bar }
+        Progress {
+            bar,
+            verbose: false,
+            digest: run_output::Digest::default(),
+        }
     }
 }
 
@@ -1130,6 +1145,13 @@ impl Observer for Progress {
         self.bar.set_message(label.to_string());
     }
     fn finished(&mut self, r: &ResultRecord) {
+        if !self.verbose {
+            let now = self.digest.add(r);
+            self.bar
+                .suspend(|| now.iter().for_each(|l| eprintln!("{l}")));
+            self.bar.inc(1);
+            return;
+        }
         self.bar.suspend(|| {
             let label = format!("{} {} on {} {}", r.kernel, r.size, r.backend, r.device);
             for w in &r.warnings {

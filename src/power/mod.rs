@@ -365,7 +365,9 @@ pub fn reading(
     };
     let active_w = idle_w.map(|i| avg_w - i);
     let mut flags = Vec::new();
-    if raw.seconds < 10.0 * info.update_interval_s {
+    // An estimate (TDP x utilisation) has no update interval of its own:
+    // its sampling interval bounds nothing about the figure's resolution.
+    if info.method != Method::Estimated && raw.seconds < 10.0 * info.update_interval_s {
         flags.push(format!(
             "window {:.3} s is shorter than 10x the meter's update interval ({} s): use --energy-window",
             raw.seconds, info.update_interval_s
