@@ -265,6 +265,9 @@ struct RunArgs {
     /// A name for this platform in tables and for --baseline (default: the host name), e.g. "epyc-9654-2s"
     #[arg(long, value_name = "NAME")]
     label: Option<String>,
+    /// Run the planned suite N times in a row, each replicate its own run of one series; reports combine them (the median of the replicates' medians)
+    #[arg(long, value_name = "N", default_value_t = 1, conflicts_with_all = ["resume", "dry_run"])]
+    repeat: u32,
     /// CPU backend threads (default: all logical CPUs)
     #[arg(long)]
     threads: Option<usize>,
@@ -890,6 +893,13 @@ fn run(
         }
         .into());
     }
+    if args.repeat == 0 || args.repeat > 1000 {
+        return Err(Error::InvalidValue {
+            what: "--repeat".into(),
+            message: format!("{} is not within 1..=1000 replicates", args.repeat),
+        }
+        .into());
+    }
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         return Err(Error::InvalidValue {
             what: "--timeout".into(),
@@ -944,6 +954,7 @@ fn run(
             inject_fault,
             kernels_dir: cli.kernels_dir.clone(),
             label: args.label.as_deref().map(check_label).transpose()?,
+            series: None,
         })
     };
     if args.dry_run {
@@ -1018,60 +1029,81 @@ fn run(
         preflight: Some((checked, roots)),
     };
     let runs_dir = cli.results_dir.join("runs");
-    let mut progress = Progress::new();
-    progress.verbose = args.verbose;
-    let outcome = match runner::run(
-        registry,
-        &opts,
-        resume,
-        Sinks {
-            db: &db,
-            runs_dir: &runs_dir,
-        },
-        &mut progress,
-    ) {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            progress.bar.finish_and_clear();
-            if let Error::RunStopped { run_id, .. } = &e {
-                eprintln!(
-                    "the run is marked interrupted where its stores still work; once storage is fixed, finish it with: {}",
-                    resume_command(cli, run_id)
-                );
-            }
-            return Err(e.into());
+    let series = runner::series::Series::new(args.repeat);
+    let mut resume = resume;
+    let mut results = Vec::new();
+    let mut outcome = None;
+    for replicate in series.replicates() {
+        let mut opts = opts.clone();
+        if replicate.is_some() {
+            opts.plan.series = replicate;
         }
-    };
-    progress.bar.finish_and_clear();
-    for line in progress.digest.lines() {
-        eprintln!("{line}");
+        let mut progress = Progress::new();
+        progress.verbose = args.verbose;
+        let this = match runner::run(
+            registry,
+            &opts,
+            resume.take(),
+            Sinks {
+                db: &db,
+                runs_dir: &runs_dir,
+            },
+            &mut progress,
+        ) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                progress.bar.finish_and_clear();
+                if let Error::RunStopped { run_id, .. } = &e {
+                    eprintln!(
+                        "the run is marked interrupted where its stores still work; once storage is fixed, finish it with: {}",
+                        resume_command(cli, run_id)
+                    );
+                }
+                return Err(e.into());
+            }
+        };
+        progress.bar.finish_and_clear();
+        for line in progress.digest.lines() {
+            eprintln!("{line}");
+        }
+        results.extend(this.results.iter().cloned());
+        eprintln!(
+            "run {}{}: {} results stored in '{}' and '{}'",
+            this.run.run_id,
+            series.describe(opts.plan.series.as_ref()),
+            this.results.len(),
+            db.location(),
+            this.json_path.display()
+        );
+        let stop = this.run.status == hetbench::store::RunStatus::Interrupted;
+        outcome = Some(this);
+        if stop {
+            break;
+        }
     }
+    let Some(outcome) = outcome else {
+        return Ok(ExitCode::SUCCESS);
+    };
     if let Some(p) = &outcome.run.platform.preflight {
         use hetbench::platform::preflight::AdviceKind;
         preflight::print_advice(p.advice.iter().filter(|a| a.kind == AdviceKind::Throttling));
     }
 
-    write_stdout(table::results_text(&outcome.results).as_bytes())?;
-    if let Some(text) = hetbench::report::modeled::modeled_text(&outcome.results) {
+    write_stdout(table::results_text(&results).as_bytes())?;
+    if let Some(text) = hetbench::report::modeled::modeled_text(&results) {
         write_stdout(format!("\n{text}").as_bytes())?;
     }
-    eprintln!(
-        "run {}: {} results stored in '{}' and '{}'",
-        outcome.run.run_id,
-        outcome.results.len(),
-        db.location(),
-        outcome.json_path.display()
-    );
     if outcome.run.status == hetbench::store::RunStatus::Interrupted {
         let done = outcome.results.len();
         eprintln!(
-            "interrupted: {done} result(s) stored; finish the run with: {}",
-            resume_command(cli, &outcome.run.run_id)
+            "interrupted: {done} result(s) stored; finish the run with: {}{}",
+            resume_command(cli, &outcome.run.run_id),
+            series.left_out(outcome.run.plan.as_ref().and_then(|p| p.series.as_ref()))
         );
         return Ok(ExitCode::from(130));
     }
-    eprintln!("{}", run_output::tally(&outcome.results));
-    let failures = outcome.failures();
+    eprintln!("{}", run_output::tally(&results));
+    let failures = results.iter().filter(|r| r.status.is_failure()).count();
     if failures > 0 {
         eprintln!(
             "{failures} result(s) failed (verify_failed, error, timeout or crashed): see the table above"

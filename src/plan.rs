@@ -68,6 +68,21 @@ pub struct RunPlan {
     /// The platform's name (`--label`), stored in the run's fingerprint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The replicate of a `run --repeat N` series this run is, copied onto
+    /// each of its results; `None` for a single run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<Replicate>,
+}
+
+/// One run of a series that `hetbench run --repeat N` measured: each
+/// replicate has its own run id and shares the series id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replicate {
+    pub series_id: String,
+    /// 1-based.
+    pub index: u32,
+    /// How many replicates the series planned.
+    pub of: u32,
 }
 
 /// The precisions `kernel` runs in under `plan`.

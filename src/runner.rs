@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 mod lifetime;
+pub mod series;
 pub use lifetime::RunLock;
 
 use crate::backends::limits::LimitKind;
@@ -512,6 +513,7 @@ pub fn run(
             }
         };
         record.refuse_impossible_figures();
+        record.replicate = plan.series.clone();
         file.results.push(record.clone());
         if let Err(e) = store_result(&sinks, &json_path, &file, &record) {
             return Err(stop(&sinks, &json_path, &mut file, e));
@@ -679,6 +681,8 @@ impl Base<'_> {
             platform_label: self.run.platform.label.clone(),
             recorded_at: now_rfc3339(),
             model: None,
+            replicate: None,
+            combined: None,
         }
     }
 }

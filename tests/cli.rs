@@ -281,6 +281,43 @@ mod run {
     }
 
     #[test]
+    fn repeat_stores_each_replicate_as_a_run_of_one_series() {
+        let s = Scratch::new();
+        for bad in ["0", "1001", "three"] {
+            s.hb()
+                .args(["run", "--quick", "-b", "cpu", "-k", "stream_triad"])
+                .args(["--repeat", bad])
+                .assert()
+                .code(2)
+                .stderr(predicate::str::contains("--repeat"));
+        }
+        s.hb()
+            .args(["run", "--quick", "-b", "cpu", "-k", "stream_triad"])
+            .args(["--repeat", "3"])
+            .assert()
+            .success()
+            .stderr(predicate::str::contains("replicate 3 of 3"));
+        let results = s.results_json(&[]);
+        assert_eq!(results.len(), 3);
+        let runs: std::collections::BTreeSet<&str> = results
+            .iter()
+            .map(|r| r["run_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(runs.len(), 3, "each replicate is its own run");
+        let series = results[0]["replicate"]["series_id"].as_str().unwrap();
+        let mut index: Vec<u64> = results
+            .iter()
+            .map(|r| {
+                assert_eq!(r["replicate"]["series_id"], series);
+                assert_eq!(r["replicate"]["of"], 3);
+                r["replicate"]["index"].as_u64().unwrap()
+            })
+            .collect();
+        index.sort();
+        assert_eq!(index, [1, 2, 3]);
+    }
+
+    #[test]
     fn precision_no_kernel_has_or_unknown_is_refused() {
         let s = Scratch::new();
         s.hb()

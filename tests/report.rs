@@ -1496,3 +1496,57 @@ fn the_builtin_reference_covers_every_kernel_size_and_precision() {
         reference.throughput.len()
     );
 }
+
+/// Three replicates of one series (`run --repeat 3`): gemm at 400, 1000 and
+/// 600 (median 600, ratio 3 to the reference's 200), each with a median
+/// interval of x/(1 -/+ 0.1): the score's ml figure is the median's, with
+/// the envelope 400/1.1 .. 1000/0.9 over 200 as its interval.
+#[test]
+fn score_combines_the_replicates_of_a_series() {
+    let f = Fixture::new();
+    let series = uuid::Uuid::new_v4().to_string();
+    let mut files = Vec::new();
+    for (i, t) in [400.0, 1000.0, 600.0].into_iter().enumerate() {
+        let figures: Figures = [
+            ("stream_triad", 80.0, 1e-3, 1e-4, 20),
+            ("gemm", t, 1e-3, 1e-4, 20),
+            ("nbody", 4.0, 1e-3, 1e-4, 20),
+        ];
+        let mut run = platform("rep", "cccccccccccccccc", "0.1", &figures, None);
+        for r in run["results"].as_array_mut().unwrap() {
+            r["replicate"] = json!({"series_id": series, "index": i + 1, "of": 3});
+            r["recorded_at"] = json!(format!("2026-01-0{}T00:00:00Z", i + 2));
+        }
+        files.push(f.write(&format!("rep{i}.json"), &run));
+    }
+    f.hb().arg("import").args(&files).assert().success();
+    let score = f.json(&["score"]);
+    let rep = subject(&score, "rep");
+    assert!(close(domain(rep, "ml"), 3.0), "{rep}");
+    let ml = rep["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["domain"] == "ml")
+        .unwrap();
+    let ci = ml["score_ci95"].as_array().unwrap();
+    assert!(close(ci[0].as_f64().unwrap(), 400.0 / 1.1 / 200.0), "{ml}");
+    assert!(close(ci[1].as_f64().unwrap(), 1000.0 / 0.9 / 200.0), "{ml}");
+    // alpha and the hostile host are one run each: the intervals say so, once.
+    let intervals = score["intervals"].as_str().unwrap();
+    assert!(
+        intervals.contains("6 of 9 measured figure(s) come from a single run"),
+        "{intervals}"
+    );
+    let text = f.stdout(&[
+        "summary",
+        "--reference",
+        f.path("reference.json").to_str().unwrap(),
+        "--allow-partial",
+    ]);
+    assert_eq!(
+        text.matches("leave out run-to-run variation").count(),
+        1,
+        "{text}"
+    );
+}

@@ -1,19 +1,48 @@
 //! What the decision-maker reports compare: a [`Subject`] is one compute
 //! device of one node (host name, platform hash, backend, device id), and
-//! each subject keeps its newest `ok` result per kernel, size and precision.
+//! each subject keeps its newest `ok` figure per kernel, size and precision.
 //!
 //! Only results that passed verification carry figures here: a
 //! `verify_failed` result is never ranked, plotted or scored. When a node ran
 //! a kernel more than once, the newest result speaks for it, so a rerun on a
 //! quieter node replaces a noisy one rather than being averaged with it.
+//!
+//! # Replicates (`run --repeat N`)
+//!
+//! When the newest result belongs to a series of replicates, every `ok`
+//! replicate of that series (same subject and key) is combined into one
+//! figure, so that score, compare, summary, tables and plots all read the
+//! same combined record:
+//!
+//! - the figure is the median of the replicates' throughputs (each the
+//!   work over its own run's median time); the record that carries it is
+//!   the replicate at the upper middle rank, whose energy readings and
+//!   timing it keeps;
+//! - its 95% interval covers run-to-run variation. With 6 or more
+//!   replicates it is the distribution-free order-statistic interval of the
+//!   median of the replicates' throughputs (the one the timing loop uses
+//!   for samples, `measure::stats::median_ci95`, the same as
+//!   `scipy.stats.quantile_test(x, p=0.5).confidence_interval(0.95)`).
+//!   Below 6 no such interval exists (the range of 3 replicates covers the
+//!   median with 75% only, of 5 with 93.75%), so the interval is the
+//!   envelope of the replicates' own 95% intervals, from the lowest low to
+//!   the highest high: it holds every replicate's within-run uncertainty
+//!   and the spread between them, and is at least as wide as their range.
+//!   Where a replicate has no interval of its own (fewer than 6 samples),
+//!   the combined figure below 6 replicates has none either.
+//!
+//! A figure of one run keeps its own interval, which leaves run-to-run
+//! variation out; [`Dataset::single_run_note`] says so once per output.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::measure::stats::{Interval, median_ci95, median_sorted};
 use crate::power::{EnergyReading, Method};
 use crate::report::stats::Estimate;
+use crate::store::record::Combined;
 use crate::store::{ResultRecord, Status};
 
 /// One device of one node.
@@ -122,15 +151,33 @@ impl Dataset {
     /// returns them), and a result recorded later replaces an earlier one.
     pub fn new(results: &[ResultRecord]) -> Dataset {
         let mut subjects: BTreeMap<Subject, BTreeMap<Key, ResultRecord>> = BTreeMap::new();
-        for r in results {
-            if r.status != Status::Ok || r.throughput.is_none() {
-                continue;
-            }
+        let ok = |r: &&ResultRecord| r.status == Status::Ok && r.throughput.is_some();
+        for r in results.iter().filter(ok) {
             let slot = subjects.entry(Subject::of(r)).or_default();
             match slot.get(&key_of(r)) {
                 Some(old) if old.recorded_at > r.recorded_at => {}
                 _ => {
                     slot.insert(key_of(r), r.clone());
+                }
+            }
+        }
+        // The newest result of a series speaks with all its replicates.
+        for (subject, slot) in subjects.iter_mut() {
+            for (key, newest) in slot.iter_mut() {
+                let Some(series) = newest.replicate.as_ref().map(|r| r.series_id.clone()) else {
+                    continue;
+                };
+                let replicates: Vec<&ResultRecord> = results
+                    .iter()
+                    .filter(ok)
+                    .filter(|r| {
+                        r.replicate.as_ref().map(|x| &x.series_id) == Some(&series)
+                            && &key_of(r) == key
+                            && &Subject::of(r) == subject
+                    })
+                    .collect();
+                if let Some(c) = combine(&replicates) {
+                    *newest = c;
                 }
             }
         }
@@ -177,10 +224,84 @@ impl Dataset {
             .collect()
     }
 
-    /// The run ids present.
+    /// The run ids present, every replicate's included.
     pub fn run_ids(&self) -> BTreeSet<String> {
-        self.results().map(|(_, r)| r.run_id.clone()).collect()
+        self.results()
+            .flat_map(|(_, r)| match &r.combined {
+                Some(c) => c.run_ids.clone(),
+                None => vec![r.run_id.clone()],
+            })
+            .collect()
     }
+
+    /// A note when some measured figure comes from a single run: its
+    /// interval is that run's and leaves run-to-run variation out. `None`
+    /// when every measured figure combines replicates.
+    pub fn single_run_note(&self) -> Option<String> {
+        let measured: Vec<&ResultRecord> = self
+            .results()
+            .map(|(_, r)| r)
+            .filter(|r| !r.is_modeled())
+            .collect();
+        let single = measured.iter().filter(|r| r.combined.is_none()).count();
+        (single > 0).then(|| {
+            format!(
+                "{single} of {} measured figure(s) come from a single run: their 95% intervals cover the run's samples and leave out run-to-run variation (`hetbench run --repeat 3` measures it)",
+                measured.len()
+            )
+        })
+    }
+}
+
+/// Combines the `ok` replicates of one series and key into one record (see
+/// the module doc): the median of their throughputs with an interval over
+/// the replicates. `None` when there is nothing to combine.
+pub fn combine(replicates: &[&ResultRecord]) -> Option<ResultRecord> {
+    let mut sorted: Vec<&ResultRecord> = replicates
+        .iter()
+        .copied()
+        .filter(|r| r.throughput.is_some_and(f64::is_finite))
+        .collect();
+    sorted.sort_by(|a, b| {
+        a.throughput
+            .partial_cmp(&b.throughput)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let first = sorted.first()?;
+    let series_id = first.replicate.as_ref()?.series_id.clone();
+    let values: Vec<f64> = sorted.iter().filter_map(|r| r.throughput).collect();
+    let (throughput_ci95, interval_method) = match median_ci95(&values) {
+        Some(ci) => (Some(ci), "order-statistic"),
+        None => (envelope(&sorted), "envelope"),
+    };
+    let mut run_ids: Vec<(String, String)> = sorted
+        .iter()
+        .map(|r| (r.recorded_at.clone(), r.run_id.clone()))
+        .collect();
+    run_ids.sort();
+    let mut out = sorted[sorted.len() / 2].clone();
+    out.throughput = Some(median_sorted(&values));
+    out.combined = Some(Combined {
+        series_id,
+        replicates: sorted.len(),
+        run_ids: run_ids.into_iter().map(|(_, id)| id).collect(),
+        throughput_ci95,
+        interval_method: interval_method.into(),
+    });
+    Some(out)
+}
+
+/// From the lowest low to the highest high of the replicates' own
+/// intervals; `None` if one has none.
+fn envelope(replicates: &[&ResultRecord]) -> Option<Interval> {
+    let mut low = f64::INFINITY;
+    let mut high = f64::NEG_INFINITY;
+    for r in replicates {
+        let ci = r.throughput_interval()?;
+        low = low.min(ci.low);
+        high = high.max(ci.high);
+    }
+    (low <= high).then_some(Interval { low, high })
 }
 
 /// Gives the subjects of platforms that share a name (label or host) with
@@ -285,6 +406,118 @@ pub fn html_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::plan::Replicate;
+    use crate::store::RunFile;
+
+    /// The committed reference run's gemm medium f32 result as replicate
+    /// `index` of series `series`, with throughput `t` and a median-time
+    /// interval of median x [0.95, 1.05] (so its throughput's is
+    /// t x [1/1.05, 1/0.95]).
+    fn replicate(series: Option<&str>, index: u32, t: f64, at: &str) -> ResultRecord {
+        let file: RunFile = serde_json::from_str(include_str!(
+            "../../results/reference/vm-epyc-zen5-2vcpu.json"
+        ))
+        .unwrap();
+        let mut r = file
+            .results
+            .into_iter()
+            .find(|r| r.kernel == "gemm" && r.size == "medium" && r.precision == "f32")
+            .unwrap();
+        r.run_id = format!("run-{index}-{t}");
+        r.throughput = Some(t);
+        r.recorded_at = at.into();
+        let s = &mut r.timing.as_mut().unwrap().summary;
+        s.median_ci95 = Some(Interval {
+            low: s.median * 0.95,
+            high: s.median * 1.05,
+        });
+        r.replicate = series.map(|id| Replicate {
+            series_id: id.into(),
+            index,
+            of: 3,
+        });
+        r
+    }
+
+    fn only(d: &Dataset) -> &ResultRecord {
+        assert_eq!(d.subjects.len(), 1);
+        let m = d.subjects.values().next().unwrap();
+        assert_eq!(m.len(), 1);
+        m.values().next().unwrap()
+    }
+
+    #[test]
+    fn three_replicates_give_their_median_and_the_envelope_of_their_intervals() {
+        let rs = vec![
+            // An older single run: replaced by the newer series.
+            replicate(None, 0, 500.0, "2026-01-01T00:00:00Z"),
+            replicate(Some("s"), 1, 120.0, "2026-01-02T00:00:00Z"),
+            replicate(Some("s"), 2, 90.0, "2026-01-02T00:01:00Z"),
+            replicate(Some("s"), 3, 100.0, "2026-01-02T00:02:00Z"),
+        ];
+        let d = Dataset::new(&rs);
+        let r = only(&d);
+        assert_eq!(r.throughput, Some(100.0));
+        let c = r.combined.as_ref().unwrap();
+        assert_eq!(c.replicates, 3);
+        assert_eq!(c.interval_method, "envelope");
+        assert_eq!(c.run_ids, ["run-1-120", "run-2-90", "run-3-100"]);
+        // By hand: 90 / 1.05 and 120 / 0.95.
+        let ci = r.throughput_interval().unwrap();
+        assert!((ci.low - 85.714_285_714_285_71).abs() < 1e-9, "{ci:?}");
+        assert!((ci.high - 126.315_789_473_684_2).abs() < 1e-9, "{ci:?}");
+        let e = throughput_estimate(r).unwrap();
+        assert_eq!(e.value, 100.0);
+        assert_eq!(d.run_ids().len(), 3);
+        assert_eq!(d.single_run_note(), None);
+    }
+
+    #[test]
+    fn nine_replicates_give_the_order_statistic_interval_of_scipy() {
+        // scipy.stats.quantile_test(10 * [1..9], p=0.5)
+        //   .confidence_interval(0.95) = (20, 80); the median is 50.
+        let rs: Vec<ResultRecord> = [70.0, 10.0, 90.0, 30.0, 50.0, 20.0, 80.0, 40.0, 60.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| replicate(Some("s9"), i as u32 + 1, t, "2026-01-02T00:00:00Z"))
+            .collect();
+        let d = Dataset::new(&rs);
+        let r = only(&d);
+        assert_eq!(r.throughput, Some(50.0));
+        assert_eq!(
+            r.combined.as_ref().unwrap().interval_method,
+            "order-statistic"
+        );
+        assert_eq!(
+            r.throughput_interval(),
+            Some(Interval {
+                low: 20.0,
+                high: 80.0
+            })
+        );
+    }
+
+    #[test]
+    fn a_single_run_says_its_interval_leaves_out_run_to_run_variation() {
+        let d = Dataset::new(&[replicate(None, 1, 100.0, "2026-01-02T00:00:00Z")]);
+        let r = only(&d);
+        assert!(r.combined.is_none());
+        let note = d.single_run_note().unwrap();
+        assert!(
+            note.starts_with("1 of 1 measured figure(s) come from a single run"),
+            "{note}"
+        );
+        assert!(note.contains("run-to-run variation"), "{note}");
+        // A replicate without an interval of its own: none below 6.
+        let mut rs: Vec<ResultRecord> = (1..=3)
+            .map(|i| replicate(Some("s"), i, 100.0 + i as f64, "2026-01-02T00:00:00Z"))
+            .collect();
+        rs[1].timing.as_mut().unwrap().summary.median_ci95 = None;
+        let d = Dataset::new(&rs);
+        assert_eq!(only(&d).throughput, Some(102.0));
+        assert_eq!(only(&d).throughput_interval(), None);
+    }
 
     #[test]
     fn escapes_markup() {

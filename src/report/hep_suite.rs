@@ -252,7 +252,7 @@ pub fn document(
             "status": status,
             "results": results.len(), "ok": ok,
             "reference": score.as_ref().ok().map(|s| s.reference.clone()),
-            "intervals": score.as_ref().ok().map(|s| s.intervals),
+            "intervals": score.as_ref().ok().map(|s| s.intervals.clone()),
             "score_note": score.as_ref().err(),
             "method": "geometric_mean",
             "devices": devices,

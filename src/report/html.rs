@@ -120,7 +120,7 @@ fn score_html(score: &ScoreReport) -> String {
                 "estimated energy and modeled results included: devices labelled [MODELED], energy ESTIMATED",
         }
     );
-    s.push_str(&format!("<p>Intervals: {}.</p>\n", esc(score.intervals)));
+    s.push_str(&format!("<p>Intervals: {}.</p>\n", esc(&score.intervals)));
     let (headings, rows) = score.subject_rows();
     s.push_str(&table_html(&headings, &rows));
     for sc in &score.subjects {

@@ -326,13 +326,23 @@ pub struct ScoreReport {
     /// The weights used: every kernel's and every domain's.
     pub weights: BTreeMap<String, f64>,
     /// What the intervals cover.
-    pub intervals: &'static str,
+    pub intervals: String,
     /// Modeled results left out (without `include_modeled`).
     pub modeled_left_out: usize,
     pub subjects: Vec<SubjectScore>,
 }
 
-pub const INTERVALS: &str = "95% intervals from each result's median-time interval, propagated through the geometric means on the log scale; the reference is a constant; measured power is taken as read, estimated power as x/÷1.5; one run per result, so run-to-run variation is not included";
+pub const INTERVALS: &str = "95% intervals from each result's median-time interval, propagated through the geometric means on the log scale; the reference is a constant; measured power is taken as read, estimated power as x/÷1.5; a result of a `run --repeat` series is the median of its replicates with their interval (see report::data)";
+
+/// [`INTERVALS`] and whether run-to-run variation is in them.
+pub fn intervals_text(data: &Dataset) -> String {
+    match data.single_run_note() {
+        Some(n) => format!("{INTERVALS}; {n}"),
+        None => format!(
+            "{INTERVALS}; every measured figure combines replicates, so run-to-run variation is included"
+        ),
+    }
+}
 
 /// The weights in effect: every kernel and domain of the registry, checked.
 fn weights(registry: &Registry, opts: &ScoreOptions) -> Result<BTreeMap<String, f64>> {
@@ -478,7 +488,7 @@ pub fn score(
         include_modeled: opts.include_modeled,
         allow_partial: opts.allow_partial,
         weights,
-        intervals: INTERVALS,
+        intervals: intervals_text(&data),
         modeled_left_out,
         subjects,
     })

@@ -161,7 +161,7 @@ pub struct LeftOut {
 pub struct Summary {
     pub suite_version: String,
     pub reference: String,
-    pub intervals: &'static str,
+    pub intervals: String,
     pub claims: &'static str,
     pub include_micro: bool,
     pub include_estimated: bool,
@@ -263,7 +263,7 @@ pub fn summarize(score: &ScoreReport, results: &[ResultRecord]) -> Summary {
     Summary {
         suite_version: score.suite_version.clone(),
         reference: score.reference.clone(),
-        intervals: score.intervals,
+        intervals: score.intervals.clone(),
         claims: CLAIMS,
         include_micro: score.include_micro,
         include_estimated: score.include_estimated,

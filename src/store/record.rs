@@ -174,6 +174,31 @@ pub struct ResultRecord {
     /// assumptions, latency, II, resources, power, accuracy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelRecord>,
+    /// Which replicate of a `run --repeat N` series this result is; `None`
+    /// for a single run (and in records written before replicates were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicate: Option<crate::plan::Replicate>,
+    /// Set by the reports on the figure that combines the replicates of a
+    /// series (see `report::data`), never on a measured record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub combined: Option<Combined>,
+}
+
+/// A figure combined from the replicates of one series: the median of their
+/// throughputs and its 95% interval over the replicates (`report::data`
+/// says how it is computed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Combined {
+    pub series_id: String,
+    /// The replicates combined (ok results of the same key).
+    pub replicates: usize,
+    /// The run ids of the replicates, oldest first.
+    pub run_ids: Vec<String>,
+    /// The 95% interval of the combined throughput; `None` where the
+    /// replicates gave none.
+    pub throughput_ci95: Option<Interval>,
+    /// How the interval was made: `order-statistic` or `envelope`.
+    pub interval_method: String,
 }
 
 /// A modeled result's report as stored: typed where this version reads it,
@@ -224,7 +249,12 @@ impl ResultRecord {
     /// The 95% interval of the throughput: the work over the ends of the
     /// median time's interval (the throughput is work / median, so the
     /// interval of one is the interval of the other, ends swapped).
+    /// A combined figure of several replicates carries its own interval,
+    /// which covers run-to-run variation.
     pub fn throughput_interval(&self) -> Option<Interval> {
+        if let Some(c) = &self.combined {
+            return c.throughput_ci95;
+        }
         let t = self.throughput?;
         let median = self.timing.as_ref()?.summary.median;
         let ci = self.median_interval()?;
