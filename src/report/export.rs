@@ -55,9 +55,18 @@ impl Format {
             Format::Json => Some(Box::new(JsonExporter)),
             Format::Csv => Some(Box::new(CsvExporter)),
             Format::Markdown => Some(Box::new(MarkdownExporter)),
-            Format::OpenMetrics => Some(Box::new(crate::report::openmetrics::OpenMetricsExporter)),
+            Format::OpenMetrics => Some(Box::new(OpenMetricsExporter)),
             Format::HepBenchmarkSuite => None,
         }
+    }
+}
+
+/// node_exporter's textfile format ([`crate::report::openmetrics`]).
+pub struct OpenMetricsExporter;
+
+impl Exporter for OpenMetricsExporter {
+    fn serialize(&self, results: &[ResultRecord]) -> Result<Vec<u8>> {
+        Ok(crate::report::openmetrics::serialize(results))
     }
 }
 

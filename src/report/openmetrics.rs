@@ -15,11 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::Result;
-use crate::report::export::Exporter;
 use crate::store::ResultRecord;
-
-pub struct OpenMetricsExporter;
 
 /// (name, help) of each metric, in output order.
 const METRICS: [(&str, &str); 9] = [
@@ -98,95 +94,95 @@ fn push(out: &mut BTreeMap<&'static str, Vec<String>>, name: &'static str, l: &s
     }
 }
 
-impl Exporter for OpenMetricsExporter {
-    fn serialize(&self, results: &[ResultRecord]) -> Result<Vec<u8>> {
-        // The newest result per label set (records come oldest first).
-        let mut newest: BTreeMap<[&str; 6], &ResultRecord> = BTreeMap::new();
-        for r in results {
-            let key = [
-                r.hostname.as_str(),
-                r.backend.as_str(),
-                r.device.as_str(),
-                r.kernel.as_str(),
-                r.size.as_str(),
-                r.precision.as_str(),
-            ];
-            match newest.get(&key) {
-                Some(old) if old.recorded_at > r.recorded_at => {}
-                _ => {
-                    newest.insert(key, r);
-                }
+/// The text exposition of `results` (the exporter is
+/// [`crate::report::export::OpenMetricsExporter`]).
+pub fn serialize(results: &[ResultRecord]) -> Vec<u8> {
+    // The newest result per label set (records come oldest first).
+    let mut newest: BTreeMap<[&str; 6], &ResultRecord> = BTreeMap::new();
+    for r in results {
+        let key = [
+            r.hostname.as_str(),
+            r.backend.as_str(),
+            r.device.as_str(),
+            r.kernel.as_str(),
+            r.size.as_str(),
+            r.precision.as_str(),
+        ];
+        match newest.get(&key) {
+            Some(old) if old.recorded_at > r.recorded_at => {}
+            _ => {
+                newest.insert(key, r);
             }
         }
-        let mut samples: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-        for r in newest.values() {
-            let base = [
-                ("host", r.hostname.as_str()),
-                ("platform", r.platform_label.as_deref().unwrap_or("")),
-                ("kernel", r.kernel.as_str()),
-                ("size", r.size.as_str()),
-                ("precision", r.precision.as_str()),
-                ("backend", r.backend.as_str()),
-                ("device", r.device.as_str()),
-                ("device_type", r.device_type.as_str()),
-            ];
-            let l = labels(&base);
-            let ok = r.status.as_str() == "ok";
-            push(
-                &mut samples,
-                "hetbench_result_ok",
-                &l,
-                f64::from(u8::from(ok)),
-            );
-            if let Some(t) = epoch_seconds(&r.recorded_at) {
-                push(&mut samples, "hetbench_result_recorded_seconds", &l, t);
-            }
-            if !ok {
-                continue;
-            }
-            let mut with_unit = base.to_vec();
-            with_unit.push(("unit", r.throughput_unit.as_str()));
-            let lu = labels(&with_unit);
-            if let Some(t) = r.throughput {
-                push(&mut samples, "hetbench_throughput", &lu, t);
-            }
-            if let Some(timing) = &r.timing {
-                let s = &timing.summary;
-                push(&mut samples, "hetbench_median_seconds", &l, s.median);
-                if let Some(ci) = r.throughput_interval() {
-                    push(&mut samples, "hetbench_throughput_ci95_low", &lu, ci.low);
-                    push(&mut samples, "hetbench_throughput_ci95_high", &lu, ci.high);
-                }
-            }
-            for e in &r.energy {
-                let mut el = base.to_vec();
-                el.extend([
-                    ("meter", e.meter.as_str()),
-                    ("scope", e.scope.as_str()),
-                    ("method", e.method.as_str()),
-                ]);
-                let le = labels(&el);
-                push(&mut samples, "hetbench_energy_average_watts", &le, e.avg_w);
-                push(&mut samples, "hetbench_energy_joules", &le, e.energy_j);
-                if let Some(p) = e.perf_per_w {
-                    el.push(("unit", e.perf_per_w_unit.as_str()));
-                    push(&mut samples, "hetbench_perf_per_watt", &labels(&el), p);
-                }
-            }
-        }
-        let mut text = String::new();
-        for (name, help) in METRICS {
-            let Some(lines) = samples.get(name) else {
-                continue;
-            };
-            text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
-            for line in lines {
-                text.push_str(line);
-                text.push('\n');
-            }
-        }
-        Ok(text.into_bytes())
     }
+    let mut samples: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    for r in newest.values() {
+        let base = [
+            ("host", r.hostname.as_str()),
+            ("platform", r.platform_label.as_deref().unwrap_or("")),
+            ("kernel", r.kernel.as_str()),
+            ("size", r.size.as_str()),
+            ("precision", r.precision.as_str()),
+            ("backend", r.backend.as_str()),
+            ("device", r.device.as_str()),
+            ("device_type", r.device_type.as_str()),
+        ];
+        let l = labels(&base);
+        let ok = r.status.as_str() == "ok";
+        push(
+            &mut samples,
+            "hetbench_result_ok",
+            &l,
+            f64::from(u8::from(ok)),
+        );
+        if let Some(t) = epoch_seconds(&r.recorded_at) {
+            push(&mut samples, "hetbench_result_recorded_seconds", &l, t);
+        }
+        if !ok {
+            continue;
+        }
+        let mut with_unit = base.to_vec();
+        with_unit.push(("unit", r.throughput_unit.as_str()));
+        let lu = labels(&with_unit);
+        if let Some(t) = r.throughput {
+            push(&mut samples, "hetbench_throughput", &lu, t);
+        }
+        if let Some(timing) = &r.timing {
+            let s = &timing.summary;
+            push(&mut samples, "hetbench_median_seconds", &l, s.median);
+            if let Some(ci) = r.throughput_interval() {
+                push(&mut samples, "hetbench_throughput_ci95_low", &lu, ci.low);
+                push(&mut samples, "hetbench_throughput_ci95_high", &lu, ci.high);
+            }
+        }
+        for e in &r.energy {
+            let mut el = base.to_vec();
+            el.extend([
+                ("meter", e.meter.as_str()),
+                ("scope", e.scope.as_str()),
+                ("method", e.method.as_str()),
+            ]);
+            let le = labels(&el);
+            push(&mut samples, "hetbench_energy_average_watts", &le, e.avg_w);
+            push(&mut samples, "hetbench_energy_joules", &le, e.energy_j);
+            if let Some(p) = e.perf_per_w {
+                el.push(("unit", e.perf_per_w_unit.as_str()));
+                push(&mut samples, "hetbench_perf_per_watt", &labels(&el), p);
+            }
+        }
+    }
+    let mut text = String::new();
+    for (name, help) in METRICS {
+        let Some(lines) = samples.get(name) else {
+            continue;
+        };
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for line in lines {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    text.into_bytes()
 }
 
 #[cfg(test)]
