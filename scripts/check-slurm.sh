@@ -3,12 +3,14 @@
 # slurmctld, slurmd and munge, started here as root in a few seconds):
 # scripts/batch/slurm-campaign.sbatch is submitted as the README says (one
 # job per node with --nodelist, run args with a comma through the
-# environment), pushes to PostgreSQL, and then a second job runs while the
-# database is unreachable: it must end with exit 75 and its run file in the
-# shared directory, which is then pushed exactly once.
+# environment) and pushes to a PostgreSQL server of its own (Debian's
+# binaries, a private data directory and port), which is then stopped
+# mid-campaign: the next job must end with exit 75 and its run file in the
+# shared directory; with the server started again, the fallback files are
+# pushed twice and land exactly once.
 #
-# Usage: scripts/check-slurm.sh ADMIN_PG_URL [WORKDIR]   (a role that may create
-# a database: the campaign pushes into a new one, hetbench_slurm_PID)
+# Usage: scripts/check-slurm.sh [WORKDIR]   (as root; the server runs as the
+# postgres user, which apt-get install postgresql creates)
 # Traps met (see issue 19): slurmctld exits unless its state and log
 # directories belong to SlurmUser; sinfo hangs while the controller is
 # down (every call here has a timeout); slurmd ignores TERM while it cannot
@@ -16,19 +18,32 @@
 # so job states come from the job completion file (jobcomp/filetxt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-admin=${1:?usage: $0 ADMIN_PG_URL [WORKDIR]}
-db="hetbench_slurm_$$"
-psql "$admin" -qc "CREATE DATABASE $db" || { echo "check-slurm: could not create database $db" >&2; exit 1; }
-pg="${admin%/*}/$db"
-work="${2:-$(mktemp -d)}"
+work="${1:-$(mktemp -d)}"
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
+# The postgres user must reach its data directory.
+chmod 755 "$work"
 repo=$(pwd)
+pgbin=/usr/lib/postgresql/$(ls /usr/lib/postgresql 2> /dev/null | sort -n | tail -n 1)/bin
+[ -x "$pgbin/pg_ctl" ] || { echo "check-slurm: no PostgreSQL server binaries (apt-get install postgresql)" >&2; exit 1; }
 for c in slurmctld slurmd sbatch munged; do
     command -v "$c" > /dev/null || { echo "check-slurm: $c missing (apt-get install slurmctld slurmd slurm-client munge)" >&2; exit 1; }
 done
 cargo build --quiet --release --bin hetbench
 binary="$repo/target/release/hetbench"
+
+# The campaign's own PostgreSQL: trust on loopback, a port of its own.
+pgdata="$work/pg"
+pgport=${HETBENCH_SLURM_PG_PORT:-55432}
+mkdir -p "$pgdata"
+chown postgres "$pgdata"
+su postgres -c "$pgbin/initdb -D '$pgdata' -A trust -U hetbench" > "$work/initdb.log"
+pgctl() { # start|stop
+    su postgres -c "$pgbin/pg_ctl -D '$pgdata' -l '$pgdata/server.log' -w -t 30 \
+        -o '-p $pgport -k $pgdata -c listen_addresses=127.0.0.1' $1" > /dev/null
+}
+pgctl start
+pg="postgres://hetbench@127.0.0.1:$pgport/postgres"
 
 node=$(hostname -s)
 cpus=$(nproc)
@@ -77,7 +92,7 @@ cleanup() {
     pkill -x slurmctld 2> /dev/null || true
     pkill -9 -x slurmd 2> /dev/null || true
     pkill -x munged 2> /dev/null || true
-    psql "$admin" -qc "DROP DATABASE IF EXISTS $db" 2> /dev/null || true
+    pgctl stop 2> /dev/null || true
 }
 trap cleanup EXIT
 fail() {
@@ -111,7 +126,7 @@ submit() { # DB -> the job's exit code
     fail "job $id did not end within 120 s"
 }
 count() { psql "$pg" -tAc "$1"; }
-before=$(count "SELECT COUNT(*) FROM results" 2> /dev/null || echo 0)
+before=0
 code=$(submit "$pg")
 [ "$code" = 0 ] || fail "the campaign job ended with exit $code"
 grep -q -- "-k stream_triad,gemm" "$work"/hetbench-*.out || fail "the comma list did not arrive whole"
@@ -119,14 +134,20 @@ grep -q "== hetbench campaign: job" "$work"/hetbench-*.out || fail "no log heade
 after=$(count "SELECT COUNT(*) FROM results")
 [ $((after - before)) -eq 2 ] || fail "$((after - before)) results pushed, not 2"
 
-# The database unreachable (a port nothing listens on): exit 75, run file kept.
-code=$(submit "postgres://nobody@127.0.0.1:9/hetbench")
+# The database server stopped mid-campaign, before the next job: its
+# push fails (exit 75) and the run file stays in the shared directory.
+pgctl stop
+code=$(submit "$pg")
 [ "$code" = 75 ] || fail "a job whose push failed ended with exit $code, not 75"
+grep -q "Connection refused" "$work"/hetbench-*.out || fail "the failed push did not say why"
 files=$(find "$shared/runs" -name '*.json' | wc -l)
 [ "$files" -eq 2 ] || fail "$files run files in $shared/runs, not 2"
-# The fallback files pushed afterwards: exactly the missing run lands, once.
+# The server back: the fallback files pushed twice, the missing run lands once.
+pgctl start
 "$binary" push --to "$pg" "$shared"/runs/*.json
 "$binary" push --to "$pg" "$shared"/runs/*.json
 final=$(count "SELECT COUNT(*) FROM results")
 [ $((final - before)) -eq 4 ] || fail "$((final - before)) results after pushing the fallback files twice, not 4"
-echo "check-slurm: 2 Slurm jobs on $node: pushed (exit 0), database down (exit 75, run kept), fallback pushed once: $((final - before)) results"
+runs=$(count "SELECT COUNT(*) FROM runs WHERE status = 'finished'")
+[ "$runs" -eq 2 ] || fail "$runs finished runs in the database, not 2"
+echo "check-slurm: 2 Slurm jobs on $node: pushed (exit 0), database stopped (exit 75, run kept), restarted and fallback pushed once: $((final - before)) results"

@@ -89,6 +89,9 @@ enum Command {
         /// GFLOP/s, GB/s, the attainable bound and the fraction of it reached
         #[arg(long)]
         roofline: bool,
+        /// Every column uncut, skipped results included (default: fits 120 columns)
+        #[arg(long)]
+        wide: bool,
     },
     /// Import JSON run files (from other nodes); importing twice changes nothing
     #[command(
@@ -301,6 +304,9 @@ struct RunArgs {
     /// Print every result's warnings, skips and model lines as they come (default: one line per kind, with its count)
     #[arg(long)]
     verbose: bool,
+    /// Print the results table with every column uncut, skipped results included (default: fits 120 columns)
+    #[arg(long)]
+    wide: bool,
     /// Refuse to measure on a busy node (other processes using more than a quarter of the CPUs): exit 4, nothing stored
     #[arg(long)]
     strict: bool,
@@ -392,6 +398,7 @@ pub fn main() -> Result<ExitCode> {
             filter,
             json,
             roofline,
+            wide,
         } => {
             let db = open_existing_db(&db_path)?;
             let results = read_results(&db, filter)?;
@@ -425,10 +432,7 @@ pub fn main() -> Result<ExitCode> {
             } else if results.is_empty() {
                 eprintln!("no results match in '{}'", db_path.display());
             } else {
-                write_stdout(table::results_text(&results).as_bytes())?;
-                if let Some(text) = hetbench::report::modeled::modeled_text(&results) {
-                    write_stdout(format!("\n{text}").as_bytes())?;
-                }
+                write_results_tables(&results, *wide)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -542,6 +546,22 @@ fn read_results(db: &Database, filter: &FilterArgs) -> Result<Vec<hetbench::stor
     Ok(read.records)
 }
 
+/// The results table and, where any result is modeled, the modeled view:
+/// fitted to [`table::TERMINAL_WIDTH`] columns, or every column uncut
+/// (`--wide`).
+fn write_results_tables(results: &[hetbench::store::ResultRecord], wide: bool) -> Result<()> {
+    let width = (!wide).then_some(table::TERMINAL_WIDTH);
+    let text = match width {
+        Some(w) => table::results_text_compact(results, w),
+        None => table::results_text(results),
+    };
+    write_stdout(text.as_bytes())?;
+    if let Some(text) = hetbench::report::modeled::modeled_text(results, width) {
+        write_stdout(format!("\n{text}").as_bytes())?;
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to stdout, UTF-8 text with its control characters but
 /// newline and tab escaped: names imported from a run file never reach the
 /// terminal raw.
@@ -552,9 +572,12 @@ fn write_stdout(bytes: &[u8]) -> Result<()> {
         Err(_) => bytes,
     };
     let mut out = std::io::stdout().lock();
-    out.write_all(bytes)
-        .and_then(|_| out.flush())
-        .context("could not write to standard output")
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        // A reader that stopped early (`hetbench results | head`) is not
+        // an error: everything is stored, as with ripgrep or ls.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        r => r.context("could not write to standard output"),
+    }
 }
 
 fn info(as_json: bool, config: &hetbench::config::Config) -> Result<ExitCode> {
@@ -1089,10 +1112,7 @@ fn run(
         preflight::print_advice(p.advice.iter().filter(|a| a.kind == AdviceKind::Throttling));
     }
 
-    write_stdout(table::results_text(&results).as_bytes())?;
-    if let Some(text) = hetbench::report::modeled::modeled_text(&results) {
-        write_stdout(format!("\n{text}").as_bytes())?;
-    }
+    write_results_tables(&results, args.wide)?;
     if outcome.run.status == hetbench::store::RunStatus::Interrupted {
         let done = outcome.results.len();
         eprintln!(

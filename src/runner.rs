@@ -378,6 +378,10 @@ pub fn run(
         Some((mut run, results)) => {
             run.status = RunStatus::Running;
             run.finished_at = None;
+            // This session measures under its own node state.
+            if let Some((p, _)) = &opts.preflight {
+                run.platform.preflight = Some(p.clone().resuming(run.platform.preflight.take()));
+            }
             (run, results)
         }
         None => {

@@ -159,12 +159,21 @@ mod run {
             .assert()
             .success();
         let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-        for k in ["stream_triad", "gemm", "nbody"] {
+        // The compact table shows a result's status only where it is not
+        // ok, in place of its throughput.
+        for (k, unit) in [
+            ("stream_triad", " GB "),
+            ("gemm", " GFLOP "),
+            ("nbody", " Ginteractions "),
+        ] {
             let line = stdout
                 .lines()
                 .find(|l| l.starts_with(k))
                 .unwrap_or_else(|| panic!("{k} missing:\n{stdout}"));
-            assert!(line.contains(" ok "), "{line}");
+            assert!(line.contains(unit), "{line}");
+            for status in ["verify_failed", "error", "timeout", "crashed", "skipped"] {
+                assert!(!line.contains(status), "{line}");
+            }
         }
 
         let results = s.results_json(&[]);
@@ -514,13 +523,49 @@ mod fpga {
         let kernels = "gemm,stream_triad,mlp_jet,conv2d,kalman_fit,stencil3d";
         let out = s
             .hb()
-            .args(["run", "--quick", "--backend", "fpga-emu", "-k", kernels])
+            .args([
+                "run",
+                "--quick",
+                "--backend",
+                "fpga-emu",
+                "-k",
+                kernels,
+                "--wide",
+            ])
             .assert()
             .success();
         let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
         let (_, modeled) = stdout
             .split_once("modeled results (FPGA emulation, NOT measured")
             .unwrap_or_else(|| panic!("no modeled section in {stdout}"));
+        // Without --wide the same view fits 120 columns: per kernel a design
+        // row and a resources-and-accuracy row per card, the notes wrapped.
+        let compact = s
+            .hb()
+            .args(["results", "--backend", "fpga-emu"])
+            .assert()
+            .success();
+        let compact = String::from_utf8_lossy(&compact.get_output().stdout).to_string();
+        let (_, compact) = compact
+            .split_once("modeled results (FPGA emulation, NOT measured")
+            .unwrap_or_else(|| panic!("no modeled section in {compact}"));
+        assert!(
+            compact.lines().all(|l| l.chars().count() <= 120),
+            "{compact}"
+        );
+        for k in kernels.split(',') {
+            let rows: Vec<&str> = compact
+                .lines()
+                .filter(|l| l.starts_with(&format!("{k} ")))
+                .collect();
+            assert_eq!(rows.len(), 6, "{k}: {compact}");
+            assert_eq!(
+                rows.iter().filter(|r| r.ends_with(" within")).count(),
+                3,
+                "{rows:?}"
+            );
+        }
+        assert!(compact.contains("kalman_fit: kalman_fit runs in ap_fixed<64,18"));
         for k in kernels.split(',') {
             let rows: Vec<&str> = modeled
                 .lines()
@@ -1069,6 +1114,7 @@ mod energy {
                 "gemm",
                 "--idle-seconds",
                 "0.2",
+                "--wide",
             ])
             .assert()
             .success()
@@ -1394,6 +1440,13 @@ mod robustness {
                 .unwrap();
         assert_eq!(file["run"]["status"], "finished");
         assert_eq!(file["results"].as_array().unwrap().len(), 3);
+        // The resumed session's preflight is the run's, the first session's
+        // is kept before it (each measured its own results).
+        let preflight = &file["run"]["platform"]["preflight"];
+        let earlier = preflight["earlier_sessions"].as_array().unwrap();
+        assert_eq!(earlier.len(), 1, "{preflight}");
+        assert!(earlier[0]["load"].is_object() && preflight["load"].is_object());
+        assert!(earlier[0].get("earlier_sessions").is_none(), "{preflight}");
         // A finished run has nothing to resume.
         s.hb()
             .args(["run", "--resume", &run_id])

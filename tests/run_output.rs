@@ -33,6 +33,15 @@ fn a_quick_run_prints_one_screen_and_a_tally_that_matches_the_store() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     let lines: Vec<&str> = err.lines().collect();
     assert!(lines.len() <= 25, "{} lines:\n{err}", lines.len());
+    // The results table and the modeled view fit 120 columns.
+    let table = String::from_utf8_lossy(&out.stdout);
+    let widest = |t: &str| t.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(widest(&table) <= 120, "{table}");
+    assert!(
+        table.starts_with("kernel ")
+            && table.contains("modeled results (FPGA emulation, NOT measured"),
+        "{table}"
+    );
     // XDG_RUNTIME_DIR was unset: Mesa is given a private one, and is quiet.
     assert!(!err.contains("XDG_RUNTIME_DIR"), "{err}");
     // The FPGA kernels without a fixed-point path are one note.
@@ -94,6 +103,29 @@ fn a_quick_run_prints_one_screen_and_a_tally_that_matches_the_store() {
         "{tally}"
     );
     assert!(count(&["skipped"]) > 1, "the FPGA skips are there: {tally}");
+    // The compact table counts the skipped results; `--wide` lists them
+    // with every column.
+    assert!(
+        table.contains(&format!(
+            "{} skipped result(s) not listed",
+            count(&["skipped"])
+        )),
+        "{table}"
+    );
+    let wide = hetbench(dir.path())
+        .args(["results", "--wide"])
+        .output()
+        .unwrap();
+    let wide = String::from_utf8_lossy(&wide.stdout);
+    assert!(
+        wide.contains("median 95% CI") && widest(&wide) > 120,
+        "{wide}"
+    );
+    assert_eq!(
+        wide.lines().filter(|l| l.contains("  skipped  ")).count(),
+        count(&["skipped"]),
+        "{wide}"
+    );
 
     // --verbose: each skipped result on its own line, with its device.
     let verbose = hetbench(dir.path())

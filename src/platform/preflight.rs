@@ -191,6 +191,11 @@ pub struct Preflight {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttling: Option<Reading<Throttling>>,
     pub advice: Vec<Advice>,
+    /// The preflights of a resumed run's earlier sessions, oldest first:
+    /// the results of each session were measured under its own node
+    /// state, and this one is the latest session's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_sessions: Vec<Preflight>,
 }
 
 /// Other processes busy on more than this many CPUs make the node busy:
@@ -210,6 +215,17 @@ impl Preflight {
     /// Whether other processes keep the node busy.
     pub fn busy(&self) -> bool {
         self.advice.iter().any(|a| a.kind == AdviceKind::BusyNode)
+    }
+
+    /// This preflight as the latest session of a run that `earlier`
+    /// (its stored preflight, if any) began: the earlier sessions are
+    /// kept, oldest first.
+    pub fn resuming(mut self, earlier: Option<Preflight>) -> Preflight {
+        if let Some(mut e) = earlier {
+            self.earlier_sessions = std::mem::take(&mut e.earlier_sessions);
+            self.earlier_sessions.push(e);
+        }
+        self
     }
 
     /// Reads the throttling counters again and records what changed since
@@ -264,6 +280,7 @@ pub fn collect(roots: &Roots, logical_cpus: usize, gpus: Reading<Vec<GpuState>>)
         throttle_start,
         throttling: None,
         advice: Vec::new(),
+        earlier_sessions: Vec::new(),
     };
     p.advice = advise(&p);
     p
@@ -862,7 +879,42 @@ mod tests {
             throttle_start: Reading::Unavailable("none".into()),
             throttling: None,
             advice: Vec::new(),
+            earlier_sessions: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_resumed_run_keeps_every_sessions_preflight_oldest_first() {
+        let stamp = |cpus: f64| {
+            let mut p = quiet();
+            if let Reading::Value(l) = &mut p.load {
+                l.other_cpus = cpus;
+            }
+            p
+        };
+        let other = |p: &Preflight| match &p.load {
+            Reading::Value(l) => l.other_cpus,
+            Reading::Unavailable(_) => f64::NAN,
+        };
+        let second = stamp(2.0).resuming(Some(stamp(1.0)));
+        let third = stamp(3.0).resuming(Some(second));
+        assert_eq!(other(&third), 3.0);
+        let earlier: Vec<f64> = third.earlier_sessions.iter().map(other).collect();
+        assert_eq!(earlier, vec![1.0, 2.0]);
+        assert!(
+            third
+                .earlier_sessions
+                .iter()
+                .all(|p| p.earlier_sessions.is_empty())
+        );
+        // A run stored without a preflight (an older file) starts the list empty.
+        assert!(stamp(4.0).resuming(None).earlier_sessions.is_empty());
+        // Serialised, a first session has no `earlier_sessions` key.
+        let json = serde_json::to_value(stamp(1.0)).unwrap();
+        assert!(json.get("earlier_sessions").is_none());
+        let back: Preflight =
+            serde_json::from_value(serde_json::to_value(&third).unwrap()).unwrap();
+        assert_eq!(back.earlier_sessions.len(), 2);
     }
 
     #[test]

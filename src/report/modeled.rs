@@ -5,7 +5,7 @@
 
 use crate::fpga::model::Evaluation;
 use crate::kernel::fpga::{Accuracy, ModelReport};
-use crate::report::table::{format_seconds, format_value, render_text};
+use crate::report::table::{cut_middle, format_seconds, format_value, render_text, wrap};
 use crate::store::{ResultRecord, Status};
 
 /// Headings of the modeled-results table.
@@ -25,6 +25,30 @@ pub const HEADINGS: [&str; 14] = [
     "power",
     "accuracy vs f64",
 ];
+
+/// Headings of the compact view's design table ([`modeled_text`] with a
+/// width): the timing side of [`HEADINGS`], latency as time only.
+pub const DESIGN_HEADINGS: [&str; 9] = [
+    "kernel", "size", "card", "format", "R", "II", "latency", "bound", "power",
+];
+
+/// Headings of the compact view's resources-and-accuracy table.
+pub const ACCURACY_HEADINGS: [&str; 11] = [
+    "kernel",
+    "size",
+    "card",
+    "DSP",
+    "LUT",
+    "BRAM",
+    "URAM",
+    "max abs",
+    "max rel",
+    "top class",
+    "tolerance",
+];
+
+/// The narrowest a card name is cut to in the compact view.
+const MIN_CARD_WIDTH: usize = 16;
 
 fn percent(used: f64, avail: f64) -> String {
     if avail > 0.0 {
@@ -62,17 +86,12 @@ fn accuracy_cell(a: &Accuracy) -> String {
 /// The row of one modeled result.
 fn row(r: &ResultRecord, m: &ModelReport) -> Vec<String> {
     let e = &m.evaluation;
-    let reuse = if e.reuse_factor != e.reuse_requested {
-        format!("{} (asked {})", e.reuse_factor, e.reuse_requested)
-    } else {
-        e.reuse_factor.to_string()
-    };
     vec![
         r.kernel.clone(),
         r.size.clone(),
         e.card_name.clone(),
         short_format(&e.format),
-        reuse,
+        reuse_cell(e),
         e.ii.to_string(),
         format!("{} cyc, {}", e.latency_cycles, format_seconds(e.latency_s)),
         e.bound.clone(),
@@ -83,6 +102,54 @@ fn row(r: &ResultRecord, m: &ModelReport) -> Vec<String> {
         format!("{} W", format_value(e.power.total_w)),
         accuracy_cell(&m.accuracy),
     ]
+}
+
+/// The reuse factor, with what was asked where the design had to differ.
+fn reuse_cell(e: &Evaluation) -> String {
+    if e.reuse_factor != e.reuse_requested {
+        format!("{} (asked {})", e.reuse_factor, e.reuse_requested)
+    } else {
+        e.reuse_factor.to_string()
+    }
+}
+
+/// The two rows of one modeled result in the compact view: design, then
+/// resources and accuracy; the card's name cut to `card_max`.
+fn compact_rows(r: &ResultRecord, m: &ModelReport, card_max: usize) -> (Vec<String>, Vec<String>) {
+    let e = &m.evaluation;
+    let a = &m.accuracy;
+    let card = cut_middle(&e.card_name, card_max);
+    let design = vec![
+        r.kernel.clone(),
+        r.size.clone(),
+        card.clone(),
+        short_format(&e.format),
+        reuse_cell(e),
+        e.ii.to_string(),
+        format_seconds(e.latency_s),
+        e.bound.clone(),
+        format!("{} W", format_value(e.power.total_w)),
+    ];
+    let accuracy = vec![
+        r.kernel.clone(),
+        r.size.clone(),
+        card,
+        percent(e.usage.dsp, e.available.dsp),
+        percent(e.usage.lut, e.available.lut),
+        percent(e.usage.bram, e.available.bram),
+        percent(e.usage.uram, e.available.uram),
+        format!("{:.2e}", a.max_abs_error),
+        format!("{:.2e}", a.max_rel_error),
+        a.top_class_agreement
+            .map_or("-".into(), |t| format!("{:.4}%", 100.0 * t)),
+        if a.within_tolerance {
+            "within"
+        } else {
+            "BEYOND"
+        }
+        .into(),
+    ];
+    (design, accuracy)
 }
 
 /// The assumptions of one card, in one line.
@@ -122,62 +189,112 @@ fn assumptions(e: &Evaluation) -> String {
 /// The modeled results of `results` as text: a table, the assumptions of
 /// each card and the notes on formats; `None` when no result is modeled.
 /// Results whose report this version cannot read are listed as such.
-pub fn modeled_text(results: &[ResultRecord]) -> Option<String> {
-    let modeled: Vec<&ResultRecord> = results.iter().filter(|r| r.model.is_some()).collect();
+/// With a `width` (a terminal), the table is split in two (design;
+/// resources and accuracy), card names are cut in the middle where needed
+/// and the prose is wrapped to fit; without, one table with every column.
+pub fn modeled_text(results: &[ResultRecord], width: Option<usize>) -> Option<String> {
+    let modeled: Vec<(&ResultRecord, Option<&ModelReport>)> = results
+        .iter()
+        .filter_map(|r| r.model.as_ref().map(|m| (r, m.report())))
+        .collect();
     if modeled.is_empty() {
         return None;
     }
-    let mut rows = Vec::new();
     // Each card's assumptions once, in the order the cards first appear.
     let mut cards: Vec<(String, String)> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let mut unreadable = Vec::new();
-    for r in &modeled {
-        let Some(model) = &r.model else { continue };
-        match model.report() {
-            Some(m) => {
-                rows.push(row(r, m));
-                if !cards.iter().any(|(id, _)| *id == m.evaluation.card) {
-                    cards.push((m.evaluation.card.clone(), assumptions(&m.evaluation)));
-                }
-                if m.card_format.is_some() {
-                    // The adapter's reason is the design's first note.
-                    let note = format!(
-                        "{}: {}",
-                        r.kernel,
-                        m.evaluation.notes.first().map_or("", String::as_str)
-                    );
-                    if !notes.contains(&note) {
-                        notes.push(note);
-                    }
-                }
-                if r.status == Status::VerifyFailed {
-                    notes.push(format!(
-                        "{} {} on {}: outputs beyond the format's tolerance ({})",
-                        r.kernel, r.size, m.evaluation.card_name, m.accuracy.detail
-                    ));
-                }
+    for (r, report) in &modeled {
+        let Some(m) = report else {
+            unreadable.push(format!("{} {} on {}", r.kernel, r.size, r.device));
+            continue;
+        };
+        if !cards.iter().any(|(id, _)| *id == m.evaluation.card) {
+            cards.push((m.evaluation.card.clone(), assumptions(&m.evaluation)));
+        }
+        if m.card_format.is_some() {
+            // The adapter's reason is the design's first note.
+            let note = format!(
+                "{}: {}",
+                r.kernel,
+                m.evaluation.notes.first().map_or("", String::as_str)
+            );
+            if !notes.contains(&note) {
+                notes.push(note);
             }
-            None => unreadable.push(format!("{} {} on {}", r.kernel, r.size, r.device)),
+        }
+        if r.status == Status::VerifyFailed {
+            notes.push(format!(
+                "{} {} on {}: outputs beyond the format's tolerance ({})",
+                r.kernel, r.size, m.evaluation.card_name, m.accuracy.detail
+            ));
         }
     }
-    let mut s = String::from(
-        "modeled results (FPGA emulation, NOT measured: outputs bit-accurate in fixed point; time, resources and power from the model; resources as % of the usable share)\n",
+    let readable: Vec<(&ResultRecord, &ModelReport)> = modeled
+        .iter()
+        .filter_map(|(r, m)| m.map(|m| (*r, m)))
+        .collect();
+    let fit = |line: &str| match width {
+        Some(w) => wrap(line, w, 4),
+        None => line.to_string(),
+    };
+    let mut s = fit(
+        "modeled results (FPGA emulation, NOT measured: outputs bit-accurate in fixed point; time, resources and power from the model; resources as % of the usable share)",
     );
-    s.push_str(&render_text(&HEADINGS, &rows));
+    s.push('\n');
+    match width {
+        None => {
+            let rows: Vec<Vec<String>> = readable.iter().map(|(r, m)| row(r, m)).collect();
+            s.push_str(&render_text(&HEADINGS, &rows));
+        }
+        Some(w) => s.push_str(&compact_tables(&readable, w)),
+    }
     s.push_str("assumptions:\n");
     for (_, line) in &cards {
-        s.push_str(&format!("  {line}\n"));
+        s.push_str(&fit(&format!("  {line}")));
+        s.push('\n');
     }
     for n in notes {
-        s.push_str(&format!("  {n}\n"));
+        s.push_str(&fit(&format!("  {n}")));
+        s.push('\n');
     }
     for u in unreadable {
-        s.push_str(&format!(
-            "  report unreadable (another model version?): {u}\n"
-        ));
+        s.push_str(&fit(&format!(
+            "  report unreadable (another model version?): {u}"
+        )));
+        s.push('\n');
     }
     Some(s)
+}
+
+/// The compact view's two tables, card names cut until both fit `width`
+/// (no narrower than 16 characters).
+fn compact_tables(readable: &[(&ResultRecord, &ModelReport)], width: usize) -> String {
+    let tables_at = |card_max: usize| -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+        readable
+            .iter()
+            .map(|(r, m)| compact_rows(r, m, card_max))
+            .unzip()
+    };
+    let widest = |text: &str| text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    let mut card_max = readable
+        .iter()
+        .map(|(_, m)| m.evaluation.card_name.chars().count())
+        .max()
+        .unwrap_or(0);
+    loop {
+        let (design, accuracy) = tables_at(card_max);
+        let text = format!(
+            "{}\n{}",
+            render_text(&DESIGN_HEADINGS, &design),
+            render_text(&ACCURACY_HEADINGS, &accuracy)
+        );
+        let over = widest(&text).saturating_sub(width);
+        if over == 0 || card_max <= MIN_CARD_WIDTH {
+            return text;
+        }
+        card_max = card_max.saturating_sub(over).max(MIN_CARD_WIDTH);
+    }
 }
 
 /// The assumptions of a modeled result, in one line: card, clock, reuse
