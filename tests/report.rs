@@ -1268,6 +1268,113 @@ mod summary {
             .unwrap()
     }
 
+    /// Readings of several meters over one window: (meter, scope, watts).
+    fn readings(run: &mut Value, meters: &[(&str, &str, f64)]) {
+        for r in run["results"].as_array_mut().unwrap() {
+            let tput = r["throughput"].as_f64().unwrap();
+            r["energy"] = meters
+                .iter()
+                .map(|(meter, scope, w)| {
+                    json!({
+                        "meter": meter, "scope": scope, "method": "counter", "covers": "test",
+                        "interval_s": 0.001, "window_s": 1.0, "energy_j": w, "avg_w": w,
+                        "idle_w": null, "active_w": null, "perf_per_w": tput / w,
+                        "perf_per_active_w": null, "perf_per_w_unit": "x/J", "flags": []
+                    })
+                })
+                .collect();
+        }
+    }
+
+    #[test]
+    fn node_level_ranks_a_gpu_with_its_host_against_cpu_nodes() {
+        let f = Fixture::new();
+        // A GPU (ratios gemm 40, nbody 10) whose node draws 300 W on the
+        // board, 80 W in the package and 20 W in DRAM: 400 W.
+        let mut gpu = platform("gpunode", "9999999999999999", "0.1", &GPU, None);
+        readings(
+            &mut gpu,
+            &[
+                ("nvml:0", "gpu-board", 300.0),
+                ("rapl:package-0", "cpu-package", 80.0),
+                ("rapl:dram", "dram", 20.0),
+            ],
+        );
+        for r in gpu["results"].as_array_mut().unwrap() {
+            r["backend"] = json!("wgpu");
+            r["device"] = json!("0");
+            r["device_name"] = json!("NVIDIA H100");
+            r["device_type"] = json!("discrete-gpu");
+        }
+        // delta: alpha's figures (gemm 4, nbody 0.5) at 100 + 25 W.
+        let mut delta = platform("delta", "dddddddddddddddd", "0.1", &ALPHA, None);
+        readings(
+            &mut delta,
+            &[
+                ("rapl:package-0", "cpu-package", 100.0),
+                ("rapl:dram", "dram", 25.0),
+            ],
+        );
+        let (g, d) = (f.write("gpunode.json", &gpu), f.write("delta.json", &delta));
+        f.hb().arg("import").args([g, d]).assert().success();
+
+        // By default each scope is its own ranking: the GPU alone at gpu-board.
+        let s = f.json(&["summary"]);
+        let overall = section(&s, "overall");
+        assert_eq!(
+            leader(per_joule(overall, "gpu-board").unwrap()),
+            ("gpunode", "0")
+        );
+        assert_eq!(per_joule(overall, "cpu-package").unwrap()["ranked"], 2);
+        assert!(per_joule(overall, "node").is_none());
+
+        // At node level, one ranking of every device with a node figure:
+        // the GPU sqrt(40/400 x 10/400) = 0.05, alpha (100 W, no DRAM
+        // meter) sqrt(4/100 x 0.5/100) = 0.014142, delta
+        // sqrt(4/125 x 0.5/125) = 0.011314; the hostile host's estimate
+        // gives no node figure.
+        let s = f.json(&["summary", "--node-level"]);
+        let overall = section(&s, "overall");
+        let rankings = overall["per_joule"].as_array().unwrap();
+        assert_eq!(rankings.len(), 1, "{overall}");
+        let node = &rankings[0];
+        assert_eq!(node["energy_scope"], "node");
+        assert_eq!(leader(node), ("gpunode", "0"));
+        assert_eq!(node["ranked"], 3, "{node}");
+        assert!(close(
+            node["leader"]["figure"]["value"].as_f64().unwrap(),
+            0.05
+        ));
+        assert_eq!(node["runner_up"]["subject"]["hostname"], "alpha");
+        assert!(close(
+            node["runner_up"]["figure"]["value"].as_f64().unwrap(),
+            (0.04f64 * 0.005).sqrt()
+        ));
+        assert!(close(
+            node["ratio"]["value"].as_f64().unwrap(),
+            0.05 / (0.04f64 * 0.005).sqrt()
+        ));
+        let score = f.json(&["score", "--node-level"]);
+        let delta = scored(&score, "delta", "cpu0");
+        assert!(close(
+            delta["overall_per_watt"].as_f64().unwrap(),
+            (0.032f64 * 0.004).sqrt()
+        ));
+        assert_eq!(delta["overall_per_watt_scope"], "node");
+        // The terminal summary says what the node-level sum leaves out.
+        let text = f.stdout(&[
+            "summary",
+            "--node-level",
+            "--allow-partial",
+            "--reference",
+            f.path("reference.json").to_str().unwrap(),
+        ]);
+        assert!(
+            text.contains("energy: node level (--node-level)") && text.contains("leaves out fans"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn names_the_fastest_and_most_efficient_with_the_scores_own_intervals() {
         let f = Fixture::with_gpu_host();

@@ -42,6 +42,9 @@ pub struct ScoreArgs {
     /// Compute an overall score even when a device covers only part of the suite (the coverage is shown)
     #[arg(long)]
     allow_partial: bool,
+    /// Per-watt figures at node level, so that CPUs and GPUs rank together: a node meter's reading, else the CPU package, DRAM and GPU board meters summed over the same window (labelled with what the sum leaves out); devices without one get no per-watt figure
+    #[arg(long)]
+    node_level: bool,
 }
 
 impl ScoreArgs {
@@ -67,6 +70,7 @@ impl ScoreArgs {
             weights,
             allow_partial: self.allow_partial,
             suite: self.suite.clone(),
+            node_level: self.node_level,
         })
     }
 

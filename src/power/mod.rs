@@ -23,6 +23,7 @@
 pub mod estimate;
 pub mod hwmon;
 pub mod ipmi;
+pub mod node;
 pub mod nvml;
 pub mod rapl;
 mod sampler;

@@ -346,13 +346,22 @@ pub fn throughput_estimate(r: &ResultRecord) -> Option<Estimate> {
 
 /// The energy reading a figure may use: the result's primary reading, if it
 /// has a perf/W and is measured, or estimated (modeled) when
-/// `include_estimated` (`include_modeled`) allows it.
+/// `include_estimated` (`include_modeled`) allows it; with `node_level`,
+/// its node-level reading instead ([`crate::power::node::node_level`]:
+/// a node meter's, or the measured components summed), which is never
+/// estimated or modeled.
 pub fn usable_energy(
     r: &ResultRecord,
     include_estimated: bool,
     include_modeled: bool,
-) -> Option<&EnergyReading> {
-    r.primary_energy()
+    node_level: bool,
+) -> Option<std::borrow::Cow<'_, EnergyReading>> {
+    let reading = if node_level {
+        crate::power::node::node_level(&r.energy).map(std::borrow::Cow::Owned)
+    } else {
+        r.primary_energy().map(std::borrow::Cow::Borrowed)
+    };
+    reading
         .filter(|e| e.avg_w > 0.0 && e.avg_w.is_finite())
         .filter(|e| match e.method {
             Method::Counter | Method::Sampled => true,

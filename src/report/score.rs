@@ -168,6 +168,10 @@ pub struct ScoreOptions {
     pub weights: BTreeMap<String, f64>,
     /// Compute an overall score that covers only part of the suite.
     pub allow_partial: bool,
+    /// Per-watt figures at node level (a node meter, or the CPU package,
+    /// DRAM and GPU board meters summed over the same window), so that
+    /// device types compare; devices without one get none.
+    pub node_level: bool,
     /// Only results of this suite version.
     pub suite: Option<String>,
 }
@@ -323,6 +327,8 @@ pub struct ScoreReport {
     pub include_estimated: bool,
     pub include_modeled: bool,
     pub allow_partial: bool,
+    /// Per-watt figures at node level ([`ScoreOptions::node_level`]).
+    pub node_level: bool,
     /// The weights used: every kernel's and every domain's.
     pub weights: BTreeMap<String, f64>,
     /// What the intervals cover.
@@ -487,6 +493,7 @@ pub fn score(
         include_estimated: opts.include_estimated,
         include_modeled: opts.include_modeled,
         allow_partial: opts.allow_partial,
+        node_level: opts.node_level,
         weights,
         intervals: intervals_text(&data),
         modeled_left_out,
@@ -573,8 +580,12 @@ impl Context<'_> {
                 .push((key.1.clone(), key.2.clone(), ratio.value));
             entry.1.push((ratio, 1.0));
             let opts = self.opts;
-            if let Some(e) = usable_energy(r, opts.include_estimated, opts.include_modeled)
-                && let Some(w) = power_estimate(e)
+            if let Some(e) = usable_energy(
+                r,
+                opts.include_estimated,
+                opts.include_modeled,
+                opts.node_level,
+            ) && let Some(w) = power_estimate(&e)
             {
                 entry.2.push((ratio.ratio(&w), 1.0));
                 entry.3.insert(e.scope.as_str().to_string());

@@ -166,6 +166,8 @@ pub struct Summary {
     pub include_micro: bool,
     pub include_estimated: bool,
     pub include_modeled: bool,
+    /// Per-watt figures at node level (`--node-level`).
+    pub node_level: bool,
     pub modeled_left_out: usize,
     pub sections: Vec<Section>,
     pub not_ranked_per_watt: Vec<LeftOut>,
@@ -268,6 +270,7 @@ pub fn summarize(score: &ScoreReport, results: &[ResultRecord]) -> Summary {
         include_micro: score.include_micro,
         include_estimated: score.include_estimated,
         include_modeled: score.include_modeled,
+        node_level: score.node_level,
         modeled_left_out: score.modeled_left_out,
         sections,
         not_ranked_per_watt: not_ranked_per_watt(score),
@@ -619,6 +622,14 @@ impl Summary {
             ),
             format!("claims: {}", self.claims),
             format!("intervals: {}", self.intervals),
+            if self.node_level {
+                format!(
+                    "energy: node level (--node-level): a node meter's reading where the node has one, else the CPU package, DRAM and GPU board meters summed over the same window, which leaves out {}; devices without either have no per-watt figure",
+                    crate::power::node::LEAVES_OUT
+                )
+            } else {
+                "energy: each device's own scope (a GPU's board leaves out its host); --node-level ranks device types together at node level".into()
+            },
         ];
         if self.include_modeled {
             lines.push("modeled results (FPGA emulation) included, flagged MODELED".into());
