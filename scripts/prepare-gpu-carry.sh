@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds gpu-carry/, what scripts/gpu-check.sh needs on a bare GPU machine
-# (no Rust toolchain, no network): the stripped release binary and the
+# (no Rust toolchain, no network): the stripped release binary (the portable
+# glibc 2.28 build of scripts/build-portable.sh where cargo-zigbuild is here) and the
 # Debian packages of the Vulkan and OpenCL loaders, with the GL vendor-
 # neutral dispatch libraries that NVIDIA's Vulkan ICD (libGLX_nvidia) and
 # EGL need. Run it here, then carry gpu-carry/ (ignored by git, about
@@ -12,9 +13,18 @@ cd "$(dirname "$0")/.."
 carry=${1:-gpu-carry}
 mkdir -p "$carry/debs"
 
-cargo build --release --bin hetbench
-cp target/release/hetbench "$carry/hetbench"
-strip "$carry/hetbench"
+# The portable binary (glibc 2.28 and later, stripped) where cargo-zigbuild
+# is installed, since the GPU machine's glibc is not known; else this
+# machine's build, stripped, with its glibc requirement said.
+if command -v cargo-zigbuild > /dev/null && { command -v zig > /dev/null || python3 -c 'import ziglang' 2> /dev/null; }; then
+    scripts/build-portable.sh
+    cp target/portable/hetbench "$carry/hetbench"
+else
+    cargo build --release --bin hetbench
+    cp target/release/hetbench "$carry/hetbench"
+    strip "$carry/hetbench"
+    echo "prepare-gpu-carry: no cargo-zigbuild: carrying this machine's build, which needs $(scripts/build-portable.sh --check "$carry/hetbench" 2>&1 | grep -o 'GLIBC_[0-9.]*' | head -1) (scripts/build-portable.sh builds one for glibc 2.28)" >&2
+fi
 
 # The loaders and what NVIDIA's ICDs link against, for amd64 whatever this
 # machine is (the device machines are x86-64).
