@@ -139,11 +139,109 @@ pub(crate) struct LegendEntry {
     pub hollow: bool,
 }
 
-/// Draws a legend in `area` (pixel coordinates), one entry per line.
+/// The widest a character of [`font`] at `size` pixels is taken to be
+/// (sans-serif capitals and wide glyphs; most are narrower), so that a
+/// text cut to `width / LETTER_WIDTH` characters fits `width` in any
+/// browser's sans-serif.
+pub(crate) fn letter_width(size: u32) -> f64 {
+    0.62 * size as f64
+}
+
+/// `text` cut in the middle to fit `width_px` at font `size`.
+pub(crate) fn fit_text(text: &str, width_px: u32, size: u32) -> String {
+    let max = (width_px as f64 / letter_width(size)).floor().max(4.0) as usize;
+    crate::report::table::cut_middle(text, max)
+}
+
+/// Places point and bar labels without overlap: each label takes the
+/// first of its candidate positions whose box (estimated with
+/// [`letter_width`]) meets no placed box and stays inside the bounds; a
+/// label with no such position is left out and counted, and the figure's
+/// provenance says so (the tables hold every figure).
+pub(crate) struct LabelPlacer {
+    bounds: (i32, i32, i32, i32),
+    placed: Vec<(i32, i32, i32, i32)>,
+    pub left_out: usize,
+}
+
+impl LabelPlacer {
+    /// A placer for labels inside `(x0, y0, x1, y1)`, pixels.
+    pub(crate) fn new(bounds: (i32, i32, i32, i32)) -> LabelPlacer {
+        LabelPlacer {
+            bounds,
+            placed: Vec::new(),
+            left_out: 0,
+        }
+    }
+
+    /// Reserves a box that labels must not cover (a marker, a caption).
+    pub(crate) fn reserve(&mut self, b: (i32, i32, i32, i32)) {
+        self.placed.push(b);
+    }
+
+    /// Reserves box `b` (pixels) when it is inside the bounds and meets no
+    /// placed box; counts it left out otherwise.
+    pub(crate) fn place_box(&mut self, b: (i32, i32, i32, i32)) -> bool {
+        let inside = b.0 >= self.bounds.0
+            && b.1 >= self.bounds.1
+            && b.2 <= self.bounds.2
+            && b.3 <= self.bounds.3;
+        let free = self
+            .placed
+            .iter()
+            .all(|p| b.2 <= p.0 || p.2 <= b.0 || b.3 <= p.1 || p.3 <= b.1);
+        if inside && free {
+            self.placed.push(b);
+        } else {
+            self.left_out += 1;
+        }
+        inside && free
+    }
+
+    /// The first of `offsets` (from `at` to the text's top-left corner;
+    /// a negative x offset of `i32::MIN` means "ending left of `at`")
+    /// where `text` at font `size` fits, reserved; `None` when none does.
+    pub(crate) fn place(
+        &mut self,
+        at: (i32, i32),
+        text: &str,
+        size: u32,
+        offsets: &[(i32, i32)],
+    ) -> Option<(i32, i32)> {
+        let w = (text.chars().count() as f64 * letter_width(size)).ceil() as i32;
+        let h = size as i32 + 2;
+        let left_out = self.left_out;
+        for &(dx, dy) in offsets {
+            let dx = if dx == i32::MIN { -w - 9 } else { dx };
+            if self.place_box((at.0 + dx, at.1 + dy, at.0 + dx + w, at.1 + dy + h)) {
+                self.left_out = left_out;
+                return Some((dx, dy));
+            }
+        }
+        self.left_out = left_out + 1;
+        None
+    }
+}
+
+/// The provenance's sentence on labels left out where they would overlap.
+pub(crate) fn unlabelled_note(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(
+            " {n} label(s) left out where they would overlap another; the tables give every figure."
+        )
+    }
+}
+
+/// Draws a legend in `area` (pixel coordinates), one entry per line, each
+/// text cut in the middle to the area's width (the entry's index, where
+/// it has one, stays: the tables give the whole name).
 pub(crate) fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     entries: &[LegendEntry],
 ) -> Result<(), Error> {
+    let text_w = area.dim_in_pixel().0.saturating_sub(36 + 8);
     for (i, e) in entries.iter().enumerate() {
         let y = 8 + 20 * i as i32;
         let rect = [(12, y), (28, y + 14)];
@@ -162,7 +260,7 @@ pub(crate) fn draw_legend<DB: DrawingBackend>(
             area.draw(&Rectangle::new(rect, e.color.filled()))
                 .map_err(plot_err)?;
         }
-        area.draw(&Text::new(e.text.clone(), (36, y), font(13)))
+        area.draw(&Text::new(fit_text(&e.text, text_w, 13), (36, y), font(13)))
             .map_err(plot_err)?;
     }
     Ok(())

@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 use plotters::prelude::*;
 
 use super::{
-    Figure, LegendEntry, bar, centered, color, data_provenance, draw_legend, empty_svg, error_bar,
-    estimated_legend_entry, font, legend_height, plot_err,
+    Figure, LabelPlacer, LegendEntry, bar, centered, color, data_provenance, draw_legend,
+    empty_svg, error_bar, estimated_legend_entry, fit_text, font, legend_height, letter_width,
+    plot_err, unlabelled_note,
 };
 use crate::error::Error;
 use crate::report::data::{Dataset, Key};
@@ -97,6 +98,7 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
     let lh = legend_height(legend.len());
     let height = lh + PANEL_H * keys.len() as u32;
     let mut svg = String::new();
+    let mut unlabelled = 0;
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
@@ -122,7 +124,11 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
             let ymax = if ymax > 0.0 { ymax } else { 1.0 };
             let mut chart = ChartBuilder::on(panel)
                 .caption(
-                    format!("{} {} {}: {} (gross power)", key.0, key.1, key.2, unit),
+                    fit_text(
+                        &format!("{} {} {}: {} (gross power)", key.0, key.1, key.2, unit),
+                        WIDTH - 20,
+                        16,
+                    ),
                     font(16),
                 )
                 .margin(10)
@@ -137,6 +143,8 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
                 .y_desc(unit.clone())
                 .draw()
                 .map_err(plot_err)?;
+            let (xr, yr) = chart.plotting_area().get_pixel_range();
+            let mut placer = LabelPlacer::new((xr.start - 40, yr.start - 30, xr.end + 40, yr.end));
             for (i, _r, p) in &bars {
                 let (x0, x1) = (*i as f64 + 0.15, *i as f64 + 0.85);
                 let c = color(*i);
@@ -159,12 +167,17 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
                 } else {
                     crate::report::table::format_value(p.value)
                 };
-                chart
-                    .draw_series(std::iter::once(
-                        EmptyElement::at((*i as f64 + 0.5, p.high))
-                            + Text::new(label, (0, -16), centered(12)),
-                    ))
-                    .map_err(plot_err)?;
+                // The value above its bar where it meets no neighbour's.
+                let at = chart.backend_coord(&(*i as f64 + 0.5, p.high));
+                let half = (label.chars().count() as f64 * letter_width(12) / 2.0).ceil() as i32;
+                if placer.place_box((at.0 - half, at.1 - 16, at.0 + half, at.1 - 2)) {
+                    chart
+                        .draw_series(std::iter::once(
+                            EmptyElement::at((*i as f64 + 0.5, p.high))
+                                + Text::new(label, (0, -16), centered(12)),
+                        ))
+                        .map_err(plot_err)?;
+                }
                 // Each bar named by its legend number under the axis.
                 chart
                     .draw_series(std::iter::once(
@@ -173,6 +186,7 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
                     ))
                     .map_err(plot_err)?;
             }
+            unlabelled += placer.left_out;
         }
         root.present().map_err(plot_err)?;
     }
@@ -181,14 +195,15 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
         title,
         svg,
         provenance: format!(
-            "{}. Perf/W is throughput (work over the median time) per gross average watt of each result's primary energy reading; energy by {}. Error bars: the 95% interval of the median time (order statistics), carried to perf/W (power uncertainty not included).{}",
+            "{}. Perf/W is throughput (work over the median time) per gross average watt of each result's primary energy reading; energy by {}. Error bars: the 95% interval of the median time (order statistics), carried to perf/W (power uncertainty not included).{}{}",
             data_provenance(data, used),
             methods.into_iter().collect::<Vec<_>>().join(", "),
             if any_estimated {
                 " Outlined, hatched bars marked EST. use ESTIMATED or MODELED power."
             } else {
                 ""
-            }
+            },
+            unlabelled_note(unlabelled)
         ),
     })
 }

@@ -13,7 +13,8 @@
 use plotters::prelude::*;
 
 use super::{
-    Figure, LegendEntry, color, data_provenance, draw_legend, font, legend_height, plot_err,
+    Figure, LabelPlacer, LegendEntry, color, data_provenance, draw_legend, fit_text, font,
+    legend_height, plot_err, unlabelled_note,
 };
 use crate::error::Error;
 use crate::report::data::{Dataset, Subject};
@@ -224,6 +225,7 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
     let lh = legend_height(legend.len());
     let mut svg = String::new();
     let mut notes = Vec::new();
+    let mut unlabelled = 0;
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, lh + PANEL_H * roofs.len() as u32))
             .into_drawing_area();
@@ -264,7 +266,7 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
             );
             notes.push(format!("{subject}: {bw_text}; {compute_text}"));
             let mut chart = ChartBuilder::on(panel)
-                .caption(subject.as_str(), font(16))
+                .caption(fit_text(subject, WIDTH - 20, 16), font(16))
                 .margin(10)
                 .x_label_area_size(40)
                 .y_label_area_size(70)
@@ -295,21 +297,55 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
                     RGBColor(60, 60, 60).stroke_width(2),
                 )))
                 .map_err(plot_err)?;
-            chart
-                .draw_series(std::iter::once(
-                    EmptyElement::at((xmin, roof.peak_gflops))
-                        + Text::new(format!("{compute_text}; {bw_text}"), (4, -18), font(12)),
-                ))
-                .map_err(plot_err)?;
-            for p in &roof.points {
+            // Labels inside the plotting area, never over a point or another label.
+            let (xr, yr) = chart.plotting_area().get_pixel_range();
+            let mut placer = LabelPlacer::new((xr.start, yr.start, xr.end, yr.end));
+            let ceilings = fit_text(
+                &format!("{compute_text}; {bw_text}"),
+                (xr.end - xr.start - 8).max(0) as u32,
+                12,
+            );
+            let at = chart.backend_coord(&(xmin, roof.peak_gflops));
+            let ceiling_at = placer.place(at, &ceilings, 12, &[(4, -18), (4, 4)]);
+            if let Some(offset) = ceiling_at {
                 chart
                     .draw_series(std::iter::once(
-                        EmptyElement::at((p.intensity, p.gflops))
-                            + Circle::new((0, 0), 6, c.filled())
-                            + Text::new(p.label.clone(), (9, 2), font(12)),
+                        EmptyElement::at((xmin, roof.peak_gflops))
+                            + Text::new(ceilings, offset, font(12)),
                     ))
                     .map_err(plot_err)?;
             }
+            for p in &roof.points {
+                let at = chart.backend_coord(&(p.intensity, p.gflops));
+                placer.reserve((at.0 - 7, at.1 - 7, at.0 + 7, at.1 + 7));
+            }
+            for p in &roof.points {
+                let at = chart.backend_coord(&(p.intensity, p.gflops));
+                let offset = placer.place(
+                    at,
+                    &p.label,
+                    12,
+                    &[
+                        (9, 2),
+                        (i32::MIN, 2),
+                        (9, -16),
+                        (i32::MIN, -16),
+                        (-20, 9),
+                        (-20, -24),
+                    ],
+                );
+                let mark =
+                    EmptyElement::at((p.intensity, p.gflops)) + Circle::new((0, 0), 6, c.filled());
+                match offset {
+                    Some(offset) => chart
+                        .draw_series(std::iter::once(
+                            mark + Text::new(p.label.clone(), offset, font(12)),
+                        ))
+                        .map_err(plot_err)?,
+                    None => chart.draw_series(std::iter::once(mark)).map_err(plot_err)?,
+                };
+            }
+            unlabelled += placer.left_out;
         }
         root.present().map_err(plot_err)?;
     }
@@ -319,9 +355,10 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
         title,
         svg,
         provenance: format!(
-            "{}. Points: work-model FLOP over the median time, against FLOP per byte of the work model. Ceilings are measured on each device, not vendor peaks: {}.",
+            "{}. Points: work-model FLOP over the median time, against FLOP per byte of the work model. Ceilings are measured on each device, not vendor peaks: {}.{}",
             data_provenance(data, used),
-            notes.join("; ")
+            notes.join("; "),
+            unlabelled_note(unlabelled)
         ),
     })
 }

@@ -7,8 +7,8 @@ use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
 use super::{
-    Figure, LegendEntry, bar, centered, color, draw_legend, estimated_legend_entry, font,
-    legend_height, plot_err,
+    Figure, LabelPlacer, LegendEntry, bar, centered, color, draw_legend, estimated_legend_entry,
+    fit_text, font, legend_height, letter_width, plot_err, unlabelled_note,
 };
 use crate::error::Error;
 use crate::kernel::manifest::Domain;
@@ -65,8 +65,12 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
     }
     let lh = legend_height(legend.len());
     let mut svg = String::new();
+    let mut unlabelled = 0;
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, lh + 2 * PANEL_H)).into_drawing_area();
+        // The lower panel grows with the device list beside it.
+        let lower_h = PANEL_H.max(40 + 18 * report.subjects.len() as u32);
+        let root =
+            SVGBackend::with_string(&mut svg, (WIDTH, lh + PANEL_H + lower_h)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
         let (top, rest) = root.split_vertically(lh);
         draw_legend(&top, &legend)?;
@@ -87,16 +91,16 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
             log: hi / lo >= LOG_SPAN,
         };
         if panel.log {
-            panel.draw(&upper, (lo / 2.0..hi * 2.0).log_scale(), lo / 2.0)?;
+            unlabelled += panel.draw(&upper, (lo / 2.0..hi * 2.0).log_scale(), lo / 2.0)?;
         } else {
-            panel.draw(&upper, 0f64..hi * 1.25, 0.0)?;
+            unlabelled += panel.draw(&upper, 0f64..hi * 1.25, 0.0)?;
         }
         // Score per watt.
         let (labels_area, pw_area) = lower.split_horizontally(WIDTH / 3);
         for (g, s) in report.subjects.iter().enumerate() {
             labels_area
                 .draw(&Text::new(
-                    format!("[{}] {}", g + 1, s.label),
+                    fit_text(&format!("[{}] {}", g + 1, s.label), WIDTH / 3 - 20, 12),
                     (10, 30 + 18 * g as i32),
                     font(12),
                 ))
@@ -122,6 +126,9 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
                 .y_desc("score / W")
                 .draw()
                 .map_err(plot_err)?;
+            let (xr, yr) = chart.plotting_area().get_pixel_range();
+            let mut pw_labels =
+                LabelPlacer::new((xr.start - 40, yr.start - 30, xr.end + 40, yr.end));
             for (g, s) in report.subjects.iter().enumerate() {
                 let Some(v) = s.overall_per_watt else {
                     continue;
@@ -139,20 +146,21 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
                 chart
                     .draw_series(bar(x0, x1, v, color(0), est))
                     .map_err(plot_err)?;
-                chart
-                    .draw_series(std::iter::once(
-                        EmptyElement::at((g as f64 + 0.5, v))
-                            + Text::new(
-                                if est {
-                                    format!("{} EST.", format_value(v))
-                                } else {
-                                    format_value(v)
-                                },
-                                (0, -16),
-                                centered(12),
-                            ),
-                    ))
-                    .map_err(plot_err)?;
+                let label = if est {
+                    format!("{} EST.", format_value(v))
+                } else {
+                    format_value(v)
+                };
+                let at = chart.backend_coord(&(g as f64 + 0.5, v));
+                let half = (label.chars().count() as f64 * letter_width(12) / 2.0).ceil() as i32;
+                if pw_labels.place_box((at.0 - half, at.1 - 16, at.0 + half, at.1 - 2)) {
+                    chart
+                        .draw_series(std::iter::once(
+                            EmptyElement::at((g as f64 + 0.5, v))
+                                + Text::new(label, (0, -16), centered(12)),
+                        ))
+                        .map_err(plot_err)?;
+                }
                 chart
                     .draw_series(std::iter::once(
                         EmptyElement::at((g as f64 + 0.5, 0.0))
@@ -160,6 +168,7 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
                     ))
                     .map_err(plot_err)?;
             }
+            unlabelled += pw_labels.left_out;
         } else {
             pw_area
                 .draw(&Text::new(
@@ -180,7 +189,7 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
         title: "Score per platform and device".into(),
         svg,
         provenance: format!(
-            "Scores against reference {}: per kernel, throughput over the reference's; geometric mean over sizes, weighted geometric mean per domain, geometric mean of the {} domains overall. Score per watt: each kernel's ratio over the gross average watts of its primary energy reading, {}; hetbench {}.",
+            "Scores against reference {}: per kernel, throughput over the reference's; geometric mean over sizes, weighted geometric mean per domain, geometric mean of the {} domains overall. Score per watt: each kernel's ratio over the gross average watts of its primary energy reading, {}; hetbench {}.{}",
             report.reference,
             if report.include_micro {
                 "four"
@@ -197,7 +206,8 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
                 (true, true) =>
                     "estimated and modeled readings included and marked EST., modeled devices [MODELED]",
             },
-            crate::HARNESS_VERSION
+            crate::HARNESS_VERSION,
+            unlabelled_note(unlabelled)
         ),
     })
 }
@@ -217,7 +227,7 @@ impl ScorePanel<'_> {
         area: &DrawingArea<DB, plotters::coord::Shift>,
         y: Y,
         base: f64,
-    ) -> Result<(), Error>
+    ) -> Result<usize, Error>
     where
         DB: DrawingBackend,
         Y: AsRangedCoord<Value = f64>,
@@ -254,6 +264,8 @@ impl ScorePanel<'_> {
             .map_err(plot_err)?;
         // Bars per group: the domains, then overall.
         let w = 0.8 / (self.domains.len() + 1) as f64;
+        let (xr, yr) = chart.plotting_area().get_pixel_range();
+        let mut placer = LabelPlacer::new((xr.start, yr.start - 40, xr.end, yr.end));
         for (g, s) in report.subjects.iter().enumerate() {
             let mut bars: Vec<(f64, RGBColor)> = self
                 .domains
@@ -277,18 +289,23 @@ impl ScorePanel<'_> {
                         c.filled(),
                     )))
                     .map_err(plot_err)?;
-                // Every bar's value, written upwards so that neighbours
-                // do not overlap.
-                chart
-                    .draw_series(std::iter::once(
-                        EmptyElement::at((x0 + w * 0.45, *v))
-                            + Text::new(
-                                format_value(*v),
-                                (-6, -4),
-                                font(10).transform(FontTransform::Rotate270),
-                            ),
-                    ))
-                    .map_err(plot_err)?;
+                // Every bar's value, written upwards, where it does not
+                // meet a neighbour's (too narrow bars: the tables have it).
+                let text = format_value(*v);
+                let at = chart.backend_coord(&(x0 + w * 0.45, *v));
+                let len = (text.chars().count() as f64 * letter_width(10)).ceil() as i32;
+                if placer.place_box((at.0 - 6, at.1 - 4 - len, at.0 + 6, at.1 - 4)) {
+                    chart
+                        .draw_series(std::iter::once(
+                            EmptyElement::at((x0 + w * 0.45, *v))
+                                + Text::new(
+                                    text,
+                                    (-6, -4),
+                                    font(10).transform(FontTransform::Rotate270),
+                                ),
+                        ))
+                        .map_err(plot_err)?;
+                }
             }
             chart
                 .draw_series(std::iter::once(
@@ -297,6 +314,6 @@ impl ScorePanel<'_> {
                 ))
                 .map_err(plot_err)?;
         }
-        Ok(())
+        Ok(placer.left_out)
     }
 }

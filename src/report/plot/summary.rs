@@ -132,6 +132,9 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
             .configure_mesh()
             .x_desc("overall score (log; reference = 1)")
             .y_desc("overall score per watt (log)")
+            // Four significant digits, not the binary float's 17.
+            .x_label_formatter(&|v| crate::report::table::format_value(*v))
+            .y_label_formatter(&|v| crate::report::table::format_value(*v))
             .draw()
             .map_err(plot_err)?;
         let grey = RGBColor(120, 120, 120);
