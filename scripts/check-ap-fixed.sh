@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Compares hetbench's ap_fixed emulation with Vitis HLS's own ap_fixed.h bit
-# for bit (tests/ap_fixed_hls.rs): gets the header from the hls4ml wheel
-# (pinned version, checked by SHA-256; the header is the C-simulation model
-# Xilinx publishes), unpacks its ap_types and runs the comparison, required
-# (HETBENCH_REQUIRE_AP_FIXED=1: a missing g++ or header fails). Needs
-# python3 with pip (or a wheel or directory given) and g++.
+# for bit (tests/ap_fixed_hls.rs), and its jet tagger with the same network
+# built from hls4ml's nnet_utils templates (tests/hls4ml_jet.rs): gets the
+# headers from the hls4ml wheel (pinned version, checked by SHA-256;
+# ap_fixed.h is the C-simulation model Xilinx publishes), unpacks its
+# templates/vivado/ap_types and nnet_utils side by side and runs both
+# comparisons, required (HETBENCH_REQUIRE_AP_FIXED=1: a missing g++ or
+# header fails). Needs python3 with pip (or a wheel or directory given) and
+# g++. The tests find nnet_utils beside the ap_types directory.
 # Usage: scripts/check-ap-fixed.sh [WHEEL | AP_TYPES_DIR]
 #        scripts/check-ap-fixed.sh --fetch [WHEEL | AP_TYPES_DIR]
-#          only prints the header directory, for HETBENCH_AP_TYPES (.ci/run)
+#          only prints the ap_types directory (its last line), for
+#          HETBENCH_AP_TYPES (.ci/run); nnet_utils is its sibling
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 version=1.3.0
@@ -40,16 +44,19 @@ header_dir() {
     [ -f "$wheel" ] || { echo "check-ap-fixed: no wheel at $wheel" >&2; exit 1; }
     local out
     out="$cache/unpacked-$(sha256sum "$wheel" | cut -c1-16)"
-    if [ ! -f "$out/hls4ml/templates/vivado/ap_types/ap_fixed.h" ]; then
+    if [ ! -f "$out/hls4ml/templates/vivado/ap_types/ap_fixed.h" ] ||
+        [ ! -f "$out/hls4ml/templates/vivado/nnet_utils/nnet_dense_latency.h" ]; then
         mkdir -p "$out"
         python3 - "$wheel" "$out" <<'PY'
 import sys, zipfile
 wheel, out = sys.argv[1], sys.argv[2]
 with zipfile.ZipFile(wheel) as z:
-    names = [n for n in z.namelist() if n.startswith("hls4ml/templates/vivado/ap_types/")]
-    if not names:
-        sys.exit(f"check-ap-fixed: {wheel} has no hls4ml/templates/vivado/ap_types/")
-    z.extractall(out, names)
+    for part in ("ap_types", "nnet_utils"):
+        prefix = f"hls4ml/templates/vivado/{part}/"
+        names = [n for n in z.namelist() if n.startswith(prefix)]
+        if not names:
+            sys.exit(f"check-ap-fixed: {wheel} has no {prefix}")
+        z.extractall(out, names)
 PY
     fi
     echo "$out/hls4ml/templates/vivado/ap_types"
@@ -62,4 +69,4 @@ if [ "$fetch_only" = 1 ]; then
 fi
 cd "$root"
 HETBENCH_AP_TYPES="$dir" HETBENCH_REQUIRE_AP_FIXED=1 \
-    cargo test --release --test ap_fixed_hls -- --nocapture
+    cargo test --release --test ap_fixed_hls --test hls4ml_jet -- --nocapture

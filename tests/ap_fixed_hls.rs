@@ -24,35 +24,18 @@ use hetbench::fpga::fixed::{Format, Wide};
 
 const SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ap_fixed/hls_cases.cpp");
 
-/// Skips (returns `None`) with the reason, or fails when the comparison is
-/// required.
-fn skip(reason: &str) -> Option<PathBuf> {
-    assert!(
-        std::env::var("HETBENCH_REQUIRE_AP_FIXED").as_deref() != Ok("1"),
-        "HETBENCH_REQUIRE_AP_FIXED=1 but the comparison cannot run: {reason}"
-    );
-    eprintln!("ap_fixed comparison skipped: {reason}");
-    None
-}
+#[path = "support/hls_headers.rs"]
+mod hls_headers;
+
+use hls_headers::fingerprint;
+
+const WHAT: &str = "ap_fixed comparison";
 
 /// Compiles the case generator, reusing a binary built from the same
 /// source, header directory and compiler (under target/, keyed by them).
 fn generator() -> Option<PathBuf> {
-    let Some(dir) = std::env::var_os("HETBENCH_AP_TYPES").map(PathBuf::from) else {
-        return skip(
-            "HETBENCH_AP_TYPES is not set (scripts/check-ap-fixed.sh downloads the header and sets it)",
-        );
-    };
-    if !dir.join("ap_fixed.h").is_file() {
-        return skip(&format!(
-            "no ap_fixed.h in HETBENCH_AP_TYPES={}",
-            dir.display()
-        ));
-    }
-    let cxx = std::env::var("CXX").unwrap_or_else(|_| "g++".into());
-    if Command::new(&cxx).arg("--version").output().is_err() {
-        return skip(&format!("no C++ compiler '{cxx}' (set CXX or install g++)"));
-    }
+    let dir = hls_headers::ap_types(WHAT)?;
+    let cxx = hls_headers::cxx(WHAT)?;
     let source = std::fs::read(SOURCE).expect("the case generator's source");
     let headers: Vec<Vec<u8>> = [
         "ap_fixed.h",
@@ -142,17 +125,6 @@ fn compile(cxx: &str, include: &Path, build: &Path, exe: &Path, parts: usize) {
         .expect("run the linker");
     assert!(status.success(), "{cxx} failed to link the generator");
     std::fs::rename(&tmp, exe).expect("move the linked generator");
-}
-
-/// FNV-1a over the parts.
-fn fingerprint(parts: &[&[u8]]) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for p in parts {
-        for b in p.iter().chain(&[0xff]) {
-            h = (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
 }
 
 #[derive(Default)]

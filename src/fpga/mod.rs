@@ -15,7 +15,11 @@
 //! enough for `gemm` up to n = 2048 on inputs in [-1, 1]). Products and
 //! accumulators are exact ([`fixed::Wide`]) and cast once at the end, as
 //! hls4ml's dense layers do with a wide `accum_t`; one that would need more
-//! than 127 bits is an error of the result, not a wrap. Conversions,
+//! than 127 bits is an error of the result, not a wrap. `mlp_jet` instead
+//! follows hls4ml's own templates and types bit for bit
+//! ([`crate::kernels::mlp_jet::hls4ml`]: `accum_t` as hls4ml 1.3.0 declares
+//! it, the lookup-table softmax; compared in CI with the templates compiled
+//! by g++). Conversions,
 //! products, sums, casts and `T(1)/x` reciprocals agree bit for bit with
 //! HLS's own `ap_fixed.h` (compared in CI, see [`fixed`]). A kernel whose values
 //! the card's format cannot represent runs in its own
@@ -36,9 +40,9 @@
 //! - `conv2d`: e(T Mx + Sw) + T e^2 + e over T = cin k^2 taps (hard);
 //! - `stencil3d`: (S + 1) e after S steps (hard: the weights are a convex
 //!   combination, so carried errors do not grow);
-//! - `mlp_jet`: 8 sigma of the logit error propagated from the format's
-//!   quantisation errors (statistical; softmax runs on the host in f64, as
-//!   hls4ml designs often leave it off the chip);
+//! - `mlp_jet`: the logit error propagated from every cast (mean bound
+//!   plus 8 sigma), then hls4ml's softmax tables by interval arithmetic
+//!   (its probabilities come from lookup tables, as on the chip);
 //! - `kalman_fit`: a first-order bound, sum over every rounding of |d out /
 //!   d err| err, the sensitivities from reverse-mode differentiation of the
 //!   filter's own code (a running worst-case bound, which treats the errors

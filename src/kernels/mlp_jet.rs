@@ -23,13 +23,18 @@
 //! each within `rel * p * (1 + 2 max_j S_j)` where `S_j` is the sum of the
 //! magnitudes of logit `j`'s terms (the scale of its rounding error); the
 //! fraction of events whose top class agrees goes in the verdict's detail.
+//!
+//! On the FPGA emulation the network runs as hls4ml builds it ([`hls4ml`]:
+//! its dense, ReLU and lookup-table softmax templates bit for bit, in the
+//! types hls4ml 1.3.0 declares), not through the generic `Scalar`
+//! reference the other kernels use: hls4ml casts every product and partial
+//! sum to `accum_t` and its softmax mixes several types of its own.
 
 use std::ops::Range;
 
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::fpga::Scalar as FpgaScalar;
 use crate::kernel::{
     Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
     SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32,
@@ -38,8 +43,13 @@ use crate::kernels::BuiltinKernel;
 use crate::kernels::par::{SharedMut, mul_add};
 
 mod fpga;
+pub mod hls4ml;
 
-pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("mlp_jet", MlpJet, ["mlp_jet/fpga.rs"]);
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!(
+    "mlp_jet",
+    MlpJet,
+    ["mlp_jet/fpga.rs", "mlp_jet/hls4ml.rs"]
+);
 
 /// Neurons per layer, input first.
 pub const DIMS: [usize; 5] = [16, 64, 32, 32, 5];
@@ -119,49 +129,6 @@ pub fn forward_f64(weights: &[f32], x: &[f64; FEATURES]) -> ([f64; CLASSES], [f6
         mag[c] = m[c];
     }
     (p, mag)
-}
-
-/// The network's logits in any [`FpgaScalar`]: f64, or `ap_fixed` for the
-/// FPGA emulation, as an hls4ml C-simulation runs the same layers. `x` is
-/// feature-major (`x[f * n + e]`), `weights` packed as [`weights`]; the
-/// logits come back class-major (`z[c * n + e]`). Each neuron starts its
-/// wide accumulator at its bias, adds the exact products, is cast once to
-/// `S` (hls4ml's `accum_t` then `result_t`), then ReLU on the hidden
-/// layers. Softmax is left to the caller (in f64 on the host, as hls4ml
-/// designs often leave it off the FPGA). Events run in parallel.
-pub fn reference_generic<S: FpgaScalar>(n: usize, x: &[S], weights: &[S]) -> Vec<S> {
-    let per_event: Vec<[S; CLASSES]> = (0..n)
-        .into_par_iter()
-        .map(|e| {
-            let mut h: Vec<S> = (0..FEATURES).map(|f| x[f * n + e]).collect();
-            for l in 0..4 {
-                let (k_dim, j_dim) = (DIMS[l], DIMS[l + 1]);
-                let w = &weights[LAYER_OFFSETS[l]..][..k_dim * j_dim];
-                let b = &weights[LAYER_OFFSETS[l] + k_dim * j_dim..][..j_dim];
-                h = (0..j_dim)
-                    .map(|j| {
-                        let acc = (0..k_dim).fold(b[j].widen(), |acc, k| {
-                            S::mul_acc(acc, w[k * j_dim + j], h[k])
-                        });
-                        let z = S::from_wide(acc);
-                        if l < 3 && z.to_f64() < 0.0 {
-                            S::zero()
-                        } else {
-                            z
-                        }
-                    })
-                    .collect();
-            }
-            std::array::from_fn(|c| h[c])
-        })
-        .collect();
-    let mut z = vec![S::zero(); CLASSES * n];
-    for (e, zs) in per_event.iter().enumerate() {
-        for (c, &v) in zs.iter().enumerate() {
-            z[c * n + e] = v;
-        }
-    }
-    z
 }
 
 impl Kernel for MlpJet {
