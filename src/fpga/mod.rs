@@ -17,7 +17,9 @@
 //! hls4ml's dense layers do with a wide `accum_t`; one that would need more
 //! than 127 bits is an error of the result, not a wrap. Conversions,
 //! products, sums, casts and `T(1)/x` reciprocals agree bit for bit with
-//! HLS's own `ap_fixed.h` (compared in CI, see [`fixed`]). A kernel whose values
+//! HLS's own `ap_fixed.h` (compared in CI, see [`fixed`]); divisions follow
+//! the same rule (`Format::div_raw`) and square roots Vivado HLS's
+//! `hls_sqrt.h` (`Format::sqrt_raw`). A kernel whose values
 //! the card's format cannot represent runs in its own
 //! ([`FpgaKernel::format`](crate::kernel::FpgaKernel::format), with the reason in the report): `kalman_fit`
 //! runs in `ap_fixed<64,18>` with the card's modes (in 32 bits its
