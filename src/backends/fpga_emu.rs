@@ -104,8 +104,13 @@ impl Backend for FpgaEmuBackend {
         let adapter = kernel.kernel.fpga().ok_or_else(|| Error::Unsupported {
             backend: "fpga-emu".into(),
             message: format!(
-                "kernel '{}' has no fixed-point path (Kernel::fpga)",
-                kernel.name()
+                "kernel '{}' has no fixed-point path (Kernel::fpga){}",
+                kernel.name(),
+                kernel
+                    .kernel
+                    .fpga_absent_reason()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
             ),
         })?;
         let card_fmt = card.fixed_format().map_err(|m| Error::Backend {
@@ -355,7 +360,8 @@ mod tests {
         let dev = &backend.devices().unwrap()[0];
         match backend.prepare(k, dev, &inputs) {
             Err(Error::Unsupported { message, .. }) => {
-                assert!(message.contains("no fixed-point path"), "{message}")
+                assert!(message.contains("no fixed-point path"), "{message}");
+                assert!(message.contains("Klein-Nishina"), "{message}");
             }
             Err(e) => panic!("{e}"),
             Ok(_) => panic!("mc_transport has no fixed-point path"),
