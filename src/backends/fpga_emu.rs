@@ -104,8 +104,13 @@ impl Backend for FpgaEmuBackend {
         let adapter = kernel.kernel.fpga().ok_or_else(|| Error::Unsupported {
             backend: "fpga-emu".into(),
             message: format!(
-                "kernel '{}' has no fixed-point path (Kernel::fpga)",
-                kernel.name()
+                "kernel '{}' has no fixed-point path (Kernel::fpga){}",
+                kernel.name(),
+                kernel
+                    .kernel
+                    .fpga_absent_reason()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
             ),
         })?;
         let card_fmt = card.fixed_format().map_err(|m| Error::Backend {
@@ -348,16 +353,18 @@ mod tests {
     #[test]
     fn kernels_without_a_fixed_point_path_are_unsupported() {
         let reg = Registry::builtin().unwrap();
-        let k = reg.get("nbody").unwrap();
+        // mc_transport is the kernel left without one (its README says why).
+        let k = reg.get("mc_transport").unwrap();
         let inputs = k.kernel.generate(&k.size("tiny").unwrap(), 3).unwrap();
         let backend = FpgaEmuBackend::new().unwrap();
         let dev = &backend.devices().unwrap()[0];
         match backend.prepare(k, dev, &inputs) {
             Err(Error::Unsupported { message, .. }) => {
-                assert!(message.contains("no fixed-point path"), "{message}")
+                assert!(message.contains("no fixed-point path"), "{message}");
+                assert!(message.contains("Klein-Nishina"), "{message}");
             }
             Err(e) => panic!("{e}"),
-            Ok(_) => panic!("nbody has no fixed-point path"),
+            Ok(_) => panic!("mc_transport has no fixed-point path"),
         }
     }
 

@@ -285,14 +285,56 @@ impl Format {
         if raw == 0 {
             return self.quantize(i128::MAX, 0);
         }
+        self.div_raw(self.quantize(1, 0), raw)
+    }
+
+    /// `a / b` for `a` and `b` of this format (raw values), assigned back
+    /// to it: [`Format::recip_raw`]'s rule with any dividend (`T(1) / x` is
+    /// `div_raw(T(1), x)`): the dividend's raw value shifted up by max(F, 0)
+    /// bits in a W + max(F, 0)-bit integer, the raw values divided
+    /// truncating toward zero, then Q and O. A division by zero overflows
+    /// by the dividend's sign (0 / 0 is 0), where HLS's C-simulation traps.
+    pub fn div_raw(&self, a: i64, b: i64) -> i64 {
+        if b == 0 {
+            return self.quantize(a.signum() as i128 * i128::MAX, 0);
+        }
         let up = self.frac().max(0) as u32;
-        let one = self.quantize(1, 0) as i128;
-        // |one| < 2^63 and up <= 64: exact in i128. The quotient is taken
-        // modulo 2^(W + up) as the header's integer is that wide (only
-        // MIN / -1 leaves it).
-        let q = (one << up) / raw as i128;
+        // |a| <= 2^(W-1) and W + up <= 128: exact in i128.
+        let q = ((a as i128) << up) / b as i128;
         let s = 128 - (self.width + up);
         self.quantize((q << s) >> s, up as i32)
+    }
+
+    /// Whether [`Format::sqrt_raw`] emulates `hls::sqrt` in this format:
+    /// Vivado HLS's `hls_sqrt.h` (`sqrt_fixed`) returns 0 when I > 34 or
+    /// F > 32 and serves F = 0 with I <= 13, and F <= 4 with I <= 5, from
+    /// tables this emulation does not copy; I <= 0 has its own branch.
+    pub fn sqrt_supported(&self) -> Result<(), String> {
+        let (i, f) = (self.integer, self.frac());
+        if i > 34 || !(1..=32).contains(&f) || i < 1 || (f <= 4 && i <= 5) {
+            return Err(format!(
+                "{}: hls::sqrt is emulated for 1 <= I <= 34 and 1 <= F <= 32 (not F <= 4 with I <= 5)",
+                self.name()
+            ));
+        }
+        Ok(())
+    }
+
+    /// `hls::sqrt(x)` for `x` of this format (raw `raw`), as `hls_sqrt.h`'s
+    /// `sqrt_fixed` computes it in its digit-recurrence branch: 0 for x <=
+    /// 0; else the root to F + 1 fraction bits by a restoring recurrence
+    /// (the exact floor), plus 2^-(F+1), truncated to F bits: floor(sqrt(x)
+    /// 2^F + 1/2), the root rounded to nearest whatever Q (a tie would need
+    /// raw 2^F = k^2 + k + 1/4, impossible). Here it is computed as
+    /// floor((isqrt(raw 2^(F+2)) + 1) / 2), the same integer; 0 where
+    /// [`Format::sqrt_supported`] fails (as the header does for I > 34 or
+    /// F > 32).
+    pub fn sqrt_raw(&self, raw: i64) -> i64 {
+        if raw <= 0 || self.sqrt_supported().is_err() {
+            return 0;
+        }
+        let y = ((raw as u128) << (self.frac() + 2)).isqrt();
+        ((y + 1) >> 1) as i64
     }
 
     /// `ap_fixed<W,I,Q,O>` as HLS code writes it.

@@ -21,7 +21,9 @@
 //! it, the lookup-table softmax; compared in CI with the templates compiled
 //! by g++). Conversions,
 //! products, sums, casts and `T(1)/x` reciprocals agree bit for bit with
-//! HLS's own `ap_fixed.h` (compared in CI, see [`fixed`]). A kernel whose values
+//! HLS's own `ap_fixed.h` (compared in CI, see [`fixed`]); divisions follow
+//! the same rule (`Format::div_raw`) and square roots Vivado HLS's
+//! `hls_sqrt.h` (`Format::sqrt_raw`). A kernel whose values
 //! the card's format cannot represent runs in its own
 //! ([`FpgaKernel::format`](crate::kernel::FpgaKernel::format), with the reason in the report): `kalman_fit`
 //! runs in `ap_fixed<64,18>` with the card's modes (in 32 bits its
@@ -49,6 +51,13 @@
 //!   of the covariance and of the gain as independent, diverges after seven
 //!   planes; the adjoints keep their correlation), relative to each
 //!   parameter's sigma as the verification compares.
+//! - `fma_peak`: 16 (a^K e + e_step (1 - a^K)/(1 - a)) per item (hard);
+//! - `hough` and `cluster`: exact (tolerance 0; `hough` in
+//!   `ap_fixed<32,0,Q,AP_WRAP>`, where every value is exact, `cluster` in
+//!   `ap_fixed<36,18,Q,AP_SAT>`, where every decision is the f32 one when
+//!   the thresholds are at least 2^(23 - F), checked on the data);
+//! - `nbody`: a first-order bound relative to the sum of |terms| plus the
+//!   casts' and inputs' absolute errors, in `ap_fixed<56,24>`.
 //!
 //! The backend's `Prepared::tolerance` hands the tolerance to the runner.
 //! The accuracy (max abs and relative error against f64, what the relative
@@ -80,6 +89,17 @@
 //!   the operation counts and depth of an ASAP schedule of `fit`'s own code
 //!   (135 multiplies, 126 adds and one reciprocal per plane), lanes as many
 //!   as the DSPs allow.
+//! - `fma_peak`: every usable DSP a multiply-add unit interleaving as many
+//!   chains as its step latency (II = 1): the card's DSP ceiling;
+//! - `hough`: q/pT columns with block-RAM histograms at II = 1, copied as
+//!   the bandwidth feeds hits, passes when the columns do not fit;
+//! - `cluster`: raster-scan labelling in bands with equivalence tables,
+//!   the bands joined, a relabelling pass;
+//! - `nbody`: a pair engine, one body per lane, the bodies broadcast from
+//!   on-chip memory, `hls::sqrt` and a divider per lane.
+//!
+//! `mc_transport` and `pic_push` have no fixed-point path (mc_transport
+//! says why in its README and skip reason).
 //!
 //! ## Adding a kernel
 //! A kernel gets a fixed-point path in its own module, in two steps:

@@ -26,6 +26,13 @@ pub trait Scalar: Copy + Send + Sync + PartialEq + std::fmt::Debug + 'static {
     /// `1 / self`, assigned back to `Self`; in fixed point `T(1) / self` as
     /// HLS computes it (truncated toward zero, see [`Format::recip_raw`]).
     fn recip(self) -> Self;
+    /// `self / o`, assigned back; in fixed point as `ap_fixed.h` divides
+    /// (truncated toward zero, [`Format::div_raw`]).
+    fn div(self, o: Self) -> Self;
+    /// The square root; in fixed point `hls::sqrt` as Vivado HLS's
+    /// `hls_sqrt.h` computes it (rounded to nearest, 0 for negative
+    /// values, [`Format::sqrt_raw`]).
+    fn sqrt(self) -> Self;
     /// Zero of the wide type.
     fn wide_zero() -> Self::Wide;
     /// `self` exactly in the wide type.
@@ -61,6 +68,12 @@ impl Scalar for f64 {
     }
     fn recip(self) -> Self {
         1.0 / self
+    }
+    fn div(self, o: Self) -> Self {
+        self / o
+    }
+    fn sqrt(self) -> Self {
+        f64::sqrt(self)
     }
     fn wide_zero() -> f64 {
         0.0
@@ -106,6 +119,12 @@ impl<const W: u32, const I: i32, const Q: u8, const O: u8> Scalar for ApFixed<W,
     }
     fn recip(self) -> Self {
         Self::from_raw(Self::FORMAT.recip_raw(self.raw()))
+    }
+    fn div(self, o: Self) -> Self {
+        Self::from_raw(Self::FORMAT.div_raw(self.raw(), o.raw()))
+    }
+    fn sqrt(self) -> Self {
+        Self::from_raw(Self::FORMAT.sqrt_raw(self.raw()))
     }
     fn wide_zero() -> Wide {
         Wide {
@@ -217,5 +236,62 @@ mod tests {
         assert_eq!(d.0.to_f64(), -1.5);
         assert_eq!(Arith(0.5f64) + Arith(0.25), Arith(0.75));
         assert_eq!(4.0f64.recip(), 0.25);
+    }
+
+    /// `hls_sqrt.h`'s restoring recurrence as the header writes it, bit by
+    /// bit from the result's top bit down to 2^-(F+1) (a bit is kept when
+    /// the square of the root so far stays <= x), then + 2^-(F+1) and the
+    /// last bit truncated; against `sqrt_raw` on many values.
+    fn header_sqrt(raw: i64, f: i32, i: i32) -> i64 {
+        let x = (raw as i128) << (f + 2); // units of 2^-(2F+2)
+        let msbr = (i + 1) / 2;
+        let mut res: i128 = 0; // units of 2^-(F+1)
+        for pos in (-f - 1..msbr).rev() {
+            let cand = res + (1i128 << (pos + f + 1));
+            if cand * cand <= x {
+                res = cand;
+            }
+        }
+        ((res + 1) >> 1) as i64
+    }
+
+    #[test]
+    fn sqrt_follows_hls_sqrt_and_div_the_header_division() {
+        type N = ApFixed<56, 24, { q::RND_CONV }, { o::SAT }>;
+        // By hand at 10 fraction bits: sqrt(2) = 1448.15.../1024 -> 1448;
+        // sqrt(0.390625) = 0.625 exactly; negative -> 0.
+        assert_eq!(T::from_f64(2.0).sqrt().raw(), 1448);
+        assert_eq!(T::from_f64(0.390625).sqrt().to_f64(), 0.625);
+        assert_eq!(T::from_f64(-4.0).sqrt().raw(), 0);
+        let mut x: i64 = 1;
+        while x < (1i64 << 54) {
+            for raw in [x, x + 1, x * 3 / 2 + 7] {
+                assert_eq!(N::FORMAT.sqrt_raw(raw), header_sqrt(raw, 32, 24), "{raw}");
+                // Rounded to nearest, checked with the format's own exact
+                // product r * r: (2R - 1)^2 <= 4 x 2^F < (2R + 1)^2.
+                let r = N::from_raw(N::FORMAT.sqrt_raw(raw));
+                let (rr, big) = (r.mul_wide(r).raw, r.raw() as i128);
+                let x4 = 4 * ((raw as i128) << 32);
+                assert!(4 * rr - 4 * big < x4 && x4 < 4 * rr + 4 * big + 1, "{raw}");
+            }
+            x = x * 5 / 4 + 1;
+        }
+        for raw in 1..5000 {
+            assert_eq!(T::FORMAT.sqrt_raw(raw), header_sqrt(raw, 10, 8));
+        }
+        assert!(T::FORMAT.sqrt_supported().is_ok());
+        assert!(
+            Format::parse("ap_fixed<64,30>")
+                .unwrap()
+                .sqrt_supported()
+                .is_err()
+        );
+        // div: 2 / 3 at 10 fraction bits is (2048 << 10) / 3072 = 682
+        // (truncated), -1.5 / 0.25 = -6 exactly; T(1) / x is recip.
+        assert_eq!(T::from_f64(2.0).div(T::from_f64(3.0)).raw(), 682);
+        assert_eq!(T::from_f64(-1.5).div(T::from_f64(0.25)).to_f64(), -6.0);
+        for raw in [-70_000i64, -3, -1, 1, 2, 3, 1536, 99_999] {
+            assert_eq!(T::FORMAT.div_raw(1024, raw), T::FORMAT.recip_raw(raw));
+        }
     }
 }

@@ -98,6 +98,11 @@ pub trait Kernel: Send + Sync {
     fn fpga(&self) -> Option<&dyn FpgaKernel> {
         None
     }
+    /// Why the kernel has no fixed-point path, for the `fpga-emu` backend's
+    /// skip message (`None`: none given).
+    fn fpga_absent_reason(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 #[cfg(test)]

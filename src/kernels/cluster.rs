@@ -38,7 +38,9 @@ use crate::kernel::{
 };
 use crate::kernels::BuiltinKernel;
 
-pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("cluster", Cluster);
+mod fpga;
+
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("cluster", Cluster, ["cluster/fpga.rs"]);
 
 /// The label of a cell in no cluster.
 pub const NONE: u32 = u32::MAX;
@@ -180,13 +182,55 @@ fn gauss(seed: u64, i: usize) -> f64 {
 /// takes part, in index order (so the first cell of a component is its
 /// smallest index), labelling the component if it holds a seed.
 pub fn reference(energy: &[f32], sigma: &[f32], nphi: usize, t: Thresholds) -> Vec<u32> {
-    let n = energy.len();
-    let neta = n / nphi.max(1);
     let active: Vec<bool> = energy
         .iter()
         .zip(sigma)
         .map(|(&e, &s)| t.active(e, s))
         .collect();
+    let seed: Vec<bool> = energy
+        .iter()
+        .zip(sigma)
+        .map(|(&e, &s)| t.seed(e, s))
+        .collect();
+    flood_fill(&active, &seed, nphi)
+}
+
+/// The per-cell thresholds `cell * sigma` and `seed * sigma`, the f32
+/// products every device decides with.
+pub fn thresholds(sigma: &[f32], t: Thresholds) -> [Vec<f32>; 2] {
+    [
+        sigma.iter().map(|&s| t.cell * s).collect(),
+        sigma.iter().map(|&s| t.seed * s).collect(),
+    ]
+}
+
+/// The reference over any [`crate::fpga::Scalar`]: a cell takes part when
+/// |E| > its neighbour threshold and seeds when |E| > its seed threshold
+/// (both thresholds precomputed, [`thresholds`], as a trigger loads them
+/// as calibration constants), compared in `S`; then the same flood fill.
+/// In f64 the f32 values are exact, so it equals [`reference`] bit for bit.
+pub fn reference_generic<S: crate::fpga::Scalar>(
+    energy: &[S],
+    t_cell: &[S],
+    t_seed: &[S],
+    nphi: usize,
+) -> Vec<u32> {
+    let abs = |e: S| if e.to_f64() < 0.0 { S::zero().sub(e) } else { e };
+    let over = |t: &[S]| -> Vec<bool> {
+        energy
+            .iter()
+            .zip(t)
+            .map(|(&e, &t)| abs(e).to_f64() > t.to_f64())
+            .collect()
+    };
+    flood_fill(&over(t_cell), &over(t_seed), nphi)
+}
+
+/// Components of the `active` cells (8 neighbours, phi wraps), labelled
+/// with their smallest index when one of their cells is a `seed`.
+fn flood_fill(active: &[bool], seed: &[bool], nphi: usize) -> Vec<u32> {
+    let n = active.len();
+    let neta = n / nphi.max(1);
     let mut labels = vec![NONE; n];
     let mut visited = vec![false; n];
     let mut queue = std::collections::VecDeque::new();
@@ -201,7 +245,7 @@ pub fn reference(energy: &[f32], sigma: &[f32], nphi: usize, t: Thresholds) -> V
         let mut seeded = false;
         while let Some(i) = queue.pop_front() {
             component.push(i);
-            seeded |= t.seed(energy[i], sigma[i]);
+            seeded |= seed[i];
             let (row, col) = (i / nphi, i % nphi);
             for dr in -1i64..=1 {
                 let r = row as i64 + dr;
@@ -677,6 +721,10 @@ impl Kernel for Cluster {
         );
         Ok(verdict)
     }
+
+    fn fpga(&self) -> Option<&dyn crate::kernel::FpgaKernel> {
+        Some(&fpga::ClusterFpga)
+    }
 }
 
 struct ClusterCpu {
@@ -921,6 +969,20 @@ mod tests {
         assert!(!v.passed);
         let name = format!("labels[eta {}][phi {}]", i / 67, i % 67);
         assert!(v.detail.starts_with(&name), "{}", v.detail);
+    }
+
+    /// The generic reference in f64 decides with the f32 values exactly, so
+    /// it labels as the f32 reference does, bit for bit.
+    #[test]
+    fn generic_reference_in_f64_equals_the_f32_one() {
+        let inputs = Cluster.generate(&reg_size("tiny"), 3).unwrap();
+        let s = Shape::from_size(&inputs.size).unwrap();
+        let (e, sg) = (inputs.buffers.f32("energy").unwrap(), inputs.buffers.f32("sigma").unwrap());
+        let want = reference(e, sg, s.nphi, s.thresholds);
+        let [tc, ts] = thresholds(sg, s.thresholds);
+        let f = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+        assert_eq!(reference_generic(&f(e), &f(&tc), &f(&ts), s.nphi), want);
+        assert!(want.iter().any(|&l| l != NONE));
     }
 
     #[test]

@@ -27,7 +27,9 @@ use crate::kernels::BuiltinKernel;
 use crate::kernels::par::Real;
 use crate::multiversion;
 
-pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("fma_peak", FmaPeak);
+mod fpga;
+
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("fma_peak", FmaPeak, ["fma_peak/fpga.rs"]);
 
 /// Independent chains per item.
 pub const CHAINS: usize = 16;
@@ -161,6 +163,39 @@ impl Kernel for FmaPeak {
         verdict.checked = n as u64;
         Ok(verdict)
     }
+
+    fn fpga(&self) -> Option<&dyn crate::kernel::FpgaKernel> {
+        Some(&fpga::FmaFpga)
+    }
+}
+
+/// The kernel in any [`crate::fpga::Scalar`], step by step (the
+/// verification's closed form needs a^K, which fixed point does not run):
+/// chain j of an item starts at `x0 + j/8`, each step is `x = a x + b` with
+/// the product and sum exact in the wide type and one cast (HLS's
+/// `x = a * x + b`), and the 16 chains are summed pairwise, as the shaders
+/// sum them (in fixed point the sums of equal formats are exact unless
+/// they overflow).
+pub fn reference_generic<S: crate::fpga::Scalar>(x0: &[S], iters: usize, a: S, b: S) -> Vec<S> {
+    x0.par_iter()
+        .map(|&x0| {
+            let mut c: [S; CHAINS] =
+                std::array::from_fn(|j| x0.add(S::from_f64(j as f64 * 0.125)));
+            for _ in 0..iters {
+                for x in &mut c {
+                    *x = S::from_wide(S::mul_acc(b.widen(), a, *x));
+                }
+            }
+            let mut w = CHAINS;
+            while w > 1 {
+                w /= 2;
+                for j in 0..w {
+                    c[j] = c[2 * j].add(c[2 * j + 1]);
+                }
+            }
+            c[0]
+        })
+        .collect()
 }
 
 struct FmaCpu<T> {
@@ -308,6 +343,25 @@ mod tests {
         cpu.run();
         let v = k.verify(&inputs, &cpu.outputs(), tol()).unwrap();
         assert!(!v.passed, "{v:?}");
+    }
+
+    /// The generic reference in f64 is the recurrence iterated, not the
+    /// closed form the verification uses, so the two agree within f64
+    /// rounding (the manifest's f64 bound, 2^-53 / (1 - a) of the scale),
+    /// not bit for bit.
+    #[test]
+    fn generic_reference_in_f64_agrees_with_the_closed_form() {
+        let k = FmaPeak;
+        let inputs = k.generate(&size(257, 64), 4).unwrap();
+        let x0: Vec<f64> = inputs.buffers.f32("x0").unwrap().iter().map(|&x| x as f64).collect();
+        let y = reference_generic(&x0, 64, A as f64, B as f64);
+        let mut out = Buffers::default();
+        out.push("y", Buffer::F64(y));
+        let v = k
+            .verify(&inputs, &out, Tolerance { rel: 1e-12, abs: 0.0 })
+            .unwrap();
+        assert!(v.passed, "{v:?}");
+        assert!(v.max_abs_error < 1e-12, "{v:?}");
     }
 
     #[test]

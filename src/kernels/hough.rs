@@ -35,7 +35,9 @@ use crate::kernel::{
 };
 use crate::kernels::BuiltinKernel;
 
-pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("hough", Hough);
+mod fpga;
+
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("hough", Hough, ["hough/fpga.rs"]);
 
 /// phi = phi0 - CURVATURE * r * q/pT, rad per mm per GeV^-1 (2 T).
 pub const CURVATURE: f64 = 3e-4;
@@ -142,7 +144,8 @@ fn is_peak(acc: &[u32], qbins: usize, nphi: usize, q: usize, p: usize, threshold
     true
 }
 
-/// The reference: accumulator and peaks, plainly.
+/// The reference: accumulator and peaks, plainly, in u32 arithmetic (the
+/// kernel's definition; [`reference_generic`] is the same over `Scalar`).
 pub fn reference(r: &[u32], phi: &[u32], slopes: &[u32], nphi: usize, thr: u32) -> [Vec<u32>; 2] {
     let qbins = slopes.len();
     let shift = 32 - nphi.trailing_zeros();
@@ -152,14 +155,69 @@ pub fn reference(r: &[u32], phi: &[u32], slopes: &[u32], nphi: usize, thr: u32) 
             acc[q * nphi + bin(r, phi, s, shift)] += 1;
         }
     }
+    let peaks = find_peaks(&acc, qbins, nphi, thr);
+    [acc, peaks]
+}
+
+/// The votes where a bin is a peak, else 0.
+fn find_peaks(acc: &[u32], qbins: usize, nphi: usize, thr: u32) -> Vec<u32> {
     let mut peaks = vec![0u32; qbins * nphi];
     for q in 0..qbins {
         for p in 0..nphi {
-            if is_peak(&acc, qbins, nphi, q, p, thr) {
+            if is_peak(acc, qbins, nphi, q, p, thr) {
                 peaks[q * nphi + p] = acc[q * nphi + p];
             }
         }
     }
+    peaks
+}
+
+/// A u32 phase as a signed fraction of a turn, in [-1/2, 1/2).
+pub fn phase_turns(phi: u32) -> f64 {
+    phi as i32 as f64 / 4_294_967_296.0
+}
+
+/// A radius (mm) in units of 2^14 mm: below 1/2 for every shape (r <= 6500).
+pub fn radius_turns(r: u32) -> f64 {
+    r as f64 / 16_384.0
+}
+
+/// A wrapping u32 slope (phase per mm) in turns per 2^14 mm: slope / 2^18,
+/// below 1/2 in magnitude (|slope| <= 102,500 < 2^17).
+pub fn slope_turns(slope: u32) -> f64 {
+    slope as i32 as f64 / 262_144.0
+}
+
+/// The largest radius of `layers` layers, mm.
+fn max_radius(layers: usize) -> u32 {
+    R0 + DR * (layers.max(1) as u32 - 1)
+}
+
+/// The reference over any [`crate::fpga::Scalar`], inputs in turns
+/// ([`phase_turns`], [`radius_turns`], [`slope_turns`]): phi0 = phi +
+/// slope x r, the product exact in the wide type and one cast (HLS's
+/// `phi + slope * r`), its bin the top bits of its fraction of a turn (the
+/// value mod 1: in `ap_fixed<32,0,_,AP_WRAP>` the raw bits reinterpreted
+/// unsigned, as a bit slice in HLS). In f64 and in `ap_fixed<32,0>` every
+/// step is exact, so both equal [`reference`] bit for bit.
+pub fn reference_generic<S: crate::fpga::Scalar>(
+    r: &[S],
+    phi: &[S],
+    slopes: &[S],
+    nphi: usize,
+    thr: u32,
+) -> [Vec<u32>; 2] {
+    let qbins = slopes.len();
+    let mut acc = vec![0u32; qbins * nphi];
+    acc.par_chunks_mut(nphi.max(1))
+        .zip(slopes.par_iter())
+        .for_each(|(row, &s)| {
+            for (&r, &phi) in r.iter().zip(phi) {
+                let v = S::from_wide(S::mul_acc(phi.widen(), s, r)).to_f64();
+                row[((v - v.floor()) * nphi as f64) as usize] += 1;
+            }
+        });
+    let peaks = find_peaks(&acc, qbins, nphi, thr);
     [acc, peaks]
 }
 
@@ -309,6 +367,10 @@ impl Kernel for Hough {
         verdict.detail = format!("{}; {found} peaks", verdict.detail);
         Ok(verdict)
     }
+
+    fn fpga(&self) -> Option<&dyn crate::kernel::FpgaKernel> {
+        Some(&fpga::HoughFpga)
+    }
 }
 
 struct HoughCpu {
@@ -399,6 +461,28 @@ mod tests {
         // A plateau of two equal bins gives one peak, the first.
         let [_, peaks] = reference(&[1; 4], &[2 << 29, 2 << 29, 3 << 29, 3 << 29], &[0], 8, 2);
         assert_eq!(peaks, vec![0, 0, 2, 0, 0, 0, 0, 0]);
+    }
+
+    /// The generic reference in f64 (every step exact: phases and products
+    /// are multiples of 2^-32 below 1 in magnitude) equals the u32
+    /// reference bit for bit.
+    #[test]
+    fn generic_reference_in_f64_equals_the_u32_one() {
+        let inputs = Hough.generate(&reg_size("tiny"), 11).unwrap();
+        let b = &inputs.buffers;
+        let s = Shape::from_size(&inputs.size).unwrap();
+        let (r, phi, slopes) = (b.u32("r").unwrap(), b.u32("phi").unwrap(), b.u32("slopes").unwrap());
+        let want = reference(r, phi, slopes, s.nphi(), s.threshold);
+        let f = |v: &[u32], g: fn(u32) -> f64| v.iter().map(|&x| g(x)).collect::<Vec<f64>>();
+        let got = reference_generic(
+            &f(r, radius_turns),
+            &f(phi, phase_turns),
+            &f(slopes, slope_turns),
+            s.nphi(),
+            s.threshold,
+        );
+        assert_eq!(got, want);
+        assert!(want[1].iter().any(|&v| v > 0));
     }
 
     #[test]

@@ -26,7 +26,9 @@ use crate::kernels::BuiltinKernel;
 use crate::kernels::par::Real;
 use crate::multiversion;
 
-pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("nbody", NBody);
+mod fpga;
+
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("nbody", NBody, ["nbody/fpga.rs"]);
 
 const MAX_N: usize = 1 << 24;
 /// Bodies checked against f64 sums.
@@ -164,6 +166,40 @@ impl Kernel for NBody {
         }
         Ok(checker.finish())
     }
+
+    fn fpga(&self) -> Option<&dyn crate::kernel::FpgaKernel> {
+        Some(&fpga::NBodyFpga)
+    }
+}
+
+/// The accelerations over any [`crate::fpga::Scalar`], as an HLS design
+/// computes them: per pair d = r_j - r_i, r2 = d.d + eps2 (exact in the wide
+/// type, one cast), inv = T(1) / sqrt(r2) (`hls::sqrt`, then the header's
+/// division), s = m_j inv^3 (inv inv, then x inv, then x m, each cast), and
+/// a_i += d s exactly in the wide type, cast once. The reciprocal square
+/// root keeps the range small (inv <= 1/eps, where r2 sqrt(r2) would fall
+/// to eps^3 and lose its digits in fixed point); in f64 it differs from the
+/// verification's m / (r2 sqrt(r2)) by a few ulp, not bit for bit.
+pub fn reference_generic<S: crate::fpga::Scalar>(pos: [&[S]; 3], m: &[S], eps2: S) -> [Vec<S>; 3] {
+    let n = m.len();
+    let one = S::from_f64(1.0);
+    let acc: Vec<[S; 3]> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut a = [S::wide_zero(); 3];
+            for j in 0..n {
+                let d: [S; 3] = std::array::from_fn(|c| pos[c][j].sub(pos[c][i]));
+                let r2 = S::from_wide(d.iter().fold(eps2.widen(), |w, &dc| S::mul_acc(w, dc, dc)));
+                let inv = one.div(r2.sqrt());
+                let s = inv.mul(inv).mul(inv).mul(m[j]);
+                for c in 0..3 {
+                    a[c] = S::mul_acc(a[c], d[c], s);
+                }
+            }
+            a.map(S::from_wide)
+        })
+        .collect();
+    std::array::from_fn(|c| acc.iter().map(|a| a[c]).collect())
 }
 
 struct NBodyCpu<T> {
@@ -437,6 +473,26 @@ mod tests {
         let expect = [-30.0, 40.0, 0.0].map(|d: f64| total * d / 50f64.powi(3));
         let err = (0..3).map(|k| (a[k] - expect[k]).powi(2)).sum::<f64>().sqrt();
         assert!(err < 1e-3 * total / 2500.0, "{a:?} against {expect:?}");
+    }
+
+    /// The generic reference in f64 (1/sqrt cubed) agrees with the
+    /// verification's f64 sums within f64 rounding, 1e-13 of the sum of
+    /// |terms|, not bit for bit.
+    #[test]
+    fn generic_reference_in_f64_agrees_with_the_f64_sums() {
+        let k = NBody;
+        let inputs = k.generate(&size(300), 9).unwrap();
+        let b = &inputs.buffers;
+        let f = |name: &str| b.f32(name).unwrap().iter().map(|&v| v as f64).collect::<Vec<f64>>();
+        let (x, y, z, m) = (f("x"), f("y"), f("z"), f("m"));
+        let eps = 0.01f32;
+        let a = reference_generic([&x, &y, &z], &m, (eps * eps) as f64);
+        let mut out = Buffers::default();
+        for (name, v) in ["ax", "ay", "az"].iter().zip(a) {
+            out.push(name, Buffer::F64(v));
+        }
+        let v = k.verify(&inputs, &out, Tolerance { rel: 1e-13, abs: 0.0 }).unwrap();
+        assert!(v.passed && v.max_abs_error > 0.0, "{v:?}");
     }
 
     #[test]
