@@ -68,7 +68,7 @@ const PHOTONS_PER_TASK: usize = 1024;
 pub struct McTransport;
 
 /// Why `mc_transport` has no fixed-point path (the `fpga-emu` skip reason).
-const FPGA_ABSENT: &str = "not emulated: its Klein-Nishina sampling is being corrected (issue 15), so a fixed-point path now would emulate the wrong physics; and a photon history needs log and exp (path lengths -ln(u)/mu, the log-spaced cross-section table) over energies from 10 keV to 20 MeV, for which this emulation has no HLS fixed-point semantics (hls::log/hls::exp on ap_fixed are not modeled)";
+const FPGA_ABSENT: &str = "not emulated: a photon history needs log and exp (path lengths -ln(u)/mu, the log-spaced cross-section table) over energies from 10 keV to 20 MeV, for which this emulation has no HLS fixed-point semantics (hls::log/hls::exp on ap_fixed are not modeled)";
 
 #[derive(Debug, Clone, Copy)]
 struct Setup {
