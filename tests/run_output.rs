@@ -55,7 +55,7 @@ fn a_quick_run_prints_one_screen_and_a_tally_that_matches_the_store() {
     assert!(
         fixed
             .iter()
-            .any(|l| l.contains("mc_transport") && l.contains("Klein-Nishina")),
+            .any(|l| l.contains("mc_transport") && l.contains("needs log and exp")),
         "{err}"
     );
     assert!(

@@ -137,12 +137,7 @@ pub fn render_text(headings: &[&str], rows: &[Vec<String>]) -> String {
                 .collect()
         })
         .collect();
-    let mut widths: Vec<usize> = headings.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
+    let widths = column_widths(headings, &rows);
     let line = |cells: Vec<&str>| -> String {
         let mut s = String::new();
         for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
@@ -344,14 +339,29 @@ fn compact_row(r: &ResultRecord, name_max: usize) -> Vec<String> {
     ]
 }
 
-/// The width of `rows` rendered by [`render_text`] under `headings`.
-fn rendered_width(headings: &[&str], rows: &[Vec<String>]) -> usize {
+/// Each column's width in characters: its widest cell or heading.
+fn column_widths(headings: &[&str], rows: &[Vec<String>]) -> Vec<usize> {
     let mut widths: Vec<usize> = headings.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(escape_controls(cell, &[]).chars().count());
+            *w = (*w).max(cell.chars().count());
         }
     }
+    widths
+}
+
+/// The width of `rows` rendered by [`render_text`] under `headings`, its
+/// cells escaped as it escapes them.
+fn rendered_width(headings: &[&str], rows: &[Vec<String>]) -> usize {
+    let escaped: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|c| escape_controls(c, &[]).into_owned())
+                .collect()
+        })
+        .collect();
+    let widths = column_widths(headings, &escaped);
     widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1)
 }
 
