@@ -301,13 +301,13 @@ fn compact_tables(readable: &[(&ResultRecord, &ModelReport)], width: usize) -> S
 /// factor, format, toggle rate and model version.
 pub fn model_line(label: &str, m: &ModelReport) -> String {
     let e = &m.evaluation;
-    let reuse = if e.reuse_requested != e.reuse_factor {
-        format!("{} (asked {})", e.reuse_factor, e.reuse_requested)
-    } else {
-        e.reuse_factor.to_string()
-    };
     format!(
-        "model: {label}: {}, {} MHz, reuse factor {reuse}, {}, toggle {} (modeled, model v{})",
-        e.card_name, e.clock_mhz, e.format, e.toggle_rate, e.model_version,
+        "model: {label}: {}, {} MHz, reuse factor {}, {}, toggle {} (modeled, model v{})",
+        e.card_name,
+        e.clock_mhz,
+        reuse_cell(e),
+        e.format,
+        e.toggle_rate,
+        e.model_version,
     )
 }
