@@ -1,26 +1,22 @@
 //! Command-line arguments and the commands behind them.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use hetbench::backends::{self, BackendKind, BackendOptions};
-use hetbench::error::{EXIT_BAD_INPUT, EXIT_NODE_BUSY, EXIT_RESULTS_FAILED, Error};
-use hetbench::kernel::Precision;
+use hetbench::error::{EXIT_BAD_INPUT, Error};
 use hetbench::kernels::Registry;
-use hetbench::measure::MeasureConfig;
 use hetbench::report::{export::Format, table};
-use hetbench::runner::{self, Observer, RunOptions, RunPlan, Sinks};
-use hetbench::store::{Database, ResultFilter, ResultRecord, Status, json};
-use indicatif::{ProgressBar, ProgressStyle};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use hetbench::runner;
+use hetbench::store::{Database, ResultFilter, Status, json};
 
 mod cost;
 mod preflight;
 mod report;
+mod run;
 mod run_output;
 
 const ABOUT: &str = "Measure how fast and how energy-efficiently portable physics kernels run on every compute device of a node, and keep the results in a comparable database.";
@@ -393,88 +389,22 @@ pub fn main() -> Result<ExitCode> {
     match &cli.command {
         Command::Info { json } => info(*json, &config),
         Command::List { json } => list(&registry()?, *json),
-        Command::Run(args) => run(&cli, args, &registry()?, &db_path, &config),
+        Command::Run(args) => run::run(&cli, args, &registry()?, &db_path, &config),
         Command::Results {
             filter,
             json,
             roofline,
             wide,
-        } => {
-            let db = open_existing_db(&db_path)?;
-            let results = read_results(&db, filter)?;
-            if *roofline {
-                let data = hetbench::report::data::Dataset::new(&results);
-                let rows = hetbench::report::plot::roofline::fractions(&data);
-                let mut text = table::render_text(
-                    &[
-                        "device",
-                        "kernel",
-                        "size",
-                        "precision",
-                        "FLOP/B",
-                        "GFLOP/s",
-                        "GB/s",
-                        "bound GFLOP/s",
-                        "fraction",
-                    ],
-                    &rows,
-                );
-                text.push_str("\nceilings (measured on each device):\n");
-                for c in hetbench::report::plot::roofline::ceilings(&data) {
-                    text.push_str(&format!("  {c}\n"));
-                }
-                write_stdout(text.as_bytes())?;
-            } else if *json {
-                write_stdout(&hetbench::report::export::Exporter::serialize(
-                    &hetbench::report::export::JsonExporter,
-                    &results,
-                )?)?;
-            } else if results.is_empty() {
-                eprintln!("no results match in '{}'", db_path.display());
-            } else {
-                write_results_tables(&results, *wide)?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => results(&db_path, filter, *json, *roofline, *wide),
         Command::Import { files } => import(&db_path, files),
         Command::Worker => worker(),
-        Command::NewKernel { name, domain, root } => {
-            let domain: hetbench::kernel::Domain = serde_json::from_value(
-                serde_json::Value::String(domain.clone()),
-            )
-            .map_err(|_| Error::UnknownName {
-                what: "domain",
-                name: domain.clone(),
-                valid: "simulation, reconstruction, ml, micro".into(),
-            })?;
-            for file in hetbench::kernels::scaffold::new_kernel(root, name, domain)? {
-                println!("wrote {}", file.display());
-            }
-            eprintln!(
-                "next: cargo build --release && cargo run --release -- run -k {name} --size tiny (it fails verification until written; see kernels/README.md)"
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::NewKernel { name, domain, root } => new_kernel(name, domain, root),
         Command::Push { to, files } => push(&db_path, to, files),
         Command::Export {
             format,
             out,
             filter,
-        } => {
-            let format = Format::parse(format)?;
-            let db = open_existing_db(&db_path)?;
-            let results = read_results(&db, filter)?;
-            let bytes = match format.exporter() {
-                Some(e) => e.serialize(&results)?,
-                None => suite_report(&db, &registry()?, &results)?,
-            };
-            match out {
-                Some(path) => std::fs::write(path, bytes)
-                    .with_context(|| format!("could not write export '{}'", path.display()))?,
-                None => write_stdout(&bytes)?,
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => export(&db_path, &registry, format, out.as_deref(), filter),
         Command::Score { args, json } => report::score(&db_path, &registry()?, args, *json),
         Command::Summary { args, json } => report::summary(&db_path, &registry()?, args, *json),
         Command::Compare {
@@ -512,6 +442,94 @@ pub fn main() -> Result<ExitCode> {
         Command::Cost { args, json } => cost::cost(&db_path, &registry()?, args, *json),
         Command::Plan { args, json } => cost::plan(&db_path, &registry()?, args, *json),
     }
+}
+
+/// `hetbench results`: the stored results as tables, JSON or roofline
+/// fractions.
+fn results(
+    db_path: &Path,
+    filter: &FilterArgs,
+    json: bool,
+    roofline: bool,
+    wide: bool,
+) -> Result<ExitCode> {
+    let db = open_existing_db(db_path)?;
+    let results = read_results(&db, filter)?;
+    if roofline {
+        let data = hetbench::report::data::Dataset::new(&results);
+        let rows = hetbench::report::plot::roofline::fractions(&data);
+        let mut text = table::render_text(
+            &[
+                "device",
+                "kernel",
+                "size",
+                "precision",
+                "FLOP/B",
+                "GFLOP/s",
+                "GB/s",
+                "bound GFLOP/s",
+                "fraction",
+            ],
+            &rows,
+        );
+        text.push_str("\nceilings (measured on each device):\n");
+        for c in hetbench::report::plot::roofline::ceilings(&data) {
+            text.push_str(&format!("  {c}\n"));
+        }
+        write_stdout(text.as_bytes())?;
+    } else if json {
+        write_stdout(&hetbench::report::export::Exporter::serialize(
+            &hetbench::report::export::JsonExporter,
+            &results,
+        )?)?;
+    } else if results.is_empty() {
+        eprintln!("no results match in '{}'", db_path.display());
+    } else {
+        write_results_tables(&results, wide)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `hetbench new-kernel`: the scaffold of a kernel in `root`.
+fn new_kernel(name: &str, domain: &str, root: &Path) -> Result<ExitCode> {
+    let domain: hetbench::kernel::Domain =
+        serde_json::from_value(serde_json::Value::String(domain.to_string())).map_err(|_| {
+            Error::UnknownName {
+                what: "domain",
+                name: domain.to_string(),
+                valid: "simulation, reconstruction, ml, micro".into(),
+            }
+        })?;
+    for file in hetbench::kernels::scaffold::new_kernel(root, name, domain)? {
+        println!("wrote {}", file.display());
+    }
+    eprintln!(
+        "next: cargo build --release && cargo run --release -- run -k {name} --size tiny (it fails verification until written; see kernels/README.md)"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `hetbench export`: the selected results in `format`, to `out` or stdout.
+fn export(
+    db_path: &Path,
+    registry: &dyn Fn() -> Result<Registry>,
+    format: &str,
+    out: Option<&Path>,
+    filter: &FilterArgs,
+) -> Result<ExitCode> {
+    let format = Format::parse(format)?;
+    let db = open_existing_db(db_path)?;
+    let results = read_results(&db, filter)?;
+    let bytes = match format.exporter() {
+        Some(e) => e.serialize(&results)?,
+        None => suite_report(&db, &registry()?, &results)?,
+    };
+    match out {
+        Some(path) => std::fs::write(path, bytes)
+            .with_context(|| format!("could not write export '{}'", path.display()))?,
+        None => write_stdout(&bytes)?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn open_db(path: &Path) -> Result<Database> {
@@ -772,478 +790,6 @@ fn list(registry: &Registry, as_json: bool) -> Result<ExitCode> {
 }
 
 /// Expands `all` (to `all`) and checks names against `valid`.
-fn expand(
-    names: &[String],
-    valid: &[String],
-    all: &[String],
-    what: &'static str,
-) -> Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
-    for n in names {
-        let n = n.trim();
-        if n == "all" {
-            for v in all {
-                if !out.contains(v) {
-                    out.push(v.clone());
-                }
-            }
-        } else if valid.iter().any(|v| v == n) {
-            if !out.iter().any(|o| o == n) {
-                out.push(n.to_string());
-            }
-        } else {
-            return Err(Error::UnknownName {
-                what,
-                name: n.to_string(),
-                valid: valid.join(", "),
-            }
-            .into());
-        }
-    }
-    Ok(out)
-}
-
-/// HETBENCH_REQUIRE_BACKENDS: a comma list of backends that must come up.
-fn required_backends() -> Result<Vec<BackendKind>> {
-    match std::env::var("HETBENCH_REQUIRE_BACKENDS") {
-        Ok(v) => v
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| BackendKind::parse(s).context("in HETBENCH_REQUIRE_BACKENDS"))
-            .collect(),
-        Err(_) => Ok(Vec::new()),
-    }
-}
-
-fn run(
-    cli: &Cli,
-    args: &RunArgs,
-    registry: &Registry,
-    db_path: &Path,
-    config: &hetbench::config::Config,
-) -> Result<ExitCode> {
-    let kernel_names: Vec<String> = registry.names().iter().map(|s| s.to_string()).collect();
-    let kernels = expand(&args.kernel, &kernel_names, &kernel_names, "kernel")?;
-    let size_names: Vec<String> = hetbench::kernel::manifest::SIZE_NAMES
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let default_size = vec![if args.quick { "small" } else { "medium" }.to_string()];
-    let sizes = expand(
-        if args.size.is_empty() {
-            &default_size
-        } else {
-            &args.size
-        },
-        &size_names,
-        // `all` is the benchmark sizes; `tiny` is for tests, by name only.
-        &size_names[1..],
-        "size",
-    )?;
-    let backend_names: Vec<String> = BackendKind::ALL
-        .iter()
-        .map(|b| b.as_str().to_string())
-        .collect();
-    let explicit_backends = !args.backend.iter().any(|b| b == "all");
-    let backends: Vec<BackendKind> =
-        expand(&args.backend, &backend_names, &backend_names, "backend")?
-            .iter()
-            .map(|b| BackendKind::parse(b))
-            .collect::<hetbench::error::Result<_>>()?;
-    let mut required: Vec<runner::RequiredBackend> = required_backends()?
-        .into_iter()
-        .map(|kind| runner::RequiredBackend {
-            kind,
-            by: "HETBENCH_REQUIRE_BACKENDS",
-        })
-        .collect();
-    if explicit_backends {
-        // A backend named on the command line must come up.
-        required.extend(backends.iter().map(|&kind| runner::RequiredBackend {
-            kind,
-            by: "named with --backend",
-        }));
-    }
-    if backends.contains(&BackendKind::FpgaEmu) {
-        // A bad card is bad input, refused before anything is measured.
-        hetbench::fpga::card::load_default()?;
-    }
-
-    let mut measure = if args.quick {
-        MeasureConfig::QUICK
-    } else {
-        MeasureConfig::DEFAULT
-    };
-    if let Some(b) = args.time_budget {
-        if !(b.is_finite() && b > 0.0 && b <= 3600.0) {
-            return Err(Error::InvalidValue {
-                what: "--time-budget".into(),
-                message: format!("{b} is not within (0, 3600] seconds"),
-            }
-            .into());
-        }
-        measure.budget_s = b;
-    }
-    if let Some(n) = args.min_samples {
-        if !(1..=100_000).contains(&n) {
-            return Err(Error::InvalidValue {
-                what: "--min-samples".into(),
-                message: format!("{n} is not within 1..=100000"),
-            }
-            .into());
-        }
-        measure.min_samples = n;
-        measure.max_samples = measure.max_samples.max(n);
-    }
-    if let Some(t) = args.threads
-        && !(1..=4096).contains(&t)
-    {
-        return Err(Error::InvalidValue {
-            what: "--threads".into(),
-            message: format!("{t} is not within 1..=4096"),
-        }
-        .into());
-    }
-
-    let idle_seconds = args
-        .idle_seconds
-        .unwrap_or(if args.quick { 1.0 } else { 5.0 });
-    if !(idle_seconds.is_finite() && (0.0..=600.0).contains(&idle_seconds)) {
-        return Err(Error::InvalidValue {
-            what: "--idle-seconds".into(),
-            message: format!("{idle_seconds} is not within 0..=600 seconds"),
-        }
-        .into());
-    }
-    if args.repeat == 0 || args.repeat > 1000 {
-        return Err(Error::InvalidValue {
-            what: "--repeat".into(),
-            message: format!("{} is not within 1..=1000 replicates", args.repeat),
-        }
-        .into());
-    }
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        return Err(Error::InvalidValue {
-            what: "--timeout".into(),
-            message: format!("{} is not a positive number of seconds", args.timeout),
-        }
-        .into());
-    }
-    let mut inject_fault = Vec::new();
-    for f in &args.inject_fault {
-        let fault = match f.split_once('=') {
-            Some((k, "crash")) => (k.to_string(), runner::FaultKind::Crash),
-            Some((k, "hang")) => (k.to_string(), runner::FaultKind::Hang),
-            _ => {
-                return Err(Error::InvalidValue {
-                    what: "--inject-fault".into(),
-                    message: format!("'{f}' is not KERNEL=crash or KERNEL=hang"),
-                }
-                .into());
-            }
-        };
-        inject_fault.push(fault);
-    }
-    let precisions = if args.precision.iter().any(|p| p == "all") {
-        Precision::ALL.to_vec()
-    } else {
-        let mut v = Vec::new();
-        for p in &args.precision {
-            let p = Precision::parse(p)?;
-            if !v.contains(&p) {
-                v.push(p);
-            }
-        }
-        v
-    };
-    let new_plan = |kernels, sizes, precisions, backends, inject_fault| -> Result<RunPlan> {
-        Ok(RunPlan {
-            kernels,
-            sizes,
-            precisions,
-            backends,
-            devices: args.device.clone(),
-            seed: args.seed,
-            measure,
-            backend_options: BackendOptions {
-                cpu_threads: args.threads,
-            },
-            power: (!args.no_energy).then(|| config.power.clone()),
-            idle_seconds,
-            energy_window: args.energy_window,
-            timeout_s: args.timeout,
-            inject_error: args.inject_error,
-            inject_fault,
-            kernels_dir: cli.kernels_dir.clone(),
-            label: args.label.as_deref().map(check_label).transpose()?,
-            series: None,
-        })
-    };
-    if args.dry_run {
-        let plan = new_plan(kernels, sizes, precisions, backends, inject_fault)?;
-        let jobs = runner::dry_run(registry, &plan, &required, &mut Progress::new())?;
-        write_stdout(hetbench::report::dry_run::dry_run_text(&jobs).as_bytes())?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    // The node's state, before anything is stored: a busy node under
-    // --strict stores nothing.
-    let (checked, roots) = preflight::collect(config);
-    preflight::print_advice(&checked.advice);
-    if args.strict && checked.busy() {
-        eprintln!(
-            "error: --strict: the node is busy (see the warning above); nothing was measured or stored"
-        );
-        return Ok(ExitCode::from(EXIT_NODE_BUSY));
-    }
-    // A resumed run's database must exist already.
-    let db = match &args.resume {
-        Some(_) => open_existing_db(db_path)?,
-        None => open_db(db_path)?,
-    };
-    let (plan, resume) = match &args.resume {
-        Some(run_id) => {
-            let (run, results, plan) = runner::load_for_resume(&db, run_id)?;
-            (plan, Some((run, results)))
-        }
-        None => (
-            new_plan(kernels, sizes, precisions, backends, inject_fault)?,
-            None,
-        ),
-    };
-    // A resumed run reads its manifests from where the original did.
-    let resumed_registry;
-    let registry = match (&resume, &plan.kernels_dir) {
-        (Some(_), dir) => {
-            resumed_registry = Registry::load(dir.as_deref())?;
-            &resumed_registry
-        }
-        (None, _) => registry,
-    };
-    let interrupt = Arc::new(AtomicBool::new(false));
-    // SIGHUP (an ssh session dropping) stops the run as Ctrl-C does.
-    for signal in [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ] {
-        signal_hook::flag::register(signal, interrupt.clone())
-            .context("could not install the SIGINT/SIGTERM/SIGHUP handler")?;
-    }
-    let isolation = if args.no_isolation {
-        runner::Isolation::InProcess
-    } else {
-        runner::Isolation::Process {
-            program: std::env::current_exe()
-                .context("could not find this executable for its workers")?,
-            args: vec!["worker".into()],
-        }
-    };
-    let opts = RunOptions {
-        plan,
-        required,
-        // args_os: an argument that is not UTF-8 is stored lossily, not a panic.
-        command: std::env::args_os()
-            .map(|a| redact_arg(&a.to_string_lossy()))
-            .collect::<Vec<_>>()
-            .join(" "),
-        isolation,
-        interrupt: interrupt.clone(),
-        preflight: Some((checked, roots)),
-    };
-    let runs_dir = cli.results_dir.join("runs");
-    let series = runner::series::Series::new(args.repeat);
-    let mut resume = resume;
-    let mut results = Vec::new();
-    let mut outcome = None;
-    for replicate in series.replicates() {
-        let mut opts = opts.clone();
-        if replicate.is_some() {
-            opts.plan.series = replicate;
-        }
-        let mut progress = Progress::new();
-        progress.verbose = args.verbose;
-        let this = match runner::run(
-            registry,
-            &opts,
-            resume.take(),
-            Sinks {
-                db: &db,
-                runs_dir: &runs_dir,
-            },
-            &mut progress,
-        ) {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                progress.bar.finish_and_clear();
-                if let Error::RunStopped { run_id, .. } = &e {
-                    eprintln!(
-                        "the run is marked interrupted where its stores still work; once storage is fixed, finish it with: {}",
-                        resume_command(cli, run_id)
-                    );
-                }
-                return Err(e.into());
-            }
-        };
-        progress.bar.finish_and_clear();
-        for line in progress.digest.lines() {
-            eprintln!("{line}");
-        }
-        results.extend(this.results.iter().cloned());
-        eprintln!(
-            "run {}{}: {} results stored in '{}' and '{}'",
-            this.run.run_id,
-            series.describe(opts.plan.series.as_ref()),
-            this.results.len(),
-            db.location(),
-            this.json_path.display()
-        );
-        let stop = this.run.status == hetbench::store::RunStatus::Interrupted;
-        outcome = Some(this);
-        if stop {
-            break;
-        }
-    }
-    let Some(outcome) = outcome else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    if let Some(p) = &outcome.run.platform.preflight {
-        use hetbench::platform::preflight::AdviceKind;
-        preflight::print_advice(p.advice.iter().filter(|a| a.kind == AdviceKind::Throttling));
-    }
-
-    write_results_tables(&results, args.wide)?;
-    if outcome.run.status == hetbench::store::RunStatus::Interrupted {
-        let done = outcome.results.len();
-        eprintln!(
-            "interrupted: {done} result(s) stored; finish the run with: {}{}",
-            resume_command(cli, &outcome.run.run_id),
-            series.left_out(outcome.run.plan.as_ref().and_then(|p| p.series.as_ref()))
-        );
-        return Ok(ExitCode::from(130));
-    }
-    eprintln!("{}", run_output::tally(&results));
-    let failures = results.iter().filter(|r| r.status.is_failure()).count();
-    if failures > 0 {
-        eprintln!(
-            "{failures} result(s) failed (verify_failed, error, timeout or crashed): see the table above"
-        );
-        return Ok(ExitCode::from(EXIT_RESULTS_FAILED));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The progress bar (stderr, hidden when stderr is not a terminal) and the
-/// warnings printed beside it.
-struct Progress {
-    bar: ProgressBar,
-    verbose: bool,
-    digest: run_output::Digest,
-}
-
-impl Progress {
-    fn new() -> Self {
-        let bar = if std::io::stderr().is_terminal() {
-            ProgressBar::new(0)
-        } else {
-            ProgressBar::hidden()
-        };
-        bar.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        Progress {
-            bar,
-            verbose: false,
-            digest: run_output::Digest::default(),
-        }
-    }
-}
-
-impl Observer for Progress {
-    fn backend_unavailable(&mut self, kind: BackendKind, reason: &str) {
-        self.bar
-            .suspend(|| eprintln!("note: backend {} skipped: {reason}", kind.as_str()));
-    }
-    fn meters(&mut self, found: &[&hetbench::power::MeterInfo], _missing: &[(String, String)]) {
-        let text = if found.is_empty() {
-            "note: no energy meter is usable: results carry no energy (see `hetbench info`)"
-                .to_string()
-        } else {
-            let names: Vec<String> = found
-                .iter()
-                .map(|m| format!("{} ({}, {})", m.name, m.scope.as_str(), m.method.as_str()))
-                .collect();
-            format!("energy meters: {}", names.join(", "))
-        };
-        self.bar.suspend(|| eprintln!("{text}"));
-    }
-    fn energy_note(&mut self, note: &str) {
-        self.bar.suspend(|| eprintln!("energy: {note}"));
-    }
-    fn plan_note(&mut self, note: &str) {
-        self.bar.suspend(|| eprintln!("note: {note}"));
-    }
-    fn planned(&mut self, total: usize, already_done: usize) {
-        self.bar.set_length(total as u64);
-        self.bar.set_position(already_done as u64);
-        if already_done > 0 {
-            self.bar.suspend(|| {
-                eprintln!("resuming: {already_done} of {total} measurements already stored")
-            });
-        }
-    }
-    fn started(&mut self, label: &str) {
-        self.bar.set_message(label.to_string());
-    }
-    fn finished(&mut self, r: &ResultRecord) {
-        if !self.verbose {
-            let now = self.digest.add(r);
-            self.bar
-                .suspend(|| now.iter().for_each(|l| eprintln!("{l}")));
-            self.bar.inc(1);
-            return;
-        }
-        self.bar.suspend(|| {
-            let label = format!("{} {} on {} {}", r.kernel, r.size, r.backend, r.device);
-            for w in &r.warnings {
-                eprintln!("warning: {label}: {w}");
-            }
-            for e in &r.energy {
-                for f in &e.flags {
-                    eprintln!("warning: {label}: energy from {}: {f}", e.meter);
-                }
-            }
-            if let Some(m) = r.model.as_ref().and_then(|m| m.report()) {
-                eprintln!("{}", hetbench::report::modeled::model_line(&label, m));
-            }
-            if r.status != Status::Ok {
-                eprintln!(
-                    "{}: {label}: {}",
-                    r.status.as_str(),
-                    r.message.as_deref().unwrap_or("")
-                );
-            }
-        });
-        self.bar.inc(1);
-    }
-}
-
-/// A platform label: 1 to 64 characters, none of them a control character.
-fn check_label(label: &str) -> Result<String> {
-    let label = label.trim();
-    if label.is_empty() || label.chars().count() > 64 || label.chars().any(char::is_control) {
-        return Err(Error::InvalidValue {
-            what: "--label".into(),
-            message: format!(
-                "{label:?} is not a platform label: give 1 to 64 characters, no control characters"
-            ),
-        }
-        .into());
-    }
-    Ok(label.to_string())
-}
-
 /// Prints clap's message for a bad command line with any password it
 /// quotes masked and its control characters escaped; the exit code is
 /// clap's (2). Help and version go out as clap writes them.
@@ -1261,41 +807,6 @@ fn argument_error(e: &clap::Error) -> ExitCode {
 /// scheme, `--db=...`, a libpq `password=...`), for storing the command.
 fn redact_arg(arg: &str) -> String {
     hetbench::store::redact(arg)
-}
-
-/// The command that finishes `run_id`, with the database, results
-/// directory and configuration this one was given, so that it works as
-/// printed (passwords masked).
-fn resume_command(cli: &Cli, run_id: &str) -> String {
-    let mut words = vec!["hetbench".to_string()];
-    let mut option = |name: &str, value: &Path| {
-        words.push(name.to_string());
-        words.push(shell_word(&redact_arg(&value.to_string_lossy())));
-    };
-    if let Some(db) = &cli.db {
-        option("--db", db);
-    }
-    if cli.results_dir != Path::new("results") {
-        option("--results-dir", &cli.results_dir);
-    }
-    if let Some(config) = &cli.config {
-        option("--config", config);
-    }
-    words.extend(["run".into(), "--resume".into(), shell_word(run_id)]);
-    words.join(" ")
-}
-
-/// `text` quoted for a POSIX shell where it needs quoting.
-fn shell_word(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@%,".contains(c));
-    if plain {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
 }
 
 /// Pushes run files, or every run of the local database, to `to`.

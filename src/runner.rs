@@ -30,13 +30,13 @@ use crate::backends::{self, Backend, BackendKind, Device};
 use crate::error::{Error, Result};
 use crate::kernel::{Buffer, Precision, SizeSpec};
 use crate::kernels::{RegisteredKernel, Registry};
-use crate::measure;
+use crate::measure::{self, MeasureConfig};
 pub use crate::plan::{
     Admission, FaultKind, Job, JobCheck, OpenBackend, PlannedJob, RunPlan, check_job, gib,
     planned_jobs, planned_precisions,
 };
 use crate::platform::{self, Fingerprint};
-use crate::power::{self, EnergyMeter, IdleReading};
+use crate::power::{self, EnergyMeter, IdleReading, PowerConfig};
 use crate::store::record::{RUN_FILE_SCHEMA, TimingRecord, now_rfc3339};
 use crate::store::{
     Database, ModelRecord, ResultFilter, ResultRecord, RunFile, RunRecord, RunStatus, Status, json,
@@ -332,76 +332,15 @@ pub fn run(
     // Resolve names first: bad input fails before anything is stored.
     let kernels = resolve(registry, plan, observer)?;
     let fingerprint = platform::fingerprint();
-    if let Some((run, _)) = &resume
-        && run.platform.hash != fingerprint.hash
-    {
-        return Err(Error::InvalidValue {
-            what: "--resume".into(),
-            message: format!(
-                "run {} was measured on platform {} ({}), this node is {} ({}): resume it there",
-                run.run_id,
-                run.platform.hash,
-                run.platform.hostname,
-                fingerprint.hash,
-                fingerprint.hostname
-            ),
-        });
+    if let Some((run, _)) = &resume {
+        same_platform(run, &fingerprint)?;
     }
     let backends = open_backends(plan, &opts.required, observer)?;
-    let meters = match &plan.power {
-        Some(cfg) => {
-            let d = power::discover(cfg);
-            let found: Vec<&power::MeterInfo> = d.meters.iter().map(|m| m.info()).collect();
-            observer.meters(&found, &d.missing);
-            d.meters
-        }
-        None => Vec::new(),
-    };
-    // Workers open the meters found here and probe no kind that is missing:
-    // a hung IPMI command costs its time limit once per run, not per job.
-    let worker_power = plan.power.clone().map(|mut cfg| {
-        if !meters.iter().any(|m| m.info().name.starts_with("ipmi")) {
-            cfg.ipmi_command.clear();
-        }
-        cfg
-    });
-    let mut measure_cfg = plan.measure;
-    if plan.energy_window {
-        let slowest = meters
-            .iter()
-            .map(|m| m.info().update_interval_s)
-            .fold(0.0, f64::max);
-        measure_cfg.min_window_s = 10.0 * slowest;
-    }
-
+    let meters = Meters::open(plan, observer);
     let (mut run, mut results) = match resume {
-        Some((mut run, results)) => {
-            run.status = RunStatus::Running;
-            run.finished_at = None;
-            // This session measures under its own node state.
-            if let Some((p, _)) = &opts.preflight {
-                run.platform.preflight = Some(p.clone().resuming(run.platform.preflight.take()));
-            }
-            (run, results)
-        }
+        Some((run, results)) => (resumed(run, opts), results),
         None => {
-            let idle = idle_baseline(&meters, plan.idle_seconds, observer);
-            let run = RunRecord {
-                run_id: uuid::Uuid::new_v4().to_string(),
-                started_at: now_rfc3339(),
-                finished_at: None,
-                status: RunStatus::Running,
-                harness_version: crate::HARNESS_VERSION.into(),
-                suite_version: crate::SUITE_VERSION.into(),
-                platform: Fingerprint {
-                    label: plan.label.clone(),
-                    preflight: opts.preflight.as_ref().map(|(p, _)| p.clone()),
-                    ..fingerprint.clone()
-                },
-                command: opts.command.clone(),
-                idle,
-                plan: Some(plan.clone()),
-            };
+            let run = new_run(opts, &fingerprint, &meters.meters, observer);
             sinks.db.insert_run(&run)?;
             (run, Vec::new())
         }
@@ -424,97 +363,25 @@ pub fn run(
     // The plan, in order; jobs already measured (on resume) are skipped.
     let mut todo = planned_jobs(plan, &kernels, &backends)?;
     let total = todo.len();
-    todo.retain(|j| {
-        !results.iter().any(|r| {
-            r.kernel == j.kernel.name()
-                && r.size == j.size.name
-                && r.precision == j.precision.as_str()
-                && r.backend == j.device.backend.as_str()
-                && r.device == j.device.id
-        })
-    });
+    todo.retain(|j| !results.iter().any(|r| measured_by(r, j)));
     observer.planned(total, total - todo.len());
 
     let mut interrupted = false;
     for planned in todo {
-        let PlannedJob {
-            kernel,
-            ref size,
-            precision,
-            backend,
-            device,
-        } = planned;
         if opts.interrupt.load(Ordering::SeqCst) {
             interrupted = true;
             break;
         }
         observer.started(&format!(
             "{} {} {} {}",
-            kernel.name(),
-            size.name,
-            device.backend.as_str(),
-            device.id
+            planned.kernel.name(),
+            planned.size.name,
+            planned.device.backend.as_str(),
+            planned.device.id
         ));
-        let base = Base {
-            kernel,
-            size,
-            precision,
-            device,
-            seed: plan.seed,
-            run: &run,
-        };
-        // Refused before it runs: over a device limit, short of memory.
-        let refused = check_job(&planned, plan.seed).map(|c| refusal(&c, &planned));
-        let mut record = match refused {
-            Err(e) => base.record(Status::Error, Some(e.to_string())),
-            Ok(Some((status, reason))) => base.record(status, Some(reason)),
-            Ok(None) => {
-                let job = Job {
-                    run_id: run.run_id.clone(),
-                    hostname: run.platform.hostname.clone(),
-                    platform_hash: run.platform.hash.clone(),
-                    platform_label: run.platform.label.clone(),
-                    kernel: kernel.name().to_string(),
-                    size: size.name.clone(),
-                    precision,
-                    backend: device.backend,
-                    device: device.id.clone(),
-                    seed: plan.seed,
-                    measure: measure_cfg,
-                    backend_options: plan.backend_options.clone(),
-                    power: worker_power.clone(),
-                    idle: run.idle.clone(),
-                    inject_error: plan.inject_error,
-                    fault: plan
-                        .inject_fault
-                        .iter()
-                        .find(|(k, _)| k == kernel.name())
-                        .map(|(_, f)| *f),
-                    kernels_dir: plan.kernels_dir.clone(),
-                };
-                match &opts.isolation {
-                    Isolation::InProcess => {
-                        let mut notes = Vec::new();
-                        let r = measure_job(&job, &base, backend, &meters, &mut notes);
-                        for n in notes {
-                            observer.energy_note(&n);
-                        }
-                        r
-                    }
-                    Isolation::Process { program, args } => {
-                        match run_child(program, args, &job, plan.timeout_s, &opts.interrupt) {
-                            ChildOutcome::Record(r) => *r,
-                            ChildOutcome::Failed(status, message) => {
-                                base.record(status, Some(message))
-                            }
-                            ChildOutcome::Interrupted => {
-                                interrupted = true;
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
+        let Some(mut record) = measure_planned(&planned, opts, &run, &meters, observer) else {
+            interrupted = true;
+            break;
         };
         record.refuse_impossible_figures();
         record.replicate = plan.series.clone();
@@ -546,6 +413,181 @@ pub fn run(
         results,
         json_path,
     })
+}
+
+/// A run resumes only on the platform that measured its first part.
+fn same_platform(run: &RunRecord, fingerprint: &Fingerprint) -> Result<()> {
+    if run.platform.hash == fingerprint.hash {
+        return Ok(());
+    }
+    Err(Error::InvalidValue {
+        what: "--resume".into(),
+        message: format!(
+            "run {} was measured on platform {} ({}), this node is {} ({}): resume it there",
+            run.run_id,
+            run.platform.hash,
+            run.platform.hostname,
+            fingerprint.hash,
+            fingerprint.hostname
+        ),
+    })
+}
+
+/// Whether `r` is the stored result of the planned job `j`.
+fn measured_by(r: &ResultRecord, j: &PlannedJob) -> bool {
+    r.kernel == j.kernel.name()
+        && r.size == j.size.name
+        && r.precision == j.precision.as_str()
+        && r.backend == j.device.backend.as_str()
+        && r.device == j.device.id
+}
+
+/// The energy meters of a run, what its workers are told to open, and the
+/// measurement settings they imply.
+struct Meters {
+    meters: Vec<Box<dyn EnergyMeter>>,
+    /// Workers open the meters found here and probe no kind that is
+    /// missing: a hung IPMI command costs its time limit once per run, not
+    /// per job.
+    worker_power: Option<PowerConfig>,
+    measure: MeasureConfig,
+}
+
+impl Meters {
+    fn open(plan: &RunPlan, observer: &mut dyn Observer) -> Meters {
+        let meters = match &plan.power {
+            Some(cfg) => {
+                let d = power::discover(cfg);
+                let found: Vec<&power::MeterInfo> = d.meters.iter().map(|m| m.info()).collect();
+                observer.meters(&found, &d.missing);
+                d.meters
+            }
+            None => Vec::new(),
+        };
+        let worker_power = plan.power.clone().map(|mut cfg| {
+            if !meters.iter().any(|m| m.info().name.starts_with("ipmi")) {
+                cfg.ipmi_command.clear();
+            }
+            cfg
+        });
+        let mut measure = plan.measure;
+        if plan.energy_window {
+            let slowest = meters
+                .iter()
+                .map(|m| m.info().update_interval_s)
+                .fold(0.0, f64::max);
+            measure.min_window_s = 10.0 * slowest;
+        }
+        Meters {
+            meters,
+            worker_power,
+            measure,
+        }
+    }
+}
+
+/// An interrupted run, running again under this session's node state.
+fn resumed(mut run: RunRecord, opts: &RunOptions) -> RunRecord {
+    run.status = RunStatus::Running;
+    run.finished_at = None;
+    if let Some((p, _)) = &opts.preflight {
+        run.platform.preflight = Some(p.clone().resuming(run.platform.preflight.take()));
+    }
+    run
+}
+
+/// A new run's record, after its idle power baseline.
+fn new_run(
+    opts: &RunOptions,
+    fingerprint: &Fingerprint,
+    meters: &[Box<dyn EnergyMeter>],
+    observer: &mut dyn Observer,
+) -> RunRecord {
+    let plan = &opts.plan;
+    let idle = idle_baseline(meters, plan.idle_seconds, observer);
+    RunRecord {
+        run_id: uuid::Uuid::new_v4().to_string(),
+        started_at: now_rfc3339(),
+        finished_at: None,
+        status: RunStatus::Running,
+        harness_version: crate::HARNESS_VERSION.into(),
+        suite_version: crate::SUITE_VERSION.into(),
+        platform: Fingerprint {
+            label: plan.label.clone(),
+            preflight: opts.preflight.as_ref().map(|(p, _)| p.clone()),
+            ..fingerprint.clone()
+        },
+        command: opts.command.clone(),
+        idle,
+        plan: Some(plan.clone()),
+    }
+}
+
+/// One planned job's record: refused before it runs (over a device limit,
+/// short of memory), or measured in this process or a worker. `None` when
+/// the run was interrupted while its worker ran.
+fn measure_planned(
+    planned: &PlannedJob,
+    opts: &RunOptions,
+    run: &RunRecord,
+    meters: &Meters,
+    observer: &mut dyn Observer,
+) -> Option<ResultRecord> {
+    let plan = &opts.plan;
+    let base = Base {
+        kernel: planned.kernel,
+        size: &planned.size,
+        precision: planned.precision,
+        device: planned.device,
+        seed: plan.seed,
+        run,
+    };
+    let refused = check_job(planned, plan.seed).map(|c| refusal(&c, planned));
+    match refused {
+        Err(e) => return Some(base.record(Status::Error, Some(e.to_string()))),
+        Ok(Some((status, reason))) => return Some(base.record(status, Some(reason))),
+        Ok(None) => {}
+    }
+    let job = Job {
+        run_id: run.run_id.clone(),
+        hostname: run.platform.hostname.clone(),
+        platform_hash: run.platform.hash.clone(),
+        platform_label: run.platform.label.clone(),
+        kernel: planned.kernel.name().to_string(),
+        size: planned.size.name.clone(),
+        precision: planned.precision,
+        backend: planned.device.backend,
+        device: planned.device.id.clone(),
+        seed: plan.seed,
+        measure: meters.measure,
+        backend_options: plan.backend_options.clone(),
+        power: meters.worker_power.clone(),
+        idle: run.idle.clone(),
+        inject_error: plan.inject_error,
+        fault: plan
+            .inject_fault
+            .iter()
+            .find(|(k, _)| k == planned.kernel.name())
+            .map(|(_, f)| *f),
+        kernels_dir: plan.kernels_dir.clone(),
+    };
+    match &opts.isolation {
+        Isolation::InProcess => {
+            let mut notes = Vec::new();
+            let r = measure_job(&job, &base, planned.backend, &meters.meters, &mut notes);
+            for n in notes {
+                observer.energy_note(&n);
+            }
+            Some(r)
+        }
+        Isolation::Process { program, args } => {
+            match run_child(program, args, &job, plan.timeout_s, &opts.interrupt) {
+                ChildOutcome::Record(r) => Some(*r),
+                ChildOutcome::Failed(status, message) => Some(base.record(status, Some(message))),
+                ChildOutcome::Interrupted => None,
+            }
+        }
+    }
 }
 
 /// Where the run locks are: `.locks` beside the run files' folder.
@@ -722,19 +764,7 @@ fn measure_job(
         let tolerance = prepared.tolerance(base.kernel.manifest.tolerance_for(precision));
         drop(prepared);
         if job.inject_error {
-            match outputs.entries.first_mut() {
-                Some((_, Buffer::F32(v))) => {
-                    if let Some(x) = v.last_mut() {
-                        *x = *x * 1.5 + 1.0;
-                    }
-                }
-                Some((_, Buffer::F64(v))) => {
-                    if let Some(x) = v.last_mut() {
-                        *x = *x * 1.5 + 1.0;
-                    }
-                }
-                _ => {}
-            }
+            corrupt_one_value(&mut outputs);
         }
         let manifest = &base.kernel.manifest;
         let verdict = base.kernel.kernel.verify(&inputs, &outputs, tolerance)?;
@@ -772,59 +802,12 @@ fn measure_job(
         r.warnings = m.warnings;
         // Host meters measure the host, not a modeled device: a modeled
         // result carries only the model's reading.
-        let host_energy = if modeled.is_some() {
-            Vec::new()
-        } else {
-            m.energy
-        };
-        for (meter, raw) in meters.iter().zip(host_energy) {
-            let info = meter.info();
-            match raw {
-                Ok(raw) => {
-                    let idle = job
-                        .idle
-                        .iter()
-                        .find(|i| i.meter == info.name)
-                        .map(|i| i.avg_w);
-                    // A throughput that failed verification gets no perf/W either.
-                    let perf = verdict.passed.then_some(throughput);
-                    r.energy.push(power::reading(
-                        info,
-                        raw,
-                        idle,
-                        perf,
-                        &manifest.throughput.unit,
-                    ));
-                }
-                Err(e) => notes.push(format!(
-                    "{}: meter {} failed: {e}",
-                    base.kernel.name(),
-                    info.name
-                )),
-            }
+        let perf = verdict.passed.then_some(throughput);
+        if modeled.is_none() {
+            host_readings(&mut r, job, meters, m.energy, perf, notes);
         }
         if let Some(mf) = modeled {
-            let info = power::MeterInfo {
-                name: mf.meter,
-                scope: power::Scope::Modeled,
-                method: power::Method::Modeled,
-                update_interval_s: 0.0,
-                covers: mf.covers,
-            };
-            let raw = power::RawEnergy {
-                joules: mf.energy_j,
-                seconds: mf.seconds,
-                samples: 0,
-            };
-            let perf = verdict.passed.then_some(throughput);
-            r.energy.push(power::reading(
-                &info,
-                raw,
-                None,
-                perf,
-                &manifest.throughput.unit,
-            ));
-            r.model = Some(ModelRecord::Report(Box::new(mf.report)));
+            modeled_reading(&mut r, mf, perf);
         }
         r.verification = Some(verdict);
         r.work = Some(work);
@@ -837,6 +820,72 @@ fn measure_job(
         }
         e => base.record(Status::Error, Some(e.to_string())),
     })
+}
+
+/// The self-test of verification: the last value of the first output,
+/// changed beyond any tolerance.
+fn corrupt_one_value(outputs: &mut crate::kernel::Buffers) {
+    match outputs.entries.first_mut() {
+        Some((_, Buffer::F32(v))) => {
+            if let Some(x) = v.last_mut() {
+                *x = *x * 1.5 + 1.0;
+            }
+        }
+        Some((_, Buffer::F64(v))) => {
+            if let Some(x) = v.last_mut() {
+                *x = *x * 1.5 + 1.0;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Each host meter's reading of the measurement, idle power subtracted;
+/// a meter that failed becomes a note. `perf` is the verified throughput
+/// (none when verification failed: no perf/W either).
+fn host_readings(
+    r: &mut ResultRecord,
+    job: &Job,
+    meters: &[Box<dyn EnergyMeter>],
+    energy: Vec<std::result::Result<power::RawEnergy, String>>,
+    perf: Option<f64>,
+    notes: &mut Vec<String>,
+) {
+    for (meter, raw) in meters.iter().zip(energy) {
+        let info = meter.info();
+        match raw {
+            Ok(raw) => {
+                let idle = job
+                    .idle
+                    .iter()
+                    .find(|i| i.meter == info.name)
+                    .map(|i| i.avg_w);
+                let reading = power::reading(info, raw, idle, perf, &r.throughput_unit);
+                r.energy.push(reading);
+            }
+            Err(e) => notes.push(format!("{}: meter {} failed: {e}", r.kernel, info.name)),
+        }
+    }
+}
+
+/// A modeled backend's energy, as a reading of scope and method `modeled`,
+/// and its model report.
+fn modeled_reading(r: &mut ResultRecord, mf: backends::ModeledFigures, perf: Option<f64>) {
+    let info = power::MeterInfo {
+        name: mf.meter,
+        scope: power::Scope::Modeled,
+        method: power::Method::Modeled,
+        update_interval_s: 0.0,
+        covers: mf.covers,
+    };
+    let raw = power::RawEnergy {
+        joules: mf.energy_j,
+        seconds: mf.seconds,
+        samples: 0,
+    };
+    let reading = power::reading(&info, raw, None, perf, &r.throughput_unit);
+    r.energy.push(reading);
+    r.model = Some(ModelRecord::Report(Box::new(mf.report)));
 }
 
 /// The worker side of process isolation: runs `job` in this process.
