@@ -8,6 +8,10 @@
 //! deepest module it names. Test modules (`#[cfg(test)] mod ...`) are left
 //! out: tests may reach across layers. The library and the binary
 //! (`src/main.rs`, `src/cli*`) are separate crates, each checked.
+//!
+//! The same reading checks that no function outside tests is longer than
+//! [`MAX_FUNCTION_LINES`]: a longer one is a subsystem that wants named
+//! steps of its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -70,6 +74,10 @@ fn code_only(text: &str) -> String {
                     j += 1 + hashes;
                     break;
                 }
+                // Lines are kept, so that line counts hold.
+                if chars[j] == '\n' {
+                    out.push('\n');
+                }
                 j += 1;
             }
             i = j;
@@ -79,6 +87,9 @@ fn code_only(text: &str) -> String {
             while i < chars.len() && chars[i] != '"' {
                 if chars[i] == '\\' {
                     i += 1;
+                }
+                if chars.get(i) == Some(&'\n') {
+                    out.push('\n');
                 }
                 i += 1;
             }
@@ -535,4 +546,97 @@ fn the_check_sees_cycles_and_ignores_tests_comments_and_strings() {
     assert_eq!(names, ["a/inner.rs", "a/mod.rs", "b/x.rs"], "{edges:?}");
     assert!(edges[&src.join("c.rs")].is_empty(), "{edges:?}");
     assert!(edges[&src.join("a/inner.rs")].contains_key(&src.join("c.rs")));
+}
+
+/// The longest a function outside tests may be, signature to closing brace.
+const MAX_FUNCTION_LINES: usize = 120;
+
+/// Every function defined in `code` (comments and literals blanked): its
+/// name, first line (1-based) and length in lines, signature to closing
+/// brace. Declarations without a body (trait methods) are left out; a
+/// nested function is counted on its own and within its parent.
+fn functions(code: &str) -> Vec<(String, usize, usize)> {
+    let bytes = code.as_bytes();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(found) = code[at..].find("fn ") {
+        let start = at + found;
+        at = start + 3;
+        let word_start =
+            start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+        let name: String = code[at..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if !word_start || name.is_empty() {
+            continue;
+        }
+        let Some(open) = code[at..].find(['{', ';']).map(|o| at + o) else {
+            break;
+        };
+        if bytes[open] == b';' {
+            continue;
+        }
+        let mut depth = 0;
+        let mut close = code.len();
+        for (j, b) in bytes.iter().enumerate().skip(open) {
+            match b {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = j;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let line = code[..start].matches('\n').count() + 1;
+        let lines = code[start..close].matches('\n').count() + 1;
+        out.push((name, line, lines));
+    }
+    out
+}
+
+#[test]
+fn no_function_outside_tests_is_over_the_limit() {
+    let (_, lib, bin) = crates();
+    let mut long = Vec::new();
+    let mut count = 0;
+    for file in lib.iter().chain(&bin) {
+        let text = std::fs::read_to_string(file).unwrap();
+        let (code, _) = without_tests(&code_only(&text));
+        for (name, line, lines) in functions(&code) {
+            count += 1;
+            if lines > MAX_FUNCTION_LINES {
+                long.push(format!(
+                    "{}:{line}: fn {name} is {lines} lines",
+                    file.display()
+                ));
+            }
+        }
+    }
+    assert!(count > 500, "only {count} functions read");
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FUNCTION_LINES} lines (split them into named steps):\n{}",
+        long.join("\n")
+    );
+}
+
+/// The length check counts from `fn` to the closing brace, skips bodiless
+/// declarations, and is not fooled by braces or newlines in strings.
+#[test]
+fn the_length_check_counts_lines_and_ignores_strings() {
+    let body = |n: usize| "    let x = 1;\n".repeat(n);
+    let code = format!(
+        "trait T {{ fn decl(&self); }}\nfn short() {{\n{}}}\nfn long() {{\n    let s = \"{{\n\n}}\";\n{}}}\n",
+        body(1),
+        body(119)
+    );
+    let found = functions(&code_only(&code));
+    let names: Vec<(&str, usize, usize)> =
+        found.iter().map(|(n, l, c)| (n.as_str(), *l, *c)).collect();
+    assert_eq!(names, vec![("short", 2, 3), ("long", 5, 124)]);
 }

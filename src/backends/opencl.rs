@@ -422,6 +422,124 @@ struct OpenClPrepared {
     _context: Context,
 }
 
+/// A profiling command queue on `entry`'s device.
+fn profiling_queue(context: &Context, entry: &Entry) -> Result<CommandQueue> {
+    // clCreateCommandQueueWithProperties is OpenCL 2.0: a 1.x driver's
+    // dispatch table may not have it, so use the 1.x entry point there.
+    // SAFETY: `entry.id` is the device the context was created from.
+    let queue = if version_at_least(&entry.device.api, "OpenCL ", (2, 0)) {
+        unsafe {
+            CommandQueue::create_with_properties(context, entry.id, CL_QUEUE_PROFILING_ENABLE, 0)
+        }
+    } else {
+        #[allow(deprecated)]
+        unsafe {
+            CommandQueue::create(context, entry.id, CL_QUEUE_PROFILING_ENABLE)
+        }
+    }
+    .map_err(cl_err("clCreateCommandQueue with profiling"))?;
+    Ok(queue)
+}
+
+/// The launch's device buffers, inputs written and outputs zeroed.
+fn upload(
+    context: &Context,
+    queue: &CommandQueue,
+    launch: &Launch,
+    inputs: &Inputs,
+) -> Result<Vec<DeviceBuffer>> {
+    let mut buffers = Vec::with_capacity(launch.buffers.len());
+    for b in &launch.buffers {
+        let flags = match b.role {
+            Role::Input => CL_MEM_READ_ONLY,
+            Role::Output => CL_MEM_READ_WRITE,
+        };
+        // Device memory counts 4-byte words (an f64 element is two).
+        let words = b.len * b.elem.size() / 4;
+        // A zero-sized buffer is invalid in OpenCL: allocate one element.
+        // SAFETY: no host pointer is passed; the size is checked above.
+        let buffer = unsafe {
+            ClBuffer::<cl_float>::create(context, flags, words.max(1), std::ptr::null_mut())
+        }
+        .map_err(cl_err(format!(
+            "clCreateBuffer '{}' of {}",
+            b.name,
+            mib(words as u64 * 4)
+        )))?;
+        let host = match b.role {
+            Role::Input => {
+                let data = inputs
+                    .buffers
+                    .get(b.name)
+                    .ok_or_else(|| backend_err(format!("input '{}' is missing", b.name)))?;
+                bytemuck::pod_collect_to_vec::<u8, f32>(b.bytes_of(data).map_err(backend_err)?)
+            }
+            Role::Output => Vec::new(),
+        };
+        buffers.push(DeviceBuffer {
+            name: b.name,
+            role: b.role,
+            len: words,
+            buffer,
+            elem: b.elem,
+            host,
+        });
+    }
+    for b in &mut buffers {
+        match b.role {
+            Role::Input => write(queue, &mut b.buffer, &b.host, b.name)?,
+            Role::Output => write(queue, &mut b.buffer, &vec![0.0; b.len], b.name)?,
+        }
+    }
+
+    Ok(buffers)
+}
+
+/// A kernel's entry point and the bytes of local memory it uses.
+type LocalMemory = (String, u64);
+
+/// Each dispatch's kernel with its arguments set and its geometry, and
+/// the local memory each kernel uses.
+fn ready_dispatches(
+    dev: &ClDevice,
+    entry: &Entry,
+    program: &Program,
+    source: &ShaderSource,
+    launch: &Launch,
+    buffers: &[DeviceBuffer],
+) -> Result<(Vec<ReadyDispatch>, Vec<LocalMemory>)> {
+    let max_wg = dev
+        .max_work_group_size()
+        .map_err(cl_err("CL_DEVICE_MAX_WORK_GROUP_SIZE"))?;
+    let mut dispatches = Vec::with_capacity(launch.dispatches.len());
+    let mut local_memory = Vec::with_capacity(launch.dispatches.len());
+    // CL_DEVICE_MEM_BASE_ADDR_ALIGN is in bits.
+    let align = u64::from(
+        dev.mem_base_addr_align()
+            .map_err(cl_err("CL_DEVICE_MEM_BASE_ADDR_ALIGN"))?,
+    ) / 8;
+    for d in &launch.dispatches {
+        let windows = windows(d, buffers, align)?;
+        let kernel = make_kernel(
+            program, &entry.id, source, launch, d, buffers, &windows, max_wg,
+        )?;
+        let bytes = kernel
+            .get_local_mem_size(entry.id)
+            .map_err(cl_err(format!("CL_KERNEL_LOCAL_MEM_SIZE of '{}'", d.entry)))?;
+        local_memory.push((d.entry.to_string(), bytes));
+        let (work_dim, global, local) = geometry(d);
+        dispatches.push(ReadyDispatch {
+            kernel,
+            _windows: windows.into_iter().flatten().collect(),
+            entry: d.entry,
+            work_dim,
+            global,
+            local,
+        });
+    }
+    Ok((dispatches, local_memory))
+}
+
 impl OpenClPrepared {
     fn new(
         entry: &Entry,
@@ -434,25 +552,7 @@ impl OpenClPrepared {
         let name = &entry.device.name;
 
         let context = Context::from_device(&dev).map_err(cl_err("clCreateContext"))?;
-        // clCreateCommandQueueWithProperties is OpenCL 2.0: a 1.x driver's
-        // dispatch table may not have it, so use the 1.x entry point there.
-        // SAFETY: `entry.id` is the device the context was created from.
-        let queue = if version_at_least(&entry.device.api, "OpenCL ", (2, 0)) {
-            unsafe {
-                CommandQueue::create_with_properties(
-                    &context,
-                    entry.id,
-                    CL_QUEUE_PROFILING_ENABLE,
-                    0,
-                )
-            }
-        } else {
-            #[allow(deprecated)]
-            unsafe {
-                CommandQueue::create(&context, entry.id, CL_QUEUE_PROFILING_ENABLE)
-            }
-        }
-        .map_err(cl_err("clCreateCommandQueue with profiling"))?;
+        let queue = profiling_queue(&context, entry)?;
 
         // Inputs come in the run's precision: f64 needs cl_khr_fp64 and the
         // source's f64 variant.
@@ -472,79 +572,10 @@ impl OpenClPrepared {
         );
         let program = build_program(&context, entry.id, name, source, options.trim())?;
 
-        let mut buffers = Vec::with_capacity(launch.buffers.len());
-        for b in &launch.buffers {
-            let flags = match b.role {
-                Role::Input => CL_MEM_READ_ONLY,
-                Role::Output => CL_MEM_READ_WRITE,
-            };
-            // Device memory counts 4-byte words (an f64 element is two).
-            let words = b.len * b.elem.size() / 4;
-            // A zero-sized buffer is invalid in OpenCL: allocate one element.
-            // SAFETY: no host pointer is passed; the size is checked above.
-            let buffer = unsafe {
-                ClBuffer::<cl_float>::create(&context, flags, words.max(1), std::ptr::null_mut())
-            }
-            .map_err(cl_err(format!(
-                "clCreateBuffer '{}' of {}",
-                b.name,
-                mib(words as u64 * 4)
-            )))?;
-            let host = match b.role {
-                Role::Input => {
-                    let data = inputs
-                        .buffers
-                        .get(b.name)
-                        .ok_or_else(|| backend_err(format!("input '{}' is missing", b.name)))?;
-                    bytemuck::pod_collect_to_vec::<u8, f32>(b.bytes_of(data).map_err(backend_err)?)
-                }
-                Role::Output => Vec::new(),
-            };
-            buffers.push(DeviceBuffer {
-                name: b.name,
-                role: b.role,
-                len: words,
-                buffer,
-                elem: b.elem,
-                host,
-            });
-        }
-        for b in &mut buffers {
-            match b.role {
-                Role::Input => write(&queue, &mut b.buffer, &b.host, b.name)?,
-                Role::Output => write(&queue, &mut b.buffer, &vec![0.0; b.len], b.name)?,
-            }
-        }
+        let buffers = upload(&context, &queue, launch, inputs)?;
 
-        let max_wg = dev
-            .max_work_group_size()
-            .map_err(cl_err("CL_DEVICE_MAX_WORK_GROUP_SIZE"))?;
-        let mut dispatches = Vec::with_capacity(launch.dispatches.len());
-        let mut local_memory = Vec::with_capacity(launch.dispatches.len());
-        // CL_DEVICE_MEM_BASE_ADDR_ALIGN is in bits.
-        let align = u64::from(
-            dev.mem_base_addr_align()
-                .map_err(cl_err("CL_DEVICE_MEM_BASE_ADDR_ALIGN"))?,
-        ) / 8;
-        for d in &launch.dispatches {
-            let windows = windows(d, &buffers, align)?;
-            let kernel = make_kernel(
-                &program, &entry.id, source, launch, d, &buffers, &windows, max_wg,
-            )?;
-            let bytes = kernel
-                .get_local_mem_size(entry.id)
-                .map_err(cl_err(format!("CL_KERNEL_LOCAL_MEM_SIZE of '{}'", d.entry)))?;
-            local_memory.push((d.entry.to_string(), bytes));
-            let (work_dim, global, local) = geometry(d);
-            dispatches.push(ReadyDispatch {
-                kernel,
-                _windows: windows.into_iter().flatten().collect(),
-                entry: d.entry,
-                work_dim,
-                global,
-                local,
-            });
-        }
+        let (dispatches, local_memory) =
+            ready_dispatches(&dev, entry, &program, source, launch, &buffers)?;
         check.run(&Footprint::of(launch, &local_memory))?;
         queue.finish().map_err(cl_err("clFinish after uploads"))?;
 

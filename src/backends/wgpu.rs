@@ -729,6 +729,142 @@ struct WgpuPrepared {
     timestamps: Option<Timestamps>,
 }
 
+/// The shader module: naga has validated it already; the scope catches what
+/// the device itself refuses (capabilities, backend compilation).
+fn compile(opened: &Opened, shader: &ShaderSource) -> Result<::wgpu::ShaderModule> {
+    let scopes = Scopes::push(opened);
+    // SAFETY: our shaders guard every index they use (they are written
+    // for ragged sizes), and every result is verified against a
+    // reference; without runtime checks the loops compile as written.
+    let module = unsafe {
+        opened.device.create_shader_module_trusted(
+            ::wgpu::ShaderModuleDescriptor {
+                label: Some(&shader.origin),
+                source: ::wgpu::ShaderSource::Wgsl(shader.text.as_str().into()),
+            },
+            ::wgpu::ShaderRuntimeChecks::unchecked(),
+        )
+    };
+    scopes.check(|| format!("WGSL compile error in {}", shader.origin))?;
+    Ok(module)
+}
+
+/// The bind group layout from the launch: inputs read-only storage,
+/// outputs read-write storage, then the uniform parameters.
+fn layout_entries(launch: &Launch) -> Vec<::wgpu::BindGroupLayoutEntry> {
+    let entry = |binding: usize, ty| ::wgpu::BindGroupLayoutEntry {
+        binding: binding as u32,
+        visibility: ::wgpu::ShaderStages::COMPUTE,
+        ty: ::wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    let mut entries: Vec<_> = launch
+        .buffers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let read_only = b.role == Role::Input;
+            entry(i, ::wgpu::BufferBindingType::Storage { read_only })
+        })
+        .collect();
+    entries.push(entry(
+        launch.buffers.len(),
+        ::wgpu::BufferBindingType::Uniform,
+    ));
+    entries
+}
+
+/// The launch's device buffers: inputs uploaded, outputs zeroed (wgpu
+/// zero-initialises) with a staging buffer each for the read-back.
+fn upload(device: &::wgpu::Device, launch: &Launch, inputs: &Inputs) -> Result<Vec<DeviceBuffer>> {
+    use ::wgpu::util::DeviceExt;
+    let usage = ::wgpu::BufferUsages::STORAGE
+        | ::wgpu::BufferUsages::COPY_DST
+        | ::wgpu::BufferUsages::COPY_SRC;
+    let mut buffers = Vec::with_capacity(launch.buffers.len());
+    for b in &launch.buffers {
+        let size = buffer_size(b.len, b.elem);
+        let empty = |label, usage| {
+            device.create_buffer(&::wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        let (buffer, staging, host) = match b.role {
+            Role::Input => {
+                let data = inputs
+                    .buffers
+                    .get(b.name)
+                    .ok_or_else(|| backend_error(format!("input '{}' is missing", b.name)))?;
+                let data = b.bytes_of(data).map_err(backend_error)?;
+                let buffer = if data.is_empty() {
+                    empty(b.name, usage)
+                } else {
+                    device.create_buffer_init(&::wgpu::util::BufferInitDescriptor {
+                        label: Some(b.name),
+                        contents: data,
+                        usage,
+                    })
+                };
+                (buffer, None, Some(data.to_vec()))
+            }
+            Role::Output => {
+                let read = ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST;
+                (empty(b.name, usage), Some(empty(b.name, read)), None)
+            }
+        };
+        buffers.push(DeviceBuffer {
+            name: b.name,
+            role: b.role,
+            buffer,
+            size: (b.len * b.elem.size()) as u64,
+            staging,
+            host,
+            elem: b.elem,
+        });
+    }
+    Ok(buffers)
+}
+
+impl Timestamps {
+    /// A query set for the two timestamps of a pass, with its resolve and
+    /// read-back buffers.
+    fn new(opened: &Opened) -> Timestamps {
+        let device = &opened.device;
+        let bytes = 2 * u64::from(::wgpu::QUERY_SIZE);
+        let buffer = |label, usage| {
+            device.create_buffer(&::wgpu::BufferDescriptor {
+                label: Some(label),
+                size: bytes,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        Timestamps {
+            query_set: device.create_query_set(&::wgpu::QuerySetDescriptor {
+                label: Some("pass timestamps"),
+                ty: ::wgpu::QueryType::Timestamp,
+                count: 2,
+            }),
+            resolve: buffer(
+                "timestamp resolve",
+                ::wgpu::BufferUsages::QUERY_RESOLVE | ::wgpu::BufferUsages::COPY_SRC,
+            ),
+            readback: buffer(
+                "timestamp readback",
+                ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
+            ),
+            period_ns: f64::from(opened.queue.get_timestamp_period()),
+        }
+    }
+}
+
 impl WgpuPrepared {
     fn build(
         opened: Opened,
@@ -737,60 +873,12 @@ impl WgpuPrepared {
         launch: Launch,
         inputs: &Inputs,
     ) -> Result<Self> {
-        use ::wgpu::util::DeviceExt;
         let device = &opened.device;
-
-        // The shader: naga has validated it already; the scope catches what
-        // the device itself refuses (capabilities, backend compilation).
-        let scopes = Scopes::push(&opened);
-        // SAFETY: our shaders guard every index they use (they are written
-        // for ragged sizes), and every result is verified against a
-        // reference; without runtime checks the loops compile as written.
-        let module = unsafe {
-            device.create_shader_module_trusted(
-                ::wgpu::ShaderModuleDescriptor {
-                    label: Some(&shader.origin),
-                    source: ::wgpu::ShaderSource::Wgsl(shader.text.as_str().into()),
-                },
-                ::wgpu::ShaderRuntimeChecks::unchecked(),
-            )
-        };
-        scopes.check(|| format!("WGSL compile error in {}", shader.origin))?;
-
-        // Layout from the launch: inputs read-only storage, outputs
-        // read-write storage, then the uniform parameters.
-        let mut entries: Vec<::wgpu::BindGroupLayoutEntry> = launch
-            .buffers
-            .iter()
-            .enumerate()
-            .map(|(i, b)| ::wgpu::BindGroupLayoutEntry {
-                binding: i as u32,
-                visibility: ::wgpu::ShaderStages::COMPUTE,
-                ty: ::wgpu::BindingType::Buffer {
-                    ty: ::wgpu::BufferBindingType::Storage {
-                        read_only: b.role == Role::Input,
-                    },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
-                count: None,
-            })
-            .collect();
-        entries.push(::wgpu::BindGroupLayoutEntry {
-            binding: launch.buffers.len() as u32,
-            visibility: ::wgpu::ShaderStages::COMPUTE,
-            ty: ::wgpu::BindingType::Buffer {
-                ty: ::wgpu::BufferBindingType::Uniform,
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        });
-
+        let module = compile(&opened, shader)?;
         let scopes = Scopes::push(&opened);
         let bgl = device.create_bind_group_layout(&::wgpu::BindGroupLayoutDescriptor {
             label: Some(kernel),
-            entries: &entries,
+            entries: &layout_entries(&launch),
         });
         let layout = device.create_pipeline_layout(&::wgpu::PipelineLayoutDescriptor {
             label: Some(kernel),
@@ -829,93 +917,13 @@ impl WgpuPrepared {
             )
         })?;
 
-        // Buffers: inputs uploaded, outputs zeroed (wgpu zero-initialises).
         let scopes = Scopes::push(&opened);
-        let usage = ::wgpu::BufferUsages::STORAGE
-            | ::wgpu::BufferUsages::COPY_DST
-            | ::wgpu::BufferUsages::COPY_SRC;
-        let mut buffers = Vec::with_capacity(launch.buffers.len());
-        for b in &launch.buffers {
-            let size = buffer_size(b.len, b.elem);
-            let (buffer, staging, host) = match b.role {
-                Role::Input => {
-                    let data = inputs
-                        .buffers
-                        .get(b.name)
-                        .ok_or_else(|| backend_error(format!("input '{}' is missing", b.name)))?;
-                    let data = b.bytes_of(data).map_err(backend_error)?;
-                    let buffer = if data.is_empty() {
-                        device.create_buffer(&::wgpu::BufferDescriptor {
-                            label: Some(b.name),
-                            size,
-                            usage,
-                            mapped_at_creation: false,
-                        })
-                    } else {
-                        device.create_buffer_init(&::wgpu::util::BufferInitDescriptor {
-                            label: Some(b.name),
-                            contents: data,
-                            usage,
-                        })
-                    };
-                    (buffer, None, Some(data.to_vec()))
-                }
-                Role::Output => {
-                    let buffer = device.create_buffer(&::wgpu::BufferDescriptor {
-                        label: Some(b.name),
-                        size,
-                        usage,
-                        mapped_at_creation: false,
-                    });
-                    let staging = device.create_buffer(&::wgpu::BufferDescriptor {
-                        label: Some(b.name),
-                        size,
-                        usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
-                        mapped_at_creation: false,
-                    });
-                    (buffer, Some(staging), None)
-                }
-            };
-            buffers.push(DeviceBuffer {
-                name: b.name,
-                role: b.role,
-                buffer,
-                size: (b.len * b.elem.size()) as u64,
-                staging,
-                host,
-                elem: b.elem,
-            });
-        }
+        let buffers = upload(device, &launch, inputs)?;
         let bind_groups = BindGroups::build(device, &bgl, kernel, &launch, &buffers)?;
-
-        let timestamps = if device
+        let timestamps = device
             .features()
             .contains(::wgpu::Features::TIMESTAMP_QUERY)
-        {
-            let bytes = 2 * u64::from(::wgpu::QUERY_SIZE);
-            Some(Timestamps {
-                query_set: device.create_query_set(&::wgpu::QuerySetDescriptor {
-                    label: Some("pass timestamps"),
-                    ty: ::wgpu::QueryType::Timestamp,
-                    count: 2,
-                }),
-                resolve: device.create_buffer(&::wgpu::BufferDescriptor {
-                    label: Some("timestamp resolve"),
-                    size: bytes,
-                    usage: ::wgpu::BufferUsages::QUERY_RESOLVE | ::wgpu::BufferUsages::COPY_SRC,
-                    mapped_at_creation: false,
-                }),
-                readback: device.create_buffer(&::wgpu::BufferDescriptor {
-                    label: Some("timestamp readback"),
-                    size: bytes,
-                    usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                }),
-                period_ns: f64::from(opened.queue.get_timestamp_period()),
-            })
-        } else {
-            None
-        };
+            .then(|| Timestamps::new(&opened));
         // Flush the uploads now, so the first timed run does not carry them.
         opened.queue.submit([]);
         wait(device)?;

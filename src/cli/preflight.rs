@@ -39,35 +39,58 @@ fn show<T>(r: &Reading<T>, f: impl Fn(&T) -> String) -> String {
     }
 }
 
+/// The load row: load averages, other processes' CPUs, the top three.
+fn load_text(l: &preflight::Load) -> String {
+    let top: Vec<String> = l
+        .top
+        .iter()
+        .take(3)
+        .map(|b| format!("{} {:.2}", b.name, b.cpus))
+        .collect();
+    format!(
+        "load average {:.2} {:.2} {:.2}; other processes used {:.2} of {} CPUs over {:.1} s{}",
+        l.loadavg[0],
+        l.loadavg[1],
+        l.loadavg[2],
+        l.other_cpus,
+        l.logical_cpus,
+        l.sample_s,
+        if top.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", top.join(", "))
+        }
+    )
+}
+
+/// The GPUs row: each GPU's clocks and power limits, as NVML reports them.
+fn gpus_text(g: &[preflight::GpuState]) -> String {
+    if g.is_empty() {
+        return "NVML found no GPU".into();
+    }
+    let mhz = |v: Option<u32>| v.map_or("?".into(), |m| m.to_string());
+    let w = |v: Option<f64>| v.map_or("?".into(), |w| format!("{w:.0}"));
+    g.iter()
+        .map(|s| {
+            format!(
+                "{} {}: {}/{} MHz, power limit {} W (enforced {} W)",
+                s.index,
+                s.name,
+                mhz(s.graphics_mhz),
+                mhz(s.max_graphics_mhz),
+                w(s.power_limit_w),
+                w(s.enforced_power_limit_w)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The `preflight` section of `hetbench info`.
 pub fn info_text(p: &Preflight) -> String {
     let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
     let rows: Vec<(&str, String)> = vec![
-        (
-            "load",
-            show(&p.load, |l| {
-                let top: Vec<String> = l
-                    .top
-                    .iter()
-                    .take(3)
-                    .map(|b| format!("{} {:.2}", b.name, b.cpus))
-                    .collect();
-                format!(
-                    "load average {:.2} {:.2} {:.2}; other processes used {:.2} of {} CPUs over {:.1} s{}",
-                    l.loadavg[0],
-                    l.loadavg[1],
-                    l.loadavg[2],
-                    l.other_cpus,
-                    l.logical_cpus,
-                    l.sample_s,
-                    if top.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", top.join(", "))
-                    }
-                )
-            }),
-        ),
+        ("load", show(&p.load, load_text)),
         (
             "governor",
             show(&p.governor, |g| {
@@ -118,30 +141,7 @@ pub fn info_text(p: &Preflight) -> String {
                 )
             }),
         ),
-        (
-            "gpus",
-            show(&p.gpus, |g| {
-                if g.is_empty() {
-                    return "NVML found no GPU".into();
-                }
-                let mhz = |v: Option<u32>| v.map_or("?".into(), |m| m.to_string());
-                let w = |v: Option<f64>| v.map_or("?".into(), |w| format!("{w:.0}"));
-                g.iter()
-                    .map(|s| {
-                        format!(
-                            "{} {}: {}/{} MHz, power limit {} W (enforced {} W)",
-                            s.index,
-                            s.name,
-                            mhz(s.graphics_mhz),
-                            mhz(s.max_graphics_mhz),
-                            w(s.power_limit_w),
-                            w(s.enforced_power_limit_w)
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            }),
-        ),
+        ("gpus", show(&p.gpus, |g| gpus_text(g))),
         (
             "throttling",
             show(&p.throttle_start, |t| {

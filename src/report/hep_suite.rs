@@ -142,6 +142,51 @@ pub fn document(
     score: std::result::Result<&ScoreReport, String>,
 ) -> Value {
     let p = &run.platform;
+    let devices = devices(&score);
+    let ok = results.iter().filter(|r| r.status.as_str() == "ok").count();
+    let status = if ok == results.len() && run.status.as_str() == "finished" {
+        "success"
+    } else {
+        "partial"
+    };
+    let (pre, during) = energy_plugin(run, results);
+    json!({
+        "host": {
+            "hostname": p.hostname,
+            "tags": {"platform_label": p.label, "platform_hash": p.hash},
+            "SW": {"os_version": format!("{} {}", p.os, p.os_version), "kernel_version": p.kernel_version},
+            "HW": {
+                "CPU": {"Architecture": p.arch, "CPU_Model": p.cpu.brand, "Vendor_ID": p.cpu.vendor,
+                        "CPU": p.cpu.logical_cpus.to_string(),
+                        "Cores": p.cpu.physical_cores.map(|c| c.to_string()),
+                        "CPU_Max_Speed_MHz": p.cpu.frequency_mhz.to_string()},
+                "MEMORY": {"Mem_Total": (p.memory_bytes / 1024).to_string()},
+            },
+        },
+        "suite": {"version": format!("hetbench {}", run.harness_version),
+                  "flags": {"command": run.command},
+                  "benchmark_version": {"hetbench": run.suite_version}},
+        "_id": format!("{}_{}", p.hostname, run.started_at),
+        "_timestamp": run.started_at,
+        "_timestamp_end": run.finished_at,
+        "json_version": JSON_VERSION,
+        "profiles": {"hetbench": {
+            "run_id": run.run_id,
+            "status": status,
+            "results": results.len(), "ok": ok,
+            "reference": score.as_ref().ok().map(|s| s.reference.clone()),
+            "intervals": score.as_ref().ok().map(|s| s.intervals.clone()),
+            "score_note": score.as_ref().err(),
+            "method": "geometric_mean",
+            "devices": devices,
+        }},
+        "plugins": {"hetbench-energy": {"pre": pre, "hetbench": during}},
+    })
+}
+
+/// The score per device: overall, per domain and per kernel, each with
+/// its interval and energy basis.
+fn devices(score: &std::result::Result<&ScoreReport, String>) -> serde_json::Map<String, Value> {
     let interval = |ci: Option<(f64, f64)>| ci.map(|(l, h)| json!([l, h]));
     let mut devices = serde_json::Map::new();
     let subjects = score.as_ref().map(|s| s.subjects.as_slice()).unwrap_or(&[]);
@@ -184,12 +229,17 @@ pub fn document(
                    "domains": domains, "kernels": kernels}),
         );
     }
-    let ok = results.iter().filter(|r| r.status.as_str() == "ok").count();
-    let status = if ok == results.len() && run.status.as_str() == "finished" {
-        "success"
-    } else {
-        "partial"
-    };
+    devices
+}
+
+/// The energy plugin's idle readings ("pre") and each result's readings.
+fn energy_plugin(
+    run: &RunRecord,
+    results: &[ResultRecord],
+) -> (
+    serde_json::Map<String, Value>,
+    serde_json::Map<String, Value>,
+) {
     let metric = |w: f64, unit: &str, config: Value| {
         let mut config = config;
         config["unit"] = json!(unit);
@@ -227,38 +277,7 @@ pub fn document(
             );
         }
     }
-    json!({
-        "host": {
-            "hostname": p.hostname,
-            "tags": {"platform_label": p.label, "platform_hash": p.hash},
-            "SW": {"os_version": format!("{} {}", p.os, p.os_version), "kernel_version": p.kernel_version},
-            "HW": {
-                "CPU": {"Architecture": p.arch, "CPU_Model": p.cpu.brand, "Vendor_ID": p.cpu.vendor,
-                        "CPU": p.cpu.logical_cpus.to_string(),
-                        "Cores": p.cpu.physical_cores.map(|c| c.to_string()),
-                        "CPU_Max_Speed_MHz": p.cpu.frequency_mhz.to_string()},
-                "MEMORY": {"Mem_Total": (p.memory_bytes / 1024).to_string()},
-            },
-        },
-        "suite": {"version": format!("hetbench {}", run.harness_version),
-                  "flags": {"command": run.command},
-                  "benchmark_version": {"hetbench": run.suite_version}},
-        "_id": format!("{}_{}", p.hostname, run.started_at),
-        "_timestamp": run.started_at,
-        "_timestamp_end": run.finished_at,
-        "json_version": JSON_VERSION,
-        "profiles": {"hetbench": {
-            "run_id": run.run_id,
-            "status": status,
-            "results": results.len(), "ok": ok,
-            "reference": score.as_ref().ok().map(|s| s.reference.clone()),
-            "intervals": score.as_ref().ok().map(|s| s.intervals.clone()),
-            "score_note": score.as_ref().err(),
-            "method": "geometric_mean",
-            "devices": devices,
-        }},
-        "plugins": {"hetbench-energy": {"pre": pre, "hetbench": during}},
-    })
+    (pre, during)
 }
 
 #[cfg(test)]

@@ -105,6 +105,48 @@ pub fn draw(
         .map(|k| points_with(data, k, include_estimated, include_modeled))
         .collect();
     let any_estimated = all.iter().flatten().any(|p| p.estimated);
+    let legend = legend(data, include_estimated, include_modeled, any_estimated);
+    let lh = legend_height(legend.len());
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, lh + PANEL_H * keys.len() as u32))
+            .into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        let (top, rest) = root.split_vertically(lh);
+        draw_legend(&top, &legend)?;
+        let panels = rest.split_evenly((keys.len(), 1));
+        for ((panel, key), pts) in panels.iter().zip(&keys).zip(&all) {
+            draw_panel(panel, data, key, pts)?;
+        }
+        root.present().map_err(plot_err)?;
+    }
+    let used = all.iter().map(Vec::len).sum();
+    Ok(Figure {
+        name: "power-throughput",
+        title,
+        svg,
+        provenance: format!(
+            "{}. Power is the gross average watts of each result's primary energy reading over its timed window; throughput is work over the median time. The Pareto front joins the points no other point beats on both axes{}.",
+            data_provenance(data, used),
+            match (include_estimated, include_modeled) {
+                (false, false) =>
+                    "; only measured points can be on it (hollow points marked EST. are estimates)",
+                (true, false) => ", estimated points included",
+                (false, true) => ", modeled points (FPGA emulation) included",
+                (true, true) => ", estimated and modeled points included",
+            }
+        ),
+    })
+}
+
+/// The legend: one entry per device, the front, and the estimated marking
+/// where one is drawn.
+fn legend(
+    data: &Dataset,
+    include_estimated: bool,
+    include_modeled: bool,
+    any_estimated: bool,
+) -> Vec<LegendEntry> {
     let mut legend: Vec<LegendEntry> = data
         .subjects
         .keys()
@@ -131,81 +173,62 @@ pub fn draw(
     if any_estimated {
         legend.push(estimated_legend_entry());
     }
-    let lh = legend_height(legend.len());
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, lh + PANEL_H * keys.len() as u32))
-            .into_drawing_area();
-        root.fill(&WHITE).map_err(plot_err)?;
-        let (top, rest) = root.split_vertically(lh);
-        draw_legend(&top, &legend)?;
-        let panels = rest.split_evenly((keys.len(), 1));
-        for ((panel, key), pts) in panels.iter().zip(&keys).zip(&all) {
-            let unit = data
-                .subjects
-                .values()
-                .find_map(|m| m.get(key).map(|r| r.throughput_unit.clone()))
-                .unwrap_or_default();
-            let xmax = pts.iter().map(|p| p.watts).fold(0.0, f64::max) * 1.2;
-            let ymax = pts.iter().map(|p| p.throughput).fold(0.0, f64::max) * 1.2;
-            let mut chart = ChartBuilder::on(panel)
-                .caption(format!("{} {} {}", key.0, key.1, key.2), font(16))
-                .margin(10)
-                .x_label_area_size(40)
-                .y_label_area_size(70)
-                .build_cartesian_2d(0f64..xmax.max(1e-9), 0f64..ymax.max(1e-9))
-                .map_err(plot_err)?;
-            chart
-                .configure_mesh()
-                .x_desc("average power, W (gross)")
-                .y_desc(unit)
-                .draw()
-                .map_err(plot_err)?;
-            let mut front: Vec<&PowerPoint> = pts.iter().filter(|p| p.on_front).collect();
-            front.sort_by(|a, b| a.watts.total_cmp(&b.watts));
-            if front.len() > 1 {
-                chart
-                    .draw_series(std::iter::once(PathElement::new(
-                        front
-                            .iter()
-                            .map(|p| (p.watts, p.throughput))
-                            .collect::<Vec<_>>(),
-                        RGBColor(120, 120, 120).stroke_width(3),
-                    )))
-                    .map_err(plot_err)?;
-            }
-            for p in pts {
-                let c = color(p.subject);
-                let at = (p.watts, p.throughput);
-                chart
-                    .draw_series(point_marks(at, c, p.estimated, p.on_front))
-                    .map_err(plot_err)?;
-                if p.estimated {
-                    chart
-                        .draw_series(std::iter::once(
-                            EmptyElement::at(at) + Text::new("EST.", (9, -6), font(11)),
-                        ))
-                        .map_err(plot_err)?;
-                }
-            }
-        }
-        root.present().map_err(plot_err)?;
+    legend
+}
+
+/// One kernel's panel: every point, the front joined by a grey line.
+fn draw_panel<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, plotters::coord::Shift>,
+    data: &Dataset,
+    key: &Key,
+    pts: &[PowerPoint],
+) -> Result<(), Error> {
+    let unit = data
+        .subjects
+        .values()
+        .find_map(|m| m.get(key).map(|r| r.throughput_unit.clone()))
+        .unwrap_or_default();
+    let xmax = pts.iter().map(|p| p.watts).fold(0.0, f64::max) * 1.2;
+    let ymax = pts.iter().map(|p| p.throughput).fold(0.0, f64::max) * 1.2;
+    let mut chart = ChartBuilder::on(panel)
+        .caption(format!("{} {} {}", key.0, key.1, key.2), font(16))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..xmax.max(1e-9), 0f64..ymax.max(1e-9))
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc("average power, W (gross)")
+        .y_desc(unit)
+        .draw()
+        .map_err(plot_err)?;
+    let mut front: Vec<&PowerPoint> = pts.iter().filter(|p| p.on_front).collect();
+    front.sort_by(|a, b| a.watts.total_cmp(&b.watts));
+    if front.len() > 1 {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                front
+                    .iter()
+                    .map(|p| (p.watts, p.throughput))
+                    .collect::<Vec<_>>(),
+                RGBColor(120, 120, 120).stroke_width(3),
+            )))
+            .map_err(plot_err)?;
     }
-    let used = all.iter().map(Vec::len).sum();
-    Ok(Figure {
-        name: "power-throughput",
-        title,
-        svg,
-        provenance: format!(
-            "{}. Power is the gross average watts of each result's primary energy reading over its timed window; throughput is work over the median time. The Pareto front joins the points no other point beats on both axes{}.",
-            data_provenance(data, used),
-            match (include_estimated, include_modeled) {
-                (false, false) =>
-                    "; only measured points can be on it (hollow points marked EST. are estimates)",
-                (true, false) => ", estimated points included",
-                (false, true) => ", modeled points (FPGA emulation) included",
-                (true, true) => ", estimated and modeled points included",
-            }
-        ),
-    })
+    for p in pts {
+        let c = color(p.subject);
+        let at = (p.watts, p.throughput);
+        chart
+            .draw_series(point_marks(at, c, p.estimated, p.on_front))
+            .map_err(plot_err)?;
+        if p.estimated {
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at(at) + Text::new("EST.", (9, -6), font(11)),
+                ))
+                .map_err(plot_err)?;
+        }
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::{
@@ -13,7 +14,7 @@ use super::{
     plot_err, unlabelled_note,
 };
 use crate::error::Error;
-use crate::report::data::{Dataset, Key};
+use crate::report::data::{Dataset, Key, Subject};
 use crate::store::ResultRecord;
 
 const WIDTH: u32 = 1000;
@@ -105,88 +106,8 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
         let (top, rest) = root.split_vertically(lh);
         draw_legend(&top, &legend)?;
         let panels = rest.split_evenly((keys.len(), 1));
-        let n = subjects.len() as f64;
         for (panel, key) in panels.iter().zip(&keys) {
-            let bars: Vec<(usize, &ResultRecord, PerfPerWatt)> = subjects
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| {
-                    let r = data.subjects[s].get(key)?;
-                    Some((i, r, perf_per_watt_of(r)?))
-                })
-                .collect();
-            let unit = bars
-                .first()
-                .and_then(|(_, r, _)| r.primary_energy())
-                .map(|e| e.perf_per_w_unit.clone())
-                .unwrap_or_default();
-            let ymax = bars.iter().map(|b| b.2.high).fold(0.0, f64::max) * 1.2;
-            let ymax = if ymax > 0.0 { ymax } else { 1.0 };
-            let mut chart = ChartBuilder::on(panel)
-                .caption(
-                    fit_text(
-                        &format!("{} {} {}: {} (gross power)", key.0, key.1, key.2, unit),
-                        WIDTH - 20,
-                        16,
-                    ),
-                    font(16),
-                )
-                .margin(10)
-                .x_label_area_size(24)
-                .y_label_area_size(70)
-                .build_cartesian_2d(0f64..n, 0f64..ymax)
-                .map_err(plot_err)?;
-            chart
-                .configure_mesh()
-                .disable_x_mesh()
-                .x_labels(0)
-                .y_desc(unit.clone())
-                .draw()
-                .map_err(plot_err)?;
-            let (xr, yr) = chart.plotting_area().get_pixel_range();
-            let mut placer = LabelPlacer::new((xr.start - 40, yr.start - 30, xr.end + 40, yr.end));
-            for (i, _r, p) in &bars {
-                let (x0, x1) = (*i as f64 + 0.15, *i as f64 + 0.85);
-                let c = color(*i);
-                if !p.estimated {
-                    chart
-                        .draw_series(std::iter::once(Rectangle::new(
-                            [(x0, 0.0), (x1, p.value)],
-                            c.filled(),
-                        )))
-                        .map_err(plot_err)?;
-                }
-                chart
-                    .draw_series(bar(x0, x1, p.value, c, p.estimated))
-                    .map_err(plot_err)?;
-                chart
-                    .draw_series(error_bar(*i as f64 + 0.5, 0.1, p.low, p.high))
-                    .map_err(plot_err)?;
-                let label = if p.estimated {
-                    format!("{} {}", crate::report::table::format_value(p.value), "EST.")
-                } else {
-                    crate::report::table::format_value(p.value)
-                };
-                // The value above its bar where it meets no neighbour's.
-                let at = chart.backend_coord(&(*i as f64 + 0.5, p.high));
-                let half = (label.chars().count() as f64 * letter_width(12) / 2.0).ceil() as i32;
-                if placer.place_box((at.0 - half, at.1 - 16, at.0 + half, at.1 - 2)) {
-                    chart
-                        .draw_series(std::iter::once(
-                            EmptyElement::at((*i as f64 + 0.5, p.high))
-                                + Text::new(label, (0, -16), centered(12)),
-                        ))
-                        .map_err(plot_err)?;
-                }
-                // Each bar named by its legend number under the axis.
-                chart
-                    .draw_series(std::iter::once(
-                        EmptyElement::at((*i as f64 + 0.5, 0.0))
-                            + Text::new(format!("[{}]", i + 1), (0, 6), centered(13)),
-                    ))
-                    .map_err(plot_err)?;
-            }
-            unlabelled += placer.left_out;
+            unlabelled += draw_panel(panel, data, &subjects, key)?;
         }
         root.present().map_err(plot_err)?;
     }
@@ -206,4 +127,107 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
             unlabelled_note(unlabelled)
         ),
     })
+}
+
+/// One kernel's panel: a bar per device with its interval and value; the
+/// labels left out for want of room.
+fn draw_panel<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, plotters::coord::Shift>,
+    data: &Dataset,
+    subjects: &[Subject],
+    key: &Key,
+) -> Result<usize, Error> {
+    let n = subjects.len() as f64;
+    let bars: Vec<(usize, &ResultRecord, PerfPerWatt)> = subjects
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let r = data.subjects[s].get(key)?;
+            Some((i, r, perf_per_watt_of(r)?))
+        })
+        .collect();
+    let unit = bars
+        .first()
+        .and_then(|(_, r, _)| r.primary_energy())
+        .map(|e| e.perf_per_w_unit.clone())
+        .unwrap_or_default();
+    let ymax = bars.iter().map(|b| b.2.high).fold(0.0, f64::max) * 1.2;
+    let ymax = if ymax > 0.0 { ymax } else { 1.0 };
+    let mut chart = ChartBuilder::on(panel)
+        .caption(
+            fit_text(
+                &format!("{} {} {}: {} (gross power)", key.0, key.1, key.2, unit),
+                WIDTH - 20,
+                16,
+            ),
+            font(16),
+        )
+        .margin(10)
+        .x_label_area_size(24)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..n, 0f64..ymax)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_desc(unit.clone())
+        .draw()
+        .map_err(plot_err)?;
+    let (xr, yr) = chart.plotting_area().get_pixel_range();
+    let mut placer = LabelPlacer::new((xr.start - 40, yr.start - 30, xr.end + 40, yr.end));
+    for (i, _r, p) in &bars {
+        draw_bar(&mut chart, &mut placer, *i, p)?;
+    }
+    Ok(placer.left_out)
+}
+
+/// Device `i`'s bar (hatched and marked EST. when estimated), its error
+/// bar, its value where there is room, and its legend number.
+fn draw_bar<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    placer: &mut LabelPlacer,
+    i: usize,
+    p: &PerfPerWatt,
+) -> Result<(), Error> {
+    let (x0, x1) = (i as f64 + 0.15, i as f64 + 0.85);
+    let c = color(i);
+    if !p.estimated {
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(x0, 0.0), (x1, p.value)],
+                c.filled(),
+            )))
+            .map_err(plot_err)?;
+    }
+    chart
+        .draw_series(bar(x0, x1, p.value, c, p.estimated))
+        .map_err(plot_err)?;
+    chart
+        .draw_series(error_bar(i as f64 + 0.5, 0.1, p.low, p.high))
+        .map_err(plot_err)?;
+    let label = if p.estimated {
+        format!("{} {}", crate::report::table::format_value(p.value), "EST.")
+    } else {
+        crate::report::table::format_value(p.value)
+    };
+    // The value above its bar where it meets no neighbour's.
+    let at = chart.backend_coord(&(i as f64 + 0.5, p.high));
+    let half = (label.chars().count() as f64 * letter_width(12) / 2.0).ceil() as i32;
+    if placer.place_box((at.0 - half, at.1 - 16, at.0 + half, at.1 - 2)) {
+        chart
+            .draw_series(std::iter::once(
+                EmptyElement::at((i as f64 + 0.5, p.high))
+                    + Text::new(label, (0, -16), centered(12)),
+            ))
+            .map_err(plot_err)?;
+    }
+    // Each bar named by its legend number under the axis.
+    chart
+        .draw_series(std::iter::once(
+            EmptyElement::at((i as f64 + 0.5, 0.0))
+                + Text::new(format!("[{}]", i + 1), (0, 6), centered(13)),
+        ))
+        .map_err(plot_err)?;
+    Ok(())
 }

@@ -234,118 +234,9 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
         draw_legend(&top, &legend)?;
         let panels = rest.split_evenly((roofs.len(), 1));
         for (panel, (i, subject, roof)) in panels.iter().zip(&roofs) {
-            let c = color(*i);
-            let ridge = roof.bandwidth_gbs.map(|bw| roof.peak_gflops / bw);
-            let xs = roof
-                .points
-                .iter()
-                .map(|p| p.intensity)
-                .chain(ridge)
-                .collect::<Vec<_>>();
-            let xmin = xs.iter().copied().fold(f64::INFINITY, f64::min) / 4.0;
-            let xmax = xs.iter().copied().fold(0.0, f64::max) * 4.0;
-            let ymin = roof
-                .points
-                .iter()
-                .map(|p| p.gflops)
-                .fold(f64::INFINITY, f64::min)
-                .min(
-                    roof.bandwidth_gbs
-                        .map(|bw| bw * xmin)
-                        .unwrap_or(f64::INFINITY),
-                )
-                / 2.0;
-            let ymax = roof.peak_gflops * 3.0;
-            let bw_text = match roof.bandwidth_gbs {
-                Some(bw) => format!("bandwidth ceiling {:.1} GB/s (stream_triad, measured)", bw),
-                None => "no stream_triad result: no bandwidth ceiling".into(),
-            };
-            let compute_text = format!(
-                "compute ceiling {:.1} GFLOP/s (best measured: {})",
-                roof.peak_gflops, roof.peak_from
-            );
-            notes.push(format!("{subject}: {bw_text}; {compute_text}"));
-            let mut chart = ChartBuilder::on(panel)
-                .caption(fit_text(subject, WIDTH - 20, 16), font(16))
-                .margin(10)
-                .x_label_area_size(40)
-                .y_label_area_size(70)
-                .build_cartesian_2d(
-                    (xmin.max(1e-6)..xmax.max(1e-5)).log_scale(),
-                    (ymin.max(1e-6)..ymax.max(1e-5)).log_scale(),
-                )
-                .map_err(plot_err)?;
-            chart
-                .configure_mesh()
-                .x_desc("arithmetic intensity, FLOP/byte (work model)")
-                .y_desc("GFLOP/s")
-                .draw()
-                .map_err(plot_err)?;
-            // The roof.
-            let mut roof_line = Vec::new();
-            match (roof.bandwidth_gbs, ridge) {
-                (Some(bw), Some(ridge)) => {
-                    roof_line.push((xmin, bw * xmin));
-                    roof_line.push((ridge, roof.peak_gflops));
-                }
-                _ => roof_line.push((xmin, roof.peak_gflops)),
-            }
-            roof_line.push((xmax, roof.peak_gflops));
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    roof_line,
-                    RGBColor(60, 60, 60).stroke_width(2),
-                )))
-                .map_err(plot_err)?;
-            // Labels inside the plotting area, never over a point or another label.
-            let (xr, yr) = chart.plotting_area().get_pixel_range();
-            let mut placer = LabelPlacer::new((xr.start, yr.start, xr.end, yr.end));
-            let ceilings = fit_text(
-                &format!("{compute_text}; {bw_text}"),
-                (xr.end - xr.start - 8).max(0) as u32,
-                12,
-            );
-            let at = chart.backend_coord(&(xmin, roof.peak_gflops));
-            let ceiling_at = placer.place(at, &ceilings, 12, &[(4, -18), (4, 4)]);
-            if let Some(offset) = ceiling_at {
-                chart
-                    .draw_series(std::iter::once(
-                        EmptyElement::at((xmin, roof.peak_gflops))
-                            + Text::new(ceilings, offset, font(12)),
-                    ))
-                    .map_err(plot_err)?;
-            }
-            for p in &roof.points {
-                let at = chart.backend_coord(&(p.intensity, p.gflops));
-                placer.reserve((at.0 - 7, at.1 - 7, at.0 + 7, at.1 + 7));
-            }
-            for p in &roof.points {
-                let at = chart.backend_coord(&(p.intensity, p.gflops));
-                let offset = placer.place(
-                    at,
-                    &p.label,
-                    12,
-                    &[
-                        (9, 2),
-                        (i32::MIN, 2),
-                        (9, -16),
-                        (i32::MIN, -16),
-                        (-20, 9),
-                        (-20, -24),
-                    ],
-                );
-                let mark =
-                    EmptyElement::at((p.intensity, p.gflops)) + Circle::new((0, 0), 6, c.filled());
-                match offset {
-                    Some(offset) => chart
-                        .draw_series(std::iter::once(
-                            mark + Text::new(p.label.clone(), offset, font(12)),
-                        ))
-                        .map_err(plot_err)?,
-                    None => chart.draw_series(std::iter::once(mark)).map_err(plot_err)?,
-                };
-            }
-            unlabelled += placer.left_out;
+            let (note, left_out) = draw_panel(panel, color(*i), subject, roof)?;
+            notes.push(note);
+            unlabelled += left_out;
         }
         root.present().map_err(plot_err)?;
     }
@@ -361,4 +252,158 @@ pub fn draw(data: &Dataset) -> Result<Figure, Error> {
             unlabelled_note(unlabelled)
         ),
     })
+}
+
+/// One device's panel: its roof, its points, and the ceilings' label; the
+/// provenance note and the labels left out for want of room.
+fn draw_panel<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, plotters::coord::Shift>,
+    c: RGBColor,
+    subject: &str,
+    roof: &Roofline,
+) -> Result<(String, usize), Error> {
+    let Bounds {
+        ridge,
+        xmin,
+        xmax,
+        ymin,
+        ymax,
+    } = Bounds::of(roof);
+    let bw_text = match roof.bandwidth_gbs {
+        Some(bw) => format!("bandwidth ceiling {:.1} GB/s (stream_triad, measured)", bw),
+        None => "no stream_triad result: no bandwidth ceiling".into(),
+    };
+    let compute_text = format!(
+        "compute ceiling {:.1} GFLOP/s (best measured: {})",
+        roof.peak_gflops, roof.peak_from
+    );
+    let note = format!("{subject}: {bw_text}; {compute_text}");
+    let mut chart = ChartBuilder::on(panel)
+        .caption(fit_text(subject, WIDTH - 20, 16), font(16))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(
+            (xmin.max(1e-6)..xmax.max(1e-5)).log_scale(),
+            (ymin.max(1e-6)..ymax.max(1e-5)).log_scale(),
+        )
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc("arithmetic intensity, FLOP/byte (work model)")
+        .y_desc("GFLOP/s")
+        .draw()
+        .map_err(plot_err)?;
+    // The roof.
+    let roof_line = roof_line(roof, ridge, xmin, xmax);
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            roof_line,
+            RGBColor(60, 60, 60).stroke_width(2),
+        )))
+        .map_err(plot_err)?;
+    // Labels inside the plotting area, never over a point or another label.
+    let (xr, yr) = chart.plotting_area().get_pixel_range();
+    let mut placer = LabelPlacer::new((xr.start, yr.start, xr.end, yr.end));
+    let ceilings = fit_text(
+        &format!("{compute_text}; {bw_text}"),
+        (xr.end - xr.start - 8).max(0) as u32,
+        12,
+    );
+    let at = chart.backend_coord(&(xmin, roof.peak_gflops));
+    let ceiling_at = placer.place(at, &ceilings, 12, &[(4, -18), (4, 4)]);
+    if let Some(offset) = ceiling_at {
+        chart
+            .draw_series(std::iter::once(
+                EmptyElement::at((xmin, roof.peak_gflops)) + Text::new(ceilings, offset, font(12)),
+            ))
+            .map_err(plot_err)?;
+    }
+    for p in &roof.points {
+        let at = chart.backend_coord(&(p.intensity, p.gflops));
+        placer.reserve((at.0 - 7, at.1 - 7, at.0 + 7, at.1 + 7));
+    }
+    for p in &roof.points {
+        let at = chart.backend_coord(&(p.intensity, p.gflops));
+        let offset = placer.place(
+            at,
+            &p.label,
+            12,
+            &[
+                (9, 2),
+                (i32::MIN, 2),
+                (9, -16),
+                (i32::MIN, -16),
+                (-20, 9),
+                (-20, -24),
+            ],
+        );
+        let mark = EmptyElement::at((p.intensity, p.gflops)) + Circle::new((0, 0), 6, c.filled());
+        match offset {
+            Some(offset) => chart
+                .draw_series(std::iter::once(
+                    mark + Text::new(p.label.clone(), offset, font(12)),
+                ))
+                .map_err(plot_err)?,
+            None => chart.draw_series(std::iter::once(mark)).map_err(plot_err)?,
+        };
+    }
+    Ok((note, placer.left_out))
+}
+
+/// A panel's axis ranges: the points and the ridge with room around them.
+struct Bounds {
+    ridge: Option<f64>,
+    xmin: f64,
+    xmax: f64,
+    ymin: f64,
+    ymax: f64,
+}
+
+impl Bounds {
+    fn of(roof: &Roofline) -> Bounds {
+        let ridge = roof.bandwidth_gbs.map(|bw| roof.peak_gflops / bw);
+        let xs = roof
+            .points
+            .iter()
+            .map(|p| p.intensity)
+            .chain(ridge)
+            .collect::<Vec<_>>();
+        let xmin = xs.iter().copied().fold(f64::INFINITY, f64::min) / 4.0;
+        let xmax = xs.iter().copied().fold(0.0, f64::max) * 4.0;
+        let ymin = roof
+            .points
+            .iter()
+            .map(|p| p.gflops)
+            .fold(f64::INFINITY, f64::min)
+            .min(
+                roof.bandwidth_gbs
+                    .map(|bw| bw * xmin)
+                    .unwrap_or(f64::INFINITY),
+            )
+            / 2.0;
+        let ymax = roof.peak_gflops * 3.0;
+        Bounds {
+            ridge,
+            xmin,
+            xmax,
+            ymin,
+            ymax,
+        }
+    }
+}
+
+/// The roof's corners: the bandwidth slope up to the ridge, then the
+/// compute ceiling; flat where there is no bandwidth ceiling.
+fn roof_line(roof: &Roofline, ridge: Option<f64>, xmin: f64, xmax: f64) -> Vec<(f64, f64)> {
+    let mut roof_line = Vec::new();
+    match (roof.bandwidth_gbs, ridge) {
+        (Some(bw), Some(ridge)) => {
+            roof_line.push((xmin, bw * xmin));
+            roof_line.push((ridge, roof.peak_gflops));
+        }
+        _ => roof_line.push((xmin, roof.peak_gflops)),
+    }
+    roof_line.push((xmax, roof.peak_gflops));
+    roof_line
 }

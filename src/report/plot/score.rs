@@ -28,7 +28,6 @@ const DOMAINS: [Domain; 4] = [
 ];
 
 pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
-    let n = report.subjects.len();
     let domains: Vec<Domain> = DOMAINS
         .into_iter()
         .filter(|d| {
@@ -42,27 +41,7 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
         .subjects
         .iter()
         .any(|s| s.overall_per_watt.is_some() && s.overall_per_watt_estimated);
-    let mut legend: Vec<LegendEntry> = domains
-        .iter()
-        .enumerate()
-        .map(|(i, d)| LegendEntry {
-            text: if *d == Domain::Micro && !report.include_micro {
-                "micro (shown, not counted in overall)".into()
-            } else {
-                d.as_str().into()
-            },
-            color: color(i + 1),
-            hollow: false,
-        })
-        .collect();
-    legend.push(LegendEntry {
-        text: "overall (geometric mean of the counted domains)".into(),
-        color: color(0),
-        hollow: false,
-    });
-    if any_estimated {
-        legend.push(estimated_legend_entry());
-    }
+    let legend = legend(report, &domains, any_estimated);
     let lh = legend_height(legend.len());
     let mut svg = String::new();
     let mut unlabelled = 0;
@@ -95,121 +74,161 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
         } else {
             unlabelled += panel.draw(&upper, 0f64..hi * 1.25, 0.0)?;
         }
-        // Score per watt.
-        let (labels_area, pw_area) = lower.split_horizontally(WIDTH / 3);
-        for (g, s) in report.subjects.iter().enumerate() {
-            labels_area
-                .draw(&Text::new(
-                    fit_text(&format!("[{}] {}", g + 1, s.label), WIDTH / 3 - 20, 12),
-                    (10, 30 + 18 * g as i32),
-                    font(12),
-                ))
-                .map_err(plot_err)?;
-        }
-        let pw_max = report
-            .subjects
-            .iter()
-            .filter_map(|s| s.overall_per_watt)
-            .fold(0.0, f64::max);
-        if pw_max > 0.0 {
-            let mut chart = ChartBuilder::on(&pw_area)
-                .caption("Overall score per watt (gross)", font(16))
-                .margin(10)
-                .x_label_area_size(40)
-                .y_label_area_size(70)
-                .build_cartesian_2d(0f64..n as f64, 0f64..pw_max * 1.25)
-                .map_err(plot_err)?;
-            chart
-                .configure_mesh()
-                .disable_x_mesh()
-                .x_labels(0)
-                .y_desc("score / W")
-                .draw()
-                .map_err(plot_err)?;
-            let (xr, yr) = chart.plotting_area().get_pixel_range();
-            let mut pw_labels =
-                LabelPlacer::new((xr.start - 40, yr.start - 30, xr.end + 40, yr.end));
-            for (g, s) in report.subjects.iter().enumerate() {
-                let Some(v) = s.overall_per_watt else {
-                    continue;
-                };
-                let est = s.overall_per_watt_estimated;
-                let (x0, x1) = (g as f64 + 0.2, g as f64 + 0.8);
-                if !est {
-                    chart
-                        .draw_series(std::iter::once(Rectangle::new(
-                            [(x0, 0.0), (x1, v)],
-                            color(0).filled(),
-                        )))
-                        .map_err(plot_err)?;
-                }
-                chart
-                    .draw_series(bar(x0, x1, v, color(0), est))
-                    .map_err(plot_err)?;
-                let label = if est {
-                    format!("{} EST.", format_value(v))
-                } else {
-                    format_value(v)
-                };
-                let at = chart.backend_coord(&(g as f64 + 0.5, v));
-                let half = (label.chars().count() as f64 * letter_width(12) / 2.0).ceil() as i32;
-                if pw_labels.place_box((at.0 - half, at.1 - 16, at.0 + half, at.1 - 2)) {
-                    chart
-                        .draw_series(std::iter::once(
-                            EmptyElement::at((g as f64 + 0.5, v))
-                                + Text::new(label, (0, -16), centered(12)),
-                        ))
-                        .map_err(plot_err)?;
-                }
-                chart
-                    .draw_series(std::iter::once(
-                        EmptyElement::at((g as f64 + 0.5, 0.0))
-                            + Text::new(format!("[{}]", g + 1), (0, 6), centered(13)),
-                    ))
-                    .map_err(plot_err)?;
-            }
-            unlabelled += pw_labels.left_out;
-        } else {
-            pw_area
-                .draw(&Text::new(
-                    if report.include_estimated {
-                        "no energy reading: no score per watt".to_string()
-                    } else {
-                        "no measured energy: no score per watt (--include-estimated allows estimates, labelled)".to_string()
-                    },
-                    (10, 30),
-                    font(13),
-                ))
-                .map_err(plot_err)?;
-        }
+        unlabelled += draw_per_watt(&lower, report)?;
         root.present().map_err(plot_err)?;
     }
     Ok(Figure {
         name: "score",
         title: "Score per platform and device".into(),
         svg,
-        provenance: format!(
-            "Scores against reference {}: per kernel, throughput over the reference's; geometric mean over sizes, weighted geometric mean per domain, geometric mean of the {} domains overall. Score per watt: each kernel's ratio over the gross average watts of its primary energy reading, {}; hetbench {}.{}",
-            report.reference,
-            if report.include_micro {
-                "four"
-            } else {
-                "non-micro"
-            },
-            match (report.include_estimated, report.include_modeled) {
-                (false, false) =>
-                    "measured readings only; modeled results (FPGA emulation) not scored",
-                (true, false) =>
-                    "estimated readings included and marked EST.; modeled results not scored",
-                (false, true) =>
-                    "modeled results included (devices marked [MODELED], readings EST.)",
-                (true, true) =>
-                    "estimated and modeled readings included and marked EST., modeled devices [MODELED]",
-            },
-            crate::HARNESS_VERSION,
-            unlabelled_note(unlabelled)
-        ),
+        provenance: provenance(report, unlabelled),
     })
+}
+
+/// The legend: the domains shown, overall, and the estimated marking where
+/// one is drawn.
+fn legend(report: &ScoreReport, domains: &[Domain], any_estimated: bool) -> Vec<LegendEntry> {
+    let mut legend: Vec<LegendEntry> = domains
+        .iter()
+        .enumerate()
+        .map(|(i, d)| LegendEntry {
+            text: if *d == Domain::Micro && !report.include_micro {
+                "micro (shown, not counted in overall)".into()
+            } else {
+                d.as_str().into()
+            },
+            color: color(i + 1),
+            hollow: false,
+        })
+        .collect();
+    legend.push(LegendEntry {
+        text: "overall (geometric mean of the counted domains)".into(),
+        color: color(0),
+        hollow: false,
+    });
+    if any_estimated {
+        legend.push(estimated_legend_entry());
+    }
+    legend
+}
+
+/// The lower panel: the device list with its numbers, and each device's
+/// overall score per watt; the labels left out for want of room.
+fn draw_per_watt<DB: DrawingBackend>(
+    lower: &DrawingArea<DB, plotters::coord::Shift>,
+    report: &ScoreReport,
+) -> Result<usize, Error> {
+    let n = report.subjects.len();
+    let mut unlabelled = 0;
+    let (labels_area, pw_area) = lower.split_horizontally(WIDTH / 3);
+    for (g, s) in report.subjects.iter().enumerate() {
+        labels_area
+            .draw(&Text::new(
+                fit_text(&format!("[{}] {}", g + 1, s.label), WIDTH / 3 - 20, 12),
+                (10, 30 + 18 * g as i32),
+                font(12),
+            ))
+            .map_err(plot_err)?;
+    }
+    let pw_max = report
+        .subjects
+        .iter()
+        .filter_map(|s| s.overall_per_watt)
+        .fold(0.0, f64::max);
+    if pw_max > 0.0 {
+        let mut chart = ChartBuilder::on(&pw_area)
+            .caption("Overall score per watt (gross)", font(16))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..n as f64, 0f64..pw_max * 1.25)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_desc("score / W")
+            .draw()
+            .map_err(plot_err)?;
+        let (xr, yr) = chart.plotting_area().get_pixel_range();
+        let mut pw_labels = LabelPlacer::new((xr.start - 40, yr.start - 30, xr.end + 40, yr.end));
+        for (g, s) in report.subjects.iter().enumerate() {
+            let Some(v) = s.overall_per_watt else {
+                continue;
+            };
+            let est = s.overall_per_watt_estimated;
+            let (x0, x1) = (g as f64 + 0.2, g as f64 + 0.8);
+            if !est {
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x0, 0.0), (x1, v)],
+                        color(0).filled(),
+                    )))
+                    .map_err(plot_err)?;
+            }
+            chart
+                .draw_series(bar(x0, x1, v, color(0), est))
+                .map_err(plot_err)?;
+            let label = if est {
+                format!("{} EST.", format_value(v))
+            } else {
+                format_value(v)
+            };
+            let at = chart.backend_coord(&(g as f64 + 0.5, v));
+            let half = (label.chars().count() as f64 * letter_width(12) / 2.0).ceil() as i32;
+            if pw_labels.place_box((at.0 - half, at.1 - 16, at.0 + half, at.1 - 2)) {
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((g as f64 + 0.5, v))
+                            + Text::new(label, (0, -16), centered(12)),
+                    ))
+                    .map_err(plot_err)?;
+            }
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((g as f64 + 0.5, 0.0))
+                        + Text::new(format!("[{}]", g + 1), (0, 6), centered(13)),
+                ))
+                .map_err(plot_err)?;
+        }
+        unlabelled += pw_labels.left_out;
+    } else {
+        pw_area
+            .draw(&Text::new(
+                if report.include_estimated {
+                    "no energy reading: no score per watt".to_string()
+                } else {
+                    "no measured energy: no score per watt (--include-estimated allows estimates, labelled)".to_string()
+                },
+                (10, 30),
+                font(13),
+            ))
+            .map_err(plot_err)?;
+    }
+    Ok(unlabelled)
+}
+
+/// What the score figure shows and how it was computed.
+fn provenance(report: &ScoreReport, unlabelled: usize) -> String {
+    format!(
+        "Scores against reference {}: per kernel, throughput over the reference's; geometric mean over sizes, weighted geometric mean per domain, geometric mean of the {} domains overall. Score per watt: each kernel's ratio over the gross average watts of its primary energy reading, {}; hetbench {}.{}",
+        report.reference,
+        if report.include_micro {
+            "four"
+        } else {
+            "non-micro"
+        },
+        match (report.include_estimated, report.include_modeled) {
+            (false, false) => "measured readings only; modeled results (FPGA emulation) not scored",
+            (true, false) =>
+                "estimated readings included and marked EST.; modeled results not scored",
+            (false, true) => "modeled results included (devices marked [MODELED], readings EST.)",
+            (true, true) =>
+                "estimated and modeled readings included and marked EST., modeled devices [MODELED]",
+        },
+        crate::HARNESS_VERSION,
+        unlabelled_note(unlabelled)
+    )
 }
 
 /// The score panel: one group of bars per device (its domains, then

@@ -96,23 +96,7 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
             provenance,
         });
     }
-    let mut legend: Vec<LegendEntry> = pts
-        .iter()
-        .map(|p| LegendEntry {
-            text: format!(
-                "[{}] {} ({}{})",
-                p.subject + 1,
-                report.subjects[p.subject].label,
-                p.scope,
-                if p.on_front { ", on the front" } else { "" }
-            ),
-            color: color(p.subject),
-            hollow: p.estimated,
-        })
-        .collect();
-    if pts.iter().any(|p| p.estimated) {
-        legend.push(estimated_legend_entry());
-    }
+    let legend = legend(report, &pts);
     let lh = legend_height(legend.len());
     let (x0, x1) = span(pts.iter().map(|p| (p.score, p.score_ci95)));
     let (y0, y1) = span(pts.iter().map(|p| (p.per_watt, p.per_watt_ci95)));
@@ -198,6 +182,29 @@ pub fn draw(report: &ScoreReport) -> Result<Figure, Error> {
         svg,
         provenance,
     })
+}
+
+/// The legend: each point's device, scope and whether it is on the front,
+/// then the estimated marking where one is drawn.
+fn legend(report: &ScoreReport, pts: &[SummaryPoint]) -> Vec<LegendEntry> {
+    let mut legend: Vec<LegendEntry> = pts
+        .iter()
+        .map(|p| LegendEntry {
+            text: format!(
+                "[{}] {} ({}{})",
+                p.subject + 1,
+                report.subjects[p.subject].label,
+                p.scope,
+                if p.on_front { ", on the front" } else { "" }
+            ),
+            color: color(p.subject),
+            hollow: p.estimated,
+        })
+        .collect();
+    if pts.iter().any(|p| p.estimated) {
+        legend.push(estimated_legend_entry());
+    }
+    legend
 }
 
 /// The axis range that holds every value and interval, with room around.
