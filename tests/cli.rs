@@ -520,8 +520,7 @@ mod fpga {
     #[test]
     fn fpga_emulation_shows_accuracy_and_assumptions() {
         let s = Scratch::new();
-        let kernels =
-            "gemm,stream_triad,mlp_jet,conv2d,kalman_fit,stencil3d,fma_peak,hough,cluster,nbody";
+        let kernels = "gemm,stream_triad,mlp_jet,conv2d,kalman_fit,stencil3d,fma_peak,hough,cluster,nbody,pic_push";
         let out = s
             .hb()
             .args([
@@ -600,7 +599,7 @@ mod fpga {
             );
         }
         let results = s.results_json(&["--backend", "fpga-emu"]);
-        assert_eq!(results.len(), 30);
+        assert_eq!(results.len(), 33);
         for r in &results {
             assert_eq!(r["status"], "ok", "{}", r["message"]);
             assert_eq!(r["energy"][0]["method"], "modeled");

@@ -44,8 +44,9 @@ fn a_quick_run_prints_one_screen_and_a_tally_that_matches_the_store() {
     );
     // XDG_RUNTIME_DIR was unset: Mesa is given a private one, and is quiet.
     assert!(!err.contains("XDG_RUNTIME_DIR"), "{err}");
-    // The FPGA kernels without a fixed-point path are one note per reason:
-    // those that give none share one, mc_transport gives its own.
+    // The FPGA kernels without a fixed-point path are one note per reason
+    // (today only mc_transport, which gives its own; those that give none
+    // would share one).
     let fixed: Vec<&&str> = lines
         .iter()
         .filter(|l| l.contains("no fixed-point path"))

@@ -57,7 +57,11 @@
 //!   `ap_fixed<36,18,Q,AP_SAT>`, where every decision is the f32 one when
 //!   the thresholds are at least 2^(23 - F), checked on the data);
 //! - `nbody`: a first-order bound relative to the sum of |terms| plus the
-//!   casts' and inputs' absolute errors, in `ap_fixed<56,24>`.
+//!   casts' and inputs' absolute errors, in `ap_fixed<56,24>`;
+//! - `pic_push`: in `ap_fixed<32,8>`, a first-order bound (absolute) from
+//!   reverse-mode differentiation of the push along each checked
+//!   trajectory ([`bound`], as `kalman_fit`'s), plus the f32 outputs'
+//!   rounding relative to the particle's largest |r| or |v|.
 //!
 //! The backend's `Prepared::tolerance` hands the tolerance to the runner.
 //! The accuracy (max abs and relative error against f64, what the relative
@@ -96,10 +100,12 @@
 //! - `cluster`: raster-scan labelling in bands with equivalence tables,
 //!   the bands joined, a relabelling pass;
 //! - `nbody`: a pair engine, one body per lane, the bodies broadcast from
-//!   on-chip memory, `hls::sqrt` and a divider per lane.
+//!   on-chip memory, `hls::sqrt` and a divider per lane;
+//! - `pic_push`: a streaming push engine, one pass through off-chip memory
+//!   per step, a divider per lane for 2 / (1 + t.t).
 //!
-//! `mc_transport` and `pic_push` have no fixed-point path (mc_transport
-//! says why in its README and skip reason).
+//! `mc_transport` has no fixed-point path (it says why in its README and
+//! skip reason).
 //!
 //! ## Adding a kernel
 //! A kernel gets a fixed-point path in its own module, in two steps:
@@ -128,6 +134,7 @@
 //! ([`crate::store::ResultRecord::is_modeled`]); then their devices are
 //! labelled `[MODELED]`.
 
+pub mod bound;
 pub mod card;
 pub mod fixed;
 pub mod model;

@@ -45,8 +45,13 @@ pub trait FpgaKernel: Sync {
 }
 
 /// The formats the emulation is compiled for (each a monomorphised
-/// `ApFixed`): these widths with TRN/RND/RND_CONV and WRAP/SAT.
-pub const FORMATS: &str = "ap_fixed<16,6>, <18,8>, <24,12>, <32,16> with AP_TRN, AP_RND or AP_RND_CONV and AP_WRAP or AP_SAT (kalman_fit: ap_fixed<64,18> with those modes)";
+/// `ApFixed`, [`fixed_instance!`]): the card formats of the kernels that
+/// run in the card's (gemm, stream_triad, conv2d, stencil3d, fma_peak),
+/// and the one format of each kernel that picks its own
+/// ([`FpgaKernel::format`]), each with TRN/RND/RND_CONV and WRAP/SAT.
+/// `mlp_jet` is not listed: it computes hls4ml's types at run time, in
+/// any valid format.
+pub const FORMATS: &str = "ap_fixed<16,6>, <18,8>, <24,12>, <32,16> with AP_TRN, AP_RND or AP_RND_CONV and AP_WRAP or AP_SAT; kernels in their own format, with those modes: kalman_fit ap_fixed<64,18>, nbody <56,24>, cluster <36,18>, pic_push <32,8>, hough <32,0>; mlp_jet runs in any format";
 
 /// Picks the monomorphised instance of generic fn `$f` for format `$fmt`,
 /// one `ApFixed` per listed (width, integer) pair and per supported mode;

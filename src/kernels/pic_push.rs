@@ -27,6 +27,10 @@
 //! Verification: the f64 Boris trajectory from the f32 inputs, for every
 //! particle up to 2^20 particles and a seeded sample of 65536 above (first
 //! and last included), plus every output finite.
+//!
+//! On the FPGA emulation ([`fpga`]) the push is [`boris_step`] in
+//! `ap_fixed<32,8>`, the factor 2 / (1 + t.t) divided as `ap_fixed.h`
+//! divides.
 
 use std::ops::Range;
 
@@ -42,7 +46,9 @@ use crate::kernels::BuiltinKernel;
 use crate::kernels::par::{Real, SharedMut, static_ranges};
 use crate::multiversion;
 
-pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("pic_push", PicPush);
+mod fpga;
+
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("pic_push", PicPush, ["pic_push/fpga.rs"]);
 
 /// Time step (cyclotron frequency 1: 0.1 rad per step).
 pub const DT: f32 = 0.1;
@@ -236,11 +242,7 @@ impl Kernel for PicPush {
                 format!("{}[{i}] (not finite)", NAMES[c])
             });
         }
-        let particles = if n <= FULL_CHECK {
-            (0..n).collect()
-        } else {
-            sample_indices(n, SAMPLED, inputs.seed, 300)
-        };
+        let particles = checked_particles(n, inputs.seed);
         let refs: Vec<(usize, [f64; 6], [f64; 2])> = particles
             .par_iter()
             .map(|&i| {
@@ -258,6 +260,116 @@ impl Kernel for PicPush {
         }
         Ok(checker.finish())
     }
+
+    fn fpga(&self) -> Option<&dyn crate::kernel::FpgaKernel> {
+        Some(&fpga::PicPushFpga)
+    }
+}
+
+/// The particles the verification compares: all up to `FULL_CHECK`, a
+/// seeded sample above.
+fn checked_particles(n: usize, seed: u64) -> Vec<usize> {
+    if n <= FULL_CHECK {
+        (0..n).collect()
+    } else {
+        sample_indices(n, SAMPLED, seed, 300)
+    }
+}
+
+/// The constants of one push in any [`crate::fpga::Scalar`], folded as an
+/// HLS design folds them (each from the f32 parameters in f64, then one
+/// conversion to the type): h k, -2 h k, -h b0 bb, h b0, h b0 bb, dt.
+pub struct BorisConstants<S> {
+    hk: S,
+    m2hk: S,
+    nhc: S,
+    hb0: S,
+    hb0bb: S,
+    dt: S,
+    one: S,
+    two: S,
+}
+
+impl<S: crate::fpga::Scalar> BorisConstants<S> {
+    pub fn new() -> Self {
+        let (dt, k, b0, bb) = (DT as f64, K as f64, B0 as f64, BB as f64);
+        let h = 0.5 * dt;
+        BorisConstants {
+            hk: S::from_f64(h * k),
+            m2hk: S::from_f64(-2.0 * h * k),
+            nhc: S::from_f64(-(h * b0 * bb)),
+            hb0: S::from_f64(h * b0),
+            hb0bb: S::from_f64(h * b0 * bb),
+            dt: S::from_f64(dt),
+            one: S::from_f64(1.0),
+            two: S::from_f64(2.0),
+        }
+    }
+}
+
+impl<S: crate::fpga::Scalar> BorisConstants<S> {
+    /// The constants [`boris_step`] multiplies by, with their uses per
+    /// push (h k twice, -2 h k once, -h b0 bb twice, h b0 bb once, dt
+    /// three times).
+    pub fn multipliers(&self) -> [(S, u64); 5] {
+        [(self.hk, 2), (self.m2hk, 1), (self.nhc, 2), (self.hb0bb, 1), (self.dt, 3)]
+    }
+}
+
+impl<S: crate::fpga::Scalar> Default for BorisConstants<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `base + b x c` per component as one HLS statement (the products and the
+/// sum exact in the wide type, one cast), with `extra` added in it.
+fn plus_cross<S: crate::fpga::Scalar>(base: [S; 3], b: [S; 3], c: [S; 3], extra: Option<([S; 3], S)>) -> [S; 3] {
+    std::array::from_fn(|i| {
+        let (j, k) = ((i + 1) % 3, (i + 2) % 3);
+        let w = S::mul_acc(base[i].widen(), b[j], c[k]);
+        let mut w = S::mul_acc(w, S::zero().sub(b[k]), c[j]);
+        if let Some((e, one)) = extra {
+            w = S::mul_acc(w, e[i], one);
+        }
+        S::from_wide(w)
+    })
+}
+
+/// One Boris push of one particle (x, y, z, vx, vy, vz) over any
+/// [`crate::fpga::Scalar`], as an HLS design computes it, one statement per
+/// line (a statement's products and sums exact, one cast at its end, as
+/// `ap_fixed.h`'s expression types are):
+///
+/// ```text
+/// he = (hk x, hk y, -2hk z);  v- = v + he
+/// xz, yz, zz = x z, y z, z z;  t = (-hc xz, -hc yz, hb0 + hb0bb zz)   (hc = h b0 bb)
+/// d = 1 + t.t;  f = 2 / d   (ap_fixed.h's division, truncated toward zero)
+/// s = f t;  v' = v- + v- x t;  v = v- + v' x s + he;  r = r + dt v
+/// ```
+///
+/// 21 products of variables, 9 by constants, 25 additions and one
+/// division. In f64 it is the verification's Boris step with the constants
+/// folded and the sums associated otherwise: not bit for bit (a test holds
+/// the two within 1e-13).
+pub fn boris_step<S: crate::fpga::Scalar>(p: [S; 6], c: &BorisConstants<S>) -> [S; 6] {
+    let [x, y, z, vx, vy, vz] = p;
+    let he = [c.hk.mul(x), c.hk.mul(y), c.m2hk.mul(z)];
+    let vm = [vx.add(he[0]), vy.add(he[1]), vz.add(he[2])];
+    let (xz, yz, zz) = (x.mul(z), y.mul(z), z.mul(z));
+    let t = [
+        c.nhc.mul(xz),
+        c.nhc.mul(yz),
+        S::from_wide(S::mul_acc(c.hb0.widen(), c.hb0bb, zz)),
+    ];
+    let d = S::from_wide(t.iter().fold(c.one.widen(), |w, &tc| S::mul_acc(w, tc, tc)));
+    let f = c.two.div(d);
+    let s = t.map(|tc| f.mul(tc));
+    let vp = plus_cross(vm, vm, t, None);
+    let v = plus_cross(vm, vp, s, Some((he, c.one)));
+    let r = [x, y, z];
+    let r: [S; 3] = std::array::from_fn(|i| S::from_wide(S::mul_acc(r[i].widen(), c.dt, v[i])));
+    [r[0], r[1], r[2], v[0], v[1], v[2]]
 }
 
 /// The f64 Boris trajectory of one particle (x, y, z, vx, vy, vz) after
@@ -649,6 +761,28 @@ mod tests {
             let worst = e.iter().map(|x| (x - e[0]).abs() / e[0].abs()).fold(0.0, f64::max);
             assert!(worst < 5e-3, "{s0:?}: energy moves by {:.3}%", 100.0 * worst);
         }
+    }
+
+    /// The push over `Scalar` in f64 (constants folded, sums associated
+    /// otherwise) is the verification's f64 trajectory within 1e-13 of the
+    /// scale (the fixed-point tolerance's allowance for it), not bit for
+    /// bit.
+    #[test]
+    fn the_generic_step_in_f64_is_the_reference() {
+        let inputs = PicPush.generate(&size(500, 64), 4).unwrap();
+        let p0 = inputs.buffers.f32("p0").unwrap();
+        let c = BorisConstants::<f64>::new();
+        let (mut worst, mut differs) = (0.0f64, false);
+        for i in 0..500 {
+            let s0: [f64; 6] = std::array::from_fn(|k| p0[k * 500 + i] as f64);
+            let (want, scale) = reference(s0, 64);
+            let got = (0..64).fold(s0, |s, _| boris_step(s, &c));
+            for k in 0..6 {
+                worst = worst.max((got[k] - want[k]).abs() / scale[k / 3]);
+                differs |= got[k] != want[k];
+            }
+        }
+        assert!(worst < 1e-13 && differs, "{worst:e}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::fpga::card::Card;
+use crate::fpga::bound::{self, Lin, UNIT_ROUNDOFF};
 use crate::fpga::fixed::Format;
 use crate::fpga::model::{self, Design, Usage};
 use crate::fpga::scalar::Scalar;
@@ -45,107 +46,13 @@ fn kalman_emulate<S: Scalar>(inputs: &Inputs) -> Result<Buffers> {
 
 type TolFn = fn(&Inputs) -> Result<(Tolerance, String)>;
 
-/// f64 unit roundoff, 2^-53.
-const UNIT_ROUNDOFF: f64 = f64::EPSILON / 2.0;
-
-/// One operation of the f64 filter on the tape of [`Lin`]: its parents
-/// with the partial derivatives, and the size of the error this operation
-/// itself adds when the code runs in `S` (its cast's rounding, or the
-/// input's quantisation) plus the f64 reference's own rounding.
-#[derive(Clone, Copy)]
-struct TapeNode {
-    parents: [(u32, f64); 3],
-    arity: u8,
-    err: f64,
-}
-
-thread_local! {
-    /// The tape of the track being bounded, and the largest |value| on it.
-    static TAPE: std::cell::RefCell<(Vec<TapeNode>, f64)> =
-        const { std::cell::RefCell::new((Vec::new(), 0.0)) };
-}
-
-/// A value of the f64 filter, recorded on a per-thread tape so that the
-/// first-order sensitivity of each output to every elementary error (each
-/// cast's rounding in `S`, each input's quantisation, the f64 reference's
-/// rounding) comes from one backward pass (reverse-mode differentiation).
-/// Unlike a running worst-case bound, which treats the errors of the
-/// covariance and of the gain computed from it as independent and grows
-/// past any use after seven planes, the adjoints keep their correlation:
-/// the filter's update cancels most of an error in the covariance.
-#[derive(Clone, Copy)]
-struct Lin<S> {
-    v: f64,
-    id: u32,
-    _s: std::marker::PhantomData<S>,
-}
-
-impl<S: Scalar> Lin<S> {
-    fn push(v: f64, parents: &[(u32, f64)], err: f64) -> Self {
-        let mut node = TapeNode {
-            parents: [(0, 0.0); 3],
-            arity: parents.len() as u8,
-            err,
-        };
-        node.parents[..parents.len()].copy_from_slice(parents);
-        let id = TAPE.with(|t| {
-            let mut t = t.borrow_mut();
-            t.0.push(node);
-            t.1 = t.1.max(v.abs());
-            t.0.len() as u32 - 1
-        });
-        Lin {
-            v,
-            id,
-            _s: std::marker::PhantomData,
-        }
-    }
-
-    /// The rounding error of one cast to `S`.
-    fn q() -> f64 {
-        S::format().map_or(0.0, |f| f.quant_error())
-    }
-}
-
-impl<S: Scalar> std::ops::Add for Lin<S> {
-    type Output = Self;
-    /// Fixed-point sums of one format are exact.
-    fn add(self, o: Self) -> Self {
-        let v = self.v + o.v;
-        Self::push(v, &[(self.id, 1.0), (o.id, 1.0)], v.abs() * UNIT_ROUNDOFF)
-    }
-}
-
-impl<S: Scalar> std::ops::Sub for Lin<S> {
-    type Output = Self;
-    fn sub(self, o: Self) -> Self {
-        let v = self.v - o.v;
-        Self::push(v, &[(self.id, 1.0), (o.id, -1.0)], v.abs() * UNIT_ROUNDOFF)
-    }
-}
-
-impl<S: Scalar> std::ops::Mul for Lin<S> {
-    type Output = Self;
-    fn mul(self, o: Self) -> Self {
-        let v = self.v * o.v;
-        Self::push(
-            v,
-            &[(self.id, o.v), (o.id, self.v)],
-            Self::q() + v.abs() * UNIT_ROUNDOFF,
-        )
-    }
-}
-
 impl<S: Scalar> super::Real for Lin<S> {
     fn from_f32(x: f32) -> Self {
-        let v = x as f64;
-        Self::push(v, &[], (S::from_f64(v).to_f64() - v).abs())
+        Lin::input(x as f64)
     }
     /// HLS's `T(1) / x` truncates toward zero: up to one LSB, not half.
     fn recip(self) -> Self {
-        let v = 1.0 / self.v;
-        let err = S::format().map_or(0.0, |f| f.recip_error());
-        Self::push(v, &[(self.id, -v * v)], err + v.abs() * UNIT_ROUNDOFF)
+        Scalar::recip(self)
     }
     /// Fused in fixed point (one cast), two roundings in the f64 filter.
     fn mul_add(a: Self, b: Self, c: Self) -> Self {
@@ -153,35 +60,10 @@ impl<S: Scalar> super::Real for Lin<S> {
         let v = p + c.v;
         Self::push(
             v,
-            &[(a.id, b.v), (b.id, a.v), (c.id, 1.0)],
+            &[(a, b.v), (b, a.v), (c, 1.0)],
             Self::q() + (p.abs() + v.abs()) * UNIT_ROUNDOFF,
         )
     }
-}
-
-/// The first-order bound on |out - f64| of each of `outs` on the tape:
-/// sum over the tape of |d out / d error_i| * error_i.
-fn first_order_bounds(tape: &[TapeNode], outs: &[u32]) -> Vec<f64> {
-    let mut adj = vec![0.0f64; tape.len()];
-    outs.iter()
-        .map(|&o| {
-            adj.fill(0.0);
-            adj[o as usize] = 1.0;
-            let mut bound = 0.0;
-            for i in (0..=o as usize).rev() {
-                let a = adj[i];
-                if a == 0.0 {
-                    continue;
-                }
-                let node = &tape[i];
-                bound += a.abs() * node.err;
-                for &(p, d) in &node.parents[..node.arity as usize] {
-                    adj[p as usize] += a * d;
-                }
-            }
-            bound
-        })
-        .collect()
 }
 
 /// `kalman_fit`'s tolerance: over the tracks the verification checks, the
@@ -197,22 +79,15 @@ fn kalman_tolerance<S: Scalar>(inputs: &Inputs) -> Result<(Tolerance, String)> {
     let (worst, largest) = tracks
         .par_iter()
         .map(|&t| {
-            TAPE.with(|tape| {
-                let mut tape = tape.borrow_mut();
-                tape.0.clear();
-                tape.1 = 0.0;
-            });
+            bound::reset();
             let r = super::fit::<Lin<S>>(&m, |l| {
                 (
                     <Lin<S> as super::Real>::from_f32(hx[l * n + t]),
                     <Lin<S> as super::Real>::from_f32(hy[l * n + t]),
                 )
             });
-            let outs: Vec<u32> = r.params.iter().chain([&r.chi2]).map(|x| x.id).collect();
-            let (bounds, largest) = TAPE.with(|tape| {
-                let tape = tape.borrow();
-                (first_order_bounds(&tape.0, &outs), tape.1)
-            });
+            let outs: Vec<Lin<S>> = r.params.iter().chain([&r.chi2]).copied().collect();
+            let (bounds, largest) = bound::bounds(&outs);
             let mut worst: (f64, usize) = (0.0, t);
             for (p, b) in bounds.iter().enumerate() {
                 let (v, scale) = if p < 5 {
