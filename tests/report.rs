@@ -1700,6 +1700,7 @@ fn tables_score_summary_and_compare_agree_on_a_series() {
         assert!(gemm[0].contains(cell), "{cell}: {text}");
     }
     assert!(text.contains("3 row(s) combine the replicates"), "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 120), "{text}");
     // --wide: the combined row (time 1 ms x 600 / 600), then each replicate.
     let wide = f.stdout(&["results", "--host", "rep", "--wide"]);
     let gemm: Vec<&str> = wide

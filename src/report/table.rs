@@ -228,11 +228,13 @@ pub fn results_text(results: &[ResultRecord]) -> String {
     render_text(&HEADINGS, &rows)
 }
 
-/// The note under a compact table where a row combines replicates.
-fn series_note(series: usize) -> String {
-    format!(
-        "{series} row(s) combine the replicates of a `run --repeat` series: the median throughput with a 95% interval over the replicates, as score and summary use it; `--wide` lists each replicate, `--json` every record\n"
-    )
+/// The note under a compact table where a row combines replicates,
+/// wrapped to `width`.
+fn series_note(series: usize, width: usize) -> String {
+    let note = format!(
+        "{series} row(s) combine the replicates of a `run --repeat` series: the median throughput with a 95% interval over the replicates, as score and summary use it; `--wide` lists each replicate, `--json` every record"
+    );
+    format!("{}\n", wrap(&note, width, 2))
 }
 
 /// The width that terminal tables and notes fit unless `--wide` is given.
@@ -463,7 +465,7 @@ pub fn results_text_compact(results: &[ResultRecord], width: usize) -> String {
         render_text(&COMPACT_HEADINGS, &rows)
     };
     if series > 0 {
-        out.push_str(&series_note(series));
+        out.push_str(&series_note(series, width));
     }
     if skipped > 0 {
         out.push_str(&format!(
