@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The report's figures on a crowded database: 20 platforms with long,
-# hostile host and device names. Renders the report in headless Chromium
+# hostile host and device names, priced in a generated economics file so
+# that the one render also draws the cost figures (cost front, tornado).
+# Renders the report in headless Chromium
 # with a checking script added to a copy of the page (the report itself
 # holds no script) that measures every text of every figure as laid out
 # and fails on two labels that overlap or a label outside its figure.
@@ -52,11 +54,21 @@ for i in range(20):
             e["energy_j"] = watts * e["window_s"]
             e["perf_per_w"] = (r["throughput"] or 0) / watts
     json.dump(f, open(f"{sys.argv[2]}/node{i:02d}.json", "w"))
+# Each platform priced by its hash, prices and lifetimes spread so that
+# the cost front and the sensitivity ranking have 20 distinct nodes.
+site = "[site]\nelectricity_eur_per_kwh = 0.18\nutilisation = 0.8\npue = 1.4\nidle_w = 30\n"
+entries = ""
+for i in range(20):
+    entries += (
+        f"\n[[platform]]\nmatch = \"{f'{i:02d}' * 8}\"\npurchase_eur = {3000 + 2500 * i}\n"
+        f"maintenance_eur_per_year = {100 + 40 * i}\nlifetime_years = {3 + i % 4}\n"
+        f"rack_units = {1 + i % 2}\nembodied_kgco2e = {800 + 90 * i}\n")
+open(f"{sys.argv[2]}/../economics.toml", "w").write(site + entries)
 EOF
 db="$work/crowded.db"
 rm -f "$db"
 "$hb" --db "$db" import "$work"/runs/*.json >/dev/null
-"$hb" --db "$db" report --out "$work/report" --allow-partial >/dev/null
+"$hb" --db "$db" report --out "$work/report" --allow-partial --economics "$work/economics.toml" >/dev/null
 html="$work/report/report.html"
 [ -s "$html" ] || fail "no report at $html"
 
@@ -93,7 +105,8 @@ document.querySelectorAll('svg').forEach((svg, n) => {
 });
 const out = document.createElement('pre');
 out.id = 'label-check';
-out.textContent = 'FIGURES ' + document.querySelectorAll('svg').length + '\n' + (found.length ? found.join('\n') : 'NO OVERLAPS');
+const ids = [...document.querySelectorAll('figure svg')].map(svg => svg.closest('figure').id).join(' ');
+out.textContent = 'FIGURES ' + document.querySelectorAll('svg').length + '\nIDS ' + ids + '\n' + (found.length ? found.join('\n') : 'NO OVERLAPS');
 document.body.appendChild(out);
 </script>"""
 assert "</body>" in page
@@ -111,12 +124,15 @@ m = re.search(r'<pre id="label-check">(.*?)</pre>', dom, re.S)
 assert m, "the checking script did not run"
 lines = html.unescape(m.group(1)).splitlines()
 figures = int(lines[0].split()[1])
-assert figures >= 4, f"only {figures} figures rendered"
-problems = [l for l in lines[1:] if l != "NO OVERLAPS"]
+assert figures >= 6, f"only {figures} figures rendered"
+ids = lines[1].split()[1:]
+for want in ("cost-front", "cost-sensitivity"):
+    assert want in ids, f"no {want} figure (figures: {' '.join(ids)})"
+problems = [l for l in lines[2:] if l != "NO OVERLAPS"]
 for p in problems[:int(__import__("os").environ.get("HETBENCH_LABEL_SHOW", "40"))]:
     print("  " + p, file=sys.stderr)
 if problems:
     print(f"{len(problems)} label problem(s) in {figures} figures", file=sys.stderr)
     sys.exit(1)
-print(f"check-plot-labels: {figures} figures of 20 platforms with long hostile names: no label overlaps another or leaves its figure")
+print(f"check-plot-labels: {figures} figures (cost front and tornado included) of 20 platforms with long hostile names: no label overlaps another or leaves its figure")
 EOF

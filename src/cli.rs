@@ -85,7 +85,7 @@ enum Command {
         /// GFLOP/s, GB/s, the attainable bound and the fraction of it reached
         #[arg(long)]
         roofline: bool,
-        /// Every column uncut, skipped results included (default: fits 120 columns)
+        /// Every column uncut, skipped results and each replicate of a `run --repeat` series included (default: fits 120 columns, a series on one combined row)
         #[arg(long)]
         wide: bool,
     },
@@ -300,7 +300,7 @@ struct RunArgs {
     /// Print every result's warnings, skips and model lines as they come (default: one line per kind, with its count)
     #[arg(long)]
     verbose: bool,
-    /// Print the results table with every column uncut, skipped results included (default: fits 120 columns)
+    /// Print the results table with every column uncut, skipped results and each replicate included (default: fits 120 columns, a series on one combined row)
     #[arg(long)]
     wide: bool,
     /// Refuse to measure on a busy node (other processes using more than a quarter of the CPUs): exit 4, nothing stored

@@ -737,3 +737,106 @@ fn the_report_carries_the_cost_tables_and_the_sensitivity_tornado() {
         .assert()
         .code(2);
 }
+
+/// A GPU node without a node meter: its result read the GPU board (300 W,
+/// idle 30 W), the CPU package (100 W, idle 40 W) and the DRAM (20 W, idle
+/// 10 W) over one window. Cost uses their sum, the node-level figure that
+/// `score --node-level` ranks, not the board alone. By hand: 420 W, idle
+/// 80 W (measured, the sum's); P = 420 x 0.5 + 80 x 0.5 = 250 W;
+/// E = 0.25 kW x 35040 h x 1.5 = 13140 kWh; TCO = 10000 + 1314 EUR.
+#[test]
+fn a_node_without_a_node_meter_is_costed_at_its_component_sum() {
+    let f = Fixture::new();
+    let mut run = platform(
+        "sumbox",
+        "5555555555555555",
+        1000.0,
+        ("counter", "gpu-board", 300.0, Some(30.0)),
+    );
+    for r in run["results"].as_array_mut().unwrap() {
+        r["backend"] = json!("wgpu");
+        r["device"] = json!("0");
+        r["device_name"] = json!("NVIDIA H100");
+        r["device_type"] = json!("discrete-gpu");
+        let board = r["energy"][0].clone();
+        let part = |meter: &str, scope: &str, w: f64, idle: f64| {
+            let mut e = board.clone();
+            e["meter"] = json!(meter);
+            e["scope"] = json!(scope);
+            e["avg_w"] = json!(w);
+            e["energy_j"] = json!(w);
+            e["idle_w"] = json!(idle);
+            e["active_w"] = json!(w - idle);
+            e["perf_per_w"] = json!(1000.0 / w);
+            e["perf_per_active_w"] = json!(1000.0 / (w - idle));
+            e
+        };
+        r["energy"] = json!([
+            board,
+            part("rapl:package-0", "cpu-package", 100.0, 40.0),
+            part("rapl:dram", "dram", 20.0, 10.0)
+        ]);
+    }
+    let file = f.write("sumbox.json", &run);
+    f.hb().arg("import").arg(file).assert().success();
+    let economics = format!(
+        "{ECONOMICS}\n[[platform]]\nmatch = \"sumbox\"\npurchase_eur = 10000\nmaintenance_eur_per_year = 0\nlifetime_years = 4\nrack_units = 1\nembodied_kgco2e = 500\n"
+    );
+    let c = f.json_with(&economics, &[]);
+    let r = row(&c, "sumbox");
+    assert_eq!(r["energy"]["scope"], "node");
+    assert_eq!(r["energy"]["component_sum"], true);
+    let covers = r["energy"]["covers"].as_str().unwrap();
+    assert!(
+        covers.starts_with(
+            "sum of cpu-package (rapl:package-0) + dram (rapl:dram) + gpu-board (test)"
+        ) && covers.contains("leaves out fans"),
+        "{covers}"
+    );
+    assert!(close(r["active"]["w"].as_f64().unwrap(), 420.0), "{r}");
+    assert!(close(r["idle"]["w"].as_f64().unwrap(), 80.0), "{r}");
+    assert_eq!(r["idle_origin"]["kind"], "measured");
+    let kwh = 0.25 * HOURS * 1.5;
+    assert!(close(kwh, 13140.0));
+    let tco = 10000.0 + kwh * 0.1;
+    assert!(close(figure(&r["tco_eur"]).0, tco), "{r}");
+    let work = 1000.0 * 0.5 * SECONDS;
+    assert!(close(figure(&r["eur_per_1e9"]).0, tco / work * 1e9), "{r}");
+    // The same 420 W that `score --node-level` divides by: gemm at
+    // 1000 / 200 = 5 over 420 W.
+    let out = f
+        .hb()
+        .args([
+            "score",
+            "--node-level",
+            "--allow-partial",
+            "--json",
+            "--reference",
+        ])
+        .arg(f.path("reference.json"))
+        .assert()
+        .success();
+    let score: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let s = score["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["subject"]["hostname"] == "sumbox")
+        .unwrap();
+    let ml = s["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["domain"] == "ml")
+        .unwrap();
+    assert!(close(ml["per_watt"].as_f64().unwrap(), 5.0 / 420.0), "{ml}");
+    // The terminal table labels it and says what the sum leaves out.
+    let p = f.path("sum.toml");
+    std::fs::write(&p, &economics).unwrap();
+    let text = f.text(&p);
+    assert!(text.contains("node/counter (component sum)"), "{text}");
+    assert!(
+        text.contains("node (component sum): a node without a node meter"),
+        "{text}"
+    );
+}

@@ -1604,22 +1604,21 @@ fn the_builtin_reference_covers_every_kernel_size_and_precision() {
     );
 }
 
-/// Three replicates of one series (`run --repeat 3`): gemm at 400, 1000 and
-/// 600 (median 600, ratio 3 to the reference's 200), each with a median
-/// interval of x/(1 -/+ 0.1): the score's ml figure is the median's, with
-/// the envelope 400/1.1 .. 1000/0.9 over 200 as its interval.
-#[test]
-fn score_combines_the_replicates_of_a_series() {
-    let f = Fixture::new();
+/// Imports host `rep` as three replicates of one series (`run --repeat
+/// 3`), gemm at the given throughputs (stream_triad 80, nbody 4), each
+/// with a median interval of x/(1 -/+ 0.1) and, where given, a counter
+/// reading at the cpu-package of the given watts.
+fn import_series(f: &Fixture, replicates: [(f64, Option<f64>); 3]) {
     let series = uuid::Uuid::new_v4().to_string();
     let mut files = Vec::new();
-    for (i, t) in [400.0, 1000.0, 600.0].into_iter().enumerate() {
+    for (i, (t, w)) in replicates.into_iter().enumerate() {
         let figures: Figures = [
             ("stream_triad", 80.0, 1e-3, 1e-4, 20),
             ("gemm", t, 1e-3, 1e-4, 20),
             ("nbody", 4.0, 1e-3, 1e-4, 20),
         ];
-        let mut run = platform("rep", "cccccccccccccccc", "0.1", &figures, None);
+        let energy = w.map(|w| ("counter", "cpu-package", w));
+        let mut run = platform("rep", "cccccccccccccccc", "0.1", &figures, energy);
         for r in run["results"].as_array_mut().unwrap() {
             r["replicate"] = json!({"series_id": series, "index": i + 1, "of": 3});
             r["recorded_at"] = json!(format!("2026-01-0{}T00:00:00Z", i + 2));
@@ -1627,6 +1626,16 @@ fn score_combines_the_replicates_of_a_series() {
         files.push(f.write(&format!("rep{i}.json"), &run));
     }
     f.hb().arg("import").args(&files).assert().success();
+}
+
+/// Three replicates of one series (`run --repeat 3`): gemm at 400, 1000 and
+/// 600 (median 600, ratio 3 to the reference's 200), each with a median
+/// interval of x/(1 -/+ 0.1): the score's ml figure is the median's, with
+/// the envelope 400/1.1 .. 1000/0.9 over 200 as its interval.
+#[test]
+fn score_combines_the_replicates_of_a_series() {
+    let f = Fixture::new();
+    import_series(&f, [(400.0, None), (1000.0, None), (600.0, None)]);
     let score = f.json(&["score"]);
     let rep = subject(&score, "rep");
     assert!(close(domain(rep, "ml"), 3.0), "{rep}");
@@ -1654,6 +1663,132 @@ fn score_combines_the_replicates_of_a_series() {
     assert_eq!(
         text.matches("leave out run-to-run variation").count(),
         1,
+        "{text}"
+    );
+}
+
+/// Three replicates of one series at gemm 400, 1000 and 600 GFLOP/s, read
+/// at 100, 200 and 200 W on the cpu-package: 4, 5 and 3 GFLOP/J. By hand:
+/// the combined figure is 600 (the median throughput; ml score 600 / 200 =
+/// 3, against alpha's 800: 0.75) at 4 GFLOP/J (the median per joule, not
+/// the middle replicate's 3), so a power of 600 / 4 = 150 W and an ml
+/// score per watt of 3 / 150 = 0.02. Tables, score, summary and compare
+/// all say so.
+#[test]
+fn tables_score_summary_and_compare_agree_on_a_series() {
+    let f = Fixture::new();
+    import_series(
+        &f,
+        [
+            (400.0, Some(100.0)),
+            (1000.0, Some(200.0)),
+            (600.0, Some(200.0)),
+        ],
+    );
+
+    // The compact table: one row for the series' gemm, 3 runs, 4 per J.
+    let text = f.stdout(&["results", "--host", "rep"]);
+    let gemm: Vec<&str> = text.lines().filter(|l| l.starts_with("gemm ")).collect();
+    assert_eq!(gemm.len(), 1, "{text}");
+    // The envelope: 400 / 1.1 = 600 x (1 - 39%), 1000 / 0.9 = 600 x (1 + 85%).
+    for cell in [
+        "  600.0  ",
+        "  -39%..+85%  ",
+        "  3 runs  ",
+        "  4.000 x/J (cpu-package)",
+    ] {
+        assert!(gemm[0].contains(cell), "{cell}: {text}");
+    }
+    assert!(text.contains("3 row(s) combine the replicates"), "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 120), "{text}");
+    // --wide: the combined row (time 1 ms x 600 / 600), then each replicate.
+    let wide = f.stdout(&["results", "--host", "rep", "--wide"]);
+    let gemm: Vec<&str> = wide
+        .lines()
+        .skip_while(|l| !l.starts_with("gemm "))
+        .take(4)
+        .collect();
+    assert!(gemm[0].contains("  1.000 ms  ") && gemm[0].contains("  3 runs  "));
+    for (line, (i, t)) in gemm[1..]
+        .iter()
+        .zip([(1, "400.0"), (2, "1000"), (3, "600.0")])
+    {
+        assert!(line.starts_with(&format!("  replicate {i}/3 ")), "{wide}");
+        assert!(
+            line.contains(&format!("  {t}  ")) && line.contains("  20  "),
+            "{wide}"
+        );
+    }
+
+    // Score: ml 3, per watt 3 / 150 W.
+    let score = f.json(&["score"]);
+    let rep = subject(&score, "rep");
+    let ml = rep["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["domain"] == "ml")
+        .unwrap()
+        .clone();
+    assert!(close(ml["score"].as_f64().unwrap(), 3.0), "{ml}");
+    assert!(close(ml["per_watt"].as_f64().unwrap(), 0.02), "{ml}");
+
+    // Summary: the same figures, as the score's.
+    let s = f.json(&["summary"]);
+    let sec = s["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "ml")
+        .unwrap();
+    let rep_in = |ranking: &Value| -> Value {
+        ["leader", "runner_up"]
+            .iter()
+            .map(|k| ranking[k].clone())
+            .find(|x| x["subject"]["hostname"] == "rep")
+            .unwrap_or_else(|| panic!("no rep in {ranking}"))
+    };
+    let fast = rep_in(&sec["fastest"]);
+    assert_eq!(fast["figure"]["value"], ml["score"], "{sec}");
+    assert_eq!(fast["figure"]["ci95"], ml["score_ci95"], "{sec}");
+    let per_joule = sec["per_joule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["energy_scope"] == "cpu-package")
+        .unwrap();
+    let pj = rep_in(per_joule);
+    assert_eq!(pj["figure"]["value"], ml["per_watt"], "{sec}");
+    assert_eq!(pj["figure"]["ci95"], ml["per_watt_ci95"], "{sec}");
+
+    // Compare against alpha (gemm 800 x/(1 -/+ 0.1)): 600 / 800 = 0.75;
+    // its interval from the log sides ln(600 / (400 / 1.1)) and
+    // ln(1000 / 0.9 / 600) of the series with alpha's ln(1 / 0.9), ln 1.1.
+    let c = f.json(&["compare", "--baseline", "alpha"]);
+    let g = c["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kernel"] == "gemm" && r["subject"]["hostname"] == "rep")
+        .unwrap();
+    assert_eq!(g["throughput"], 600.0);
+    assert!(close(g["ratio"].as_f64().unwrap(), 0.75), "{g}");
+    let below = ((600.0f64 * 1.1 / 400.0).ln().powi(2) + (1.0f64 / 0.9).ln().powi(2)).sqrt();
+    let above = ((1000.0f64 / 0.9 / 600.0).ln().powi(2) + 1.1f64.ln().powi(2)).sqrt();
+    assert!(
+        close(g["ci95_low"].as_f64().unwrap(), 0.75 * (-below).exp()),
+        "{g}"
+    );
+    assert!(
+        close(g["ci95_high"].as_f64().unwrap(), 0.75 * above.exp()),
+        "{g}"
+    );
+    let text = f.stdout(&["compare", "--baseline", "alpha"]);
+    assert!(
+        text.lines().any(|l| l.starts_with("gemm ")
+            && l.contains("rep:")
+            && l.contains(" 600.0 ")
+            && l.contains("  0.750  0.450 .. 1.399  ")),
         "{text}"
     );
 }

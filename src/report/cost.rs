@@ -5,9 +5,12 @@
 //! For one device of a platform and one result (kernel, size, precision):
 //!
 //! - node power while in service `P = P_active u + P_idle (1 - u)`, with
-//!   `P_active` the average power of the energy reading used (node scope
-//!   where the result has one, else the device's primary reading, whose
-//!   scope is named: then the host is not included), `P_idle` the
+//!   `P_active` the average power of the energy reading used: the
+//!   node-level one of [`crate::power::node::node_level`] where the result
+//!   has it (a node meter's, else its measured CPU package, DRAM and GPU
+//!   board meters summed over the window, labelled `component sum`: the
+//!   figure `--node-level` ranks), else the device's primary reading,
+//!   whose scope is named (then the host is not included); `P_idle` the
 //!   platform's `idle_w`, else the measured idle baseline of the same
 //!   meter, else the site's `idle_w`, and `u` the utilisation;
 //! - energy over the lifetime `E = P x 8760 h x years x PUE` (kWh);
@@ -37,13 +40,16 @@
 //! intensity, so the price and intensity at which they swap are closed
 //! forms ([`flip_point`]).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::power::{EnergyReading, Method, Scope};
-use crate::report::data::{Dataset, Subject, modeled_hint, rankable, throughput_estimate};
+use crate::report::data::{
+    Dataset, Subject, modeled_hint, node_energy, rankable, throughput_estimate,
+};
 use crate::report::economics::{Economics, Input, Origin, PlatformEconomics};
 use crate::report::score::{ESTIMATED_POWER_FACTOR, Figure, ScoreReport};
 use crate::report::stats::Estimate;
@@ -250,6 +256,11 @@ pub struct EnergyUsed {
     pub meter: String,
     /// Node level (the host included), or the device's own scope.
     pub node_level: bool,
+    /// A node-level figure summed from component meters (no node meter):
+    /// `covers` names them and what the sum leaves out.
+    pub component_sum: bool,
+    /// What the reading covers, as the meter (or the sum) says.
+    pub covers: String,
 }
 
 impl EnergyUsed {
@@ -267,17 +278,18 @@ impl EnergyUsed {
         )
     }
 
-    /// `node/sampled`, `cpu-package/counter (device only)`, with
-    /// ` ESTIMATED` or ` MODELED` where it applies.
+    /// `node/sampled`, `node/counter (component sum)`,
+    /// `cpu-package/counter (device only)`, with ` ESTIMATED` or
+    /// ` MODELED` where it applies.
     pub fn text(&self) -> String {
         format!(
             "{}/{}{}{}",
             self.scope.as_str(),
             self.method.as_str(),
-            if self.node_level {
-                ""
-            } else {
-                " (device only)"
+            match (self.node_level, self.component_sum) {
+                (true, true) => " (component sum)",
+                (true, false) => "",
+                (false, _) => " (device only)",
             },
             match self.method {
                 Method::Estimated => " ESTIMATED",
@@ -420,19 +432,26 @@ pub fn flip_point(one: (f64, f64, f64), two: (f64, f64, f64)) -> Option<f64> {
     (x.is_finite() && x > 0.0).then_some(x)
 }
 
-/// The reading a cost figure uses: a node-scope reading (measured first),
-/// else the device's primary reading.
-fn energy_of(r: &ResultRecord) -> Option<&EnergyReading> {
-    let ok = |e: &&EnergyReading| e.avg_w > 0.0 && e.avg_w.is_finite();
-    let node = |measured: bool| {
-        r.energy
+/// The reading a cost figure uses, and whether it is a sum of component
+/// meters: the node-level reading ([`node_energy`], the figure
+/// `--node-level` ranks: a node meter's, else the measured CPU package,
+/// DRAM and GPU board meters summed over the result's window), else a
+/// node-scope reading that is not measured, else the device's primary
+/// reading.
+fn energy_of(r: &ResultRecord) -> Option<(Cow<'_, EnergyReading>, bool)> {
+    let ok = |e: &EnergyReading| e.avg_w > 0.0 && e.avg_w.is_finite();
+    if let Some(e) = node_energy(r).filter(ok) {
+        let sum = !r
+            .energy
             .iter()
-            .filter(ok)
-            .find(|e| e.scope == Scope::Node && e.method.is_measured() == measured)
-    };
-    node(true)
-        .or_else(|| node(false))
-        .or_else(|| r.primary_energy().filter(ok))
+            .any(|x| x.scope == Scope::Node && x.meter == e.meter);
+        return Some((Cow::Owned(e), sum));
+    }
+    r.energy
+        .iter()
+        .find(|e| ok(e) && e.scope == Scope::Node && !e.method.is_measured())
+        .or_else(|| r.primary_energy().filter(|e| ok(e)))
+        .map(|e| (Cow::Borrowed(e), false))
 }
 
 fn power_of(e: &EnergyReading, w: f64) -> Power {
@@ -539,10 +558,11 @@ fn row(
         skipped.push(format!("{what}: no throughput"));
         return Ok(None);
     };
-    let Some(e) = energy_of(r) else {
+    let Some((e, component_sum)) = energy_of(r) else {
         skipped.push(format!("{what}: no energy reading"));
         return Ok(None);
     };
+    let e = e.as_ref();
     let active = power_of(e, e.avg_w);
     let (idle, idle_origin) = idle_of(econ, p, e, &label)?;
     let model = CostModel {
@@ -573,6 +593,8 @@ fn row(
             method: e.method,
             meter: e.meter.clone(),
             node_level: e.scope == Scope::Node,
+            component_sum,
+            covers: e.covers.clone(),
         },
         active,
         idle,
@@ -1036,6 +1058,16 @@ impl CostReport {
         }
     }
 
+    /// What a `node (component sum)` figure covers, where a row has one.
+    pub fn component_sum_note(&self) -> Option<String> {
+        self.rows.iter().any(|r| r.energy.component_sum).then(|| {
+            format!(
+                "node (component sum): a node without a node meter is costed at the sum of its measured CPU package, DRAM and GPU board meters over the result's window (the figure `--node-level` ranks), which leaves out {}",
+                crate::power::node::LEAVES_OUT
+            )
+        })
+    }
+
     /// One row per device and result.
     pub fn results_table(&self) -> CostTable {
         CostTable {
@@ -1255,6 +1287,9 @@ impl CostReport {
         }
         if let Some(n) = &self.domains_note {
             s.push_str(&format!("no per-domain figures: {n}\n"));
+        }
+        if let Some(note) = self.component_sum_note() {
+            s.push_str(&format!("{note}\n"));
         }
         for t in self.tables() {
             s.push_str(&format!("\n{}\n", t.title));

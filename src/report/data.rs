@@ -16,8 +16,14 @@
 //!
 //! - the figure is the median of the replicates' throughputs (each the
 //!   work over its own run's median time); the record that carries it is
-//!   the replicate at the upper middle rank, whose energy readings and
-//!   timing it keeps;
+//!   the replicate at the upper middle rank, whose timing it keeps, the
+//!   time the figure stands for (the work over it) set beside it;
+//! - its work per joule, per meter that every replicate read, is the
+//!   median of the replicates' (the powers stored are those that give it
+//!   at the combined throughput); a meter not read in every replicate is
+//!   left out, so a scope is kept only where all replicates share it. The
+//!   node-level reading (`--node-level`, `cost`) is combined the same way
+//!   from each replicate's;
 //! - its 95% interval covers run-to-run variation. With 6 or more
 //!   replicates it is the distribution-free order-statistic interval of the
 //!   median of the replicates' throughputs (the one the timing loop uses
@@ -280,15 +286,189 @@ pub fn combine(replicates: &[&ResultRecord]) -> Option<ResultRecord> {
         .collect();
     run_ids.sort();
     let mut out = sorted[sorted.len() / 2].clone();
-    out.throughput = Some(median_sorted(&values));
+    let throughput = median_sorted(&values);
+    // Work in the throughput's unit times seconds: the same for every
+    // replicate of one kernel and size.
+    let work = out
+        .throughput
+        .zip(out.timing.as_ref().map(|t| t.summary.median))
+        .map(|(t, m)| t * m)
+        .filter(|w| *w > 0.0 && w.is_finite());
+    let time_s = work.map(|w| w / throughput);
+    let time_ci95 = work.zip(throughput_ci95).and_then(|(w, ci)| {
+        (ci.low > 0.0).then(|| Interval {
+            low: w / ci.high,
+            high: w / ci.low,
+        })
+    });
+    out.throughput = Some(throughput);
+    out.energy = combine_energy(&sorted, throughput, |r| r.energy.clone());
+    let node_energy = combine_energy(&sorted, throughput, |r| {
+        crate::power::node::node_level(&r.energy)
+            .into_iter()
+            .collect()
+    })
+    .pop();
     out.combined = Some(Combined {
         series_id,
         replicates: sorted.len(),
         run_ids: run_ids.into_iter().map(|(_, id)| id).collect(),
         throughput_ci95,
         interval_method: interval_method.into(),
+        time_s,
+        time_ci95,
+        node_energy,
     });
     Some(out)
+}
+
+/// The energy readings of a combined figure: for each meter (name, scope
+/// and method) that every replicate read, with a positive power, one
+/// reading whose work per joule is the median of the replicates' (and
+/// likewise per active watt, where every replicate has one), and whose
+/// powers are the ones that give it at the combined `throughput`
+/// (`avg_w = throughput / perf_per_w`), so that whatever divides the
+/// throughput by the power (score, cost) gets that median. Idle power,
+/// energy and window are the replicates' medians, flags all of theirs. A
+/// meter missing from one replicate is left out: its scope is kept only
+/// when all replicates share it.
+fn combine_energy(
+    replicates: &[&ResultRecord],
+    throughput: f64,
+    readings_of: impl Fn(&ResultRecord) -> Vec<EnergyReading>,
+) -> Vec<EnergyReading> {
+    let per_replicate: Vec<(f64, Vec<EnergyReading>)> = replicates
+        .iter()
+        .map(|r| (r.throughput.unwrap_or(f64::NAN), readings_of(r)))
+        .collect();
+    let Some((_, first)) = per_replicate.first() else {
+        return Vec::new();
+    };
+    let usable = |e: &EnergyReading| e.avg_w > 0.0 && e.avg_w.is_finite();
+    let median_of = |mut v: Vec<f64>| -> Option<f64> {
+        if v.iter().any(|x| !x.is_finite()) || v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        Some(median_sorted(&v))
+    };
+    let mut out = Vec::new();
+    for e in first.iter().filter(|e| usable(e)) {
+        let same: Option<Vec<(f64, &EnergyReading)>> = per_replicate
+            .iter()
+            .map(|(t, rs)| {
+                rs.iter()
+                    .find(|x| x.meter == e.meter && x.scope == e.scope && x.method == e.method)
+                    .filter(|x| usable(x))
+                    .map(|x| (*t, x))
+            })
+            .collect();
+        let Some(same) = same else { continue };
+        let each = |f: &dyn Fn(f64, &EnergyReading) -> Option<f64>| -> Option<f64> {
+            median_of(
+                same.iter()
+                    .map(|(t, x)| f(*t, x))
+                    .collect::<Option<Vec<f64>>>()?,
+            )
+        };
+        let Some(perf) = each(&|t, x| Some(x.perf_per_w.unwrap_or(t / x.avg_w))) else {
+            continue;
+        };
+        if perf <= 0.0 {
+            continue;
+        }
+        let per_active = each(&|_, x| x.perf_per_active_w).filter(|p| *p > 0.0);
+        let mut flags: Vec<String> = Vec::new();
+        for (_, x) in &same {
+            for f in &x.flags {
+                if !flags.contains(f) {
+                    flags.push(f.clone());
+                }
+            }
+        }
+        out.push(EnergyReading {
+            interval_s: same.iter().map(|(_, x)| x.interval_s).fold(0.0, f64::max),
+            window_s: each(&|_, x| Some(x.window_s)).unwrap_or(e.window_s),
+            energy_j: each(&|_, x| Some(x.energy_j)).unwrap_or(e.energy_j),
+            avg_w: throughput / perf,
+            idle_w: each(&|_, x| x.idle_w),
+            active_w: per_active.map(|p| throughput / p),
+            perf_per_w: Some(perf),
+            perf_per_active_w: per_active,
+            flags,
+            ..e.clone()
+        });
+    }
+    out
+}
+
+/// The node-level reading of a result ([`crate::power::node::node_level`]:
+/// a node meter's, or the measured components summed); for a combined
+/// figure, the series' combined one.
+pub fn node_energy(r: &ResultRecord) -> Option<EnergyReading> {
+    match &r.combined {
+        Some(c) => c.node_energy.clone(),
+        None => crate::power::node::node_level(&r.energy),
+    }
+}
+
+/// One row of a results table: a result as stored, or the combined figure
+/// of a `run --repeat` series with the replicates it combines.
+#[derive(Debug, Clone)]
+pub enum Listed<'a> {
+    Result(&'a ResultRecord),
+    Series {
+        combined: Box<ResultRecord>,
+        replicates: Vec<&'a ResultRecord>,
+    },
+}
+
+/// `results` (oldest first) as table rows: the `ok` replicates of each
+/// series, subject and key combined into one row ([`combine`], the figure
+/// score and summary use) where the first of them stood; every other
+/// result, a failed or skipped replicate included, as it is.
+pub fn listed(results: &[ResultRecord]) -> Vec<Listed<'_>> {
+    enum Pending<'a> {
+        One(&'a ResultRecord),
+        Group(Vec<&'a ResultRecord>),
+    }
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut groups: BTreeMap<(String, Subject, Key), usize> = BTreeMap::new();
+    for r in results {
+        let series = r
+            .replicate
+            .as_ref()
+            .filter(|_| r.status == Status::Ok && r.throughput.is_some_and(f64::is_finite));
+        let Some(series) = series else {
+            pending.push(Pending::One(r));
+            continue;
+        };
+        let group = (series.series_id.clone(), Subject::of(r), key_of(r));
+        match groups.get(&group) {
+            Some(&i) => {
+                if let Pending::Group(g) = &mut pending[i] {
+                    g.push(r);
+                }
+            }
+            None => {
+                groups.insert(group, pending.len());
+                pending.push(Pending::Group(vec![r]));
+            }
+        }
+    }
+    pending
+        .into_iter()
+        .flat_map(|p| match p {
+            Pending::One(r) => vec![Listed::Result(r)],
+            Pending::Group(g) => match combine(&g) {
+                Some(c) => vec![Listed::Series {
+                    combined: Box::new(c),
+                    replicates: g,
+                }],
+                None => g.into_iter().map(Listed::Result).collect(),
+            },
+        })
+        .collect()
 }
 
 /// From the lowest low to the highest high of the replicates' own
@@ -347,9 +527,8 @@ pub fn throughput_estimate(r: &ResultRecord) -> Option<Estimate> {
 /// The energy reading a figure may use: the result's primary reading, if it
 /// has a perf/W and is measured, or estimated (modeled) when
 /// `include_estimated` (`include_modeled`) allows it; with `node_level`,
-/// its node-level reading instead ([`crate::power::node::node_level`]:
-/// a node meter's, or the measured components summed), which is never
-/// estimated or modeled.
+/// its node-level reading instead ([`node_energy`]: a node meter's, or
+/// the measured components summed), which is never estimated or modeled.
 pub fn usable_energy(
     r: &ResultRecord,
     include_estimated: bool,
@@ -357,7 +536,7 @@ pub fn usable_energy(
     node_level: bool,
 ) -> Option<std::borrow::Cow<'_, EnergyReading>> {
     let reading = if node_level {
-        crate::power::node::node_level(&r.energy).map(std::borrow::Cow::Owned)
+        node_energy(r).map(std::borrow::Cow::Owned)
     } else {
         r.primary_energy().map(std::borrow::Cow::Borrowed)
     };
@@ -526,6 +705,115 @@ mod tests {
         let d = Dataset::new(&rs);
         assert_eq!(only(&d).throughput, Some(102.0));
         assert_eq!(only(&d).throughput_interval(), None);
+    }
+
+    fn reading(meter: &str, scope: crate::power::Scope, t: f64, w: f64) -> EnergyReading {
+        EnergyReading {
+            meter: meter.into(),
+            scope,
+            method: Method::Counter,
+            covers: "test".into(),
+            interval_s: 0.001,
+            window_s: 1.0,
+            energy_j: w,
+            avg_w: w,
+            idle_w: Some(10.0),
+            active_w: None,
+            perf_per_w: Some(t / w),
+            perf_per_active_w: None,
+            perf_per_w_unit: "GFLOP/J".into(),
+            flags: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_series_works_per_joule_at_the_median_of_its_replicates_on_shared_meters() {
+        use crate::power::Scope;
+        // (throughput, package W, DRAM W or none): 4, 5 and 3 GFLOP/J at
+        // the package; the middle replicate (600) has 3.
+        let rs: Vec<ResultRecord> = [(400.0, 100.0, Some(10.0)), (1000.0, 200.0, Some(20.0))]
+            .into_iter()
+            .chain([(600.0, 200.0, None)])
+            .enumerate()
+            .map(|(i, (t, w, dram))| {
+                let mut r = replicate(Some("s"), i as u32 + 1, t, "2026-01-02T00:00:00Z");
+                r.energy = vec![reading("rapl:package-0", Scope::CpuPackage, t, w)];
+                r.energy
+                    .extend(dram.map(|d| reading("rapl:dram", Scope::Dram, t, d)));
+                r
+            })
+            .collect();
+        let d = Dataset::new(&rs);
+        let r = only(&d);
+        assert_eq!(r.throughput, Some(600.0));
+        // The package: median of 4, 5, 3 = 4, at 600 / 4 = 150 W.
+        assert_eq!(r.energy.len(), 1, "{:?}", r.energy);
+        let e = &r.energy[0];
+        assert_eq!(
+            (e.scope, e.perf_per_w, e.avg_w),
+            (Scope::CpuPackage, Some(4.0), 150.0)
+        );
+        assert_eq!(e.idle_w, Some(10.0));
+        assert_eq!(
+            usable_energy(r, false, false, false).map(|e| e.avg_w),
+            Some(150.0)
+        );
+        // DRAM was not read in the third replicate: no DRAM, and no
+        // node-level sum (the replicates' sums cover different meters).
+        assert_eq!(node_energy(r), None);
+        // With DRAM in all three: node level 110, 220, 220 W, so 400 / 110,
+        // 1000 / 220, 600 / 220 per joule, median 400 / 110 at 600 W x 110 / 400.
+        let mut rs = rs;
+        rs[2]
+            .energy
+            .push(reading("rapl:dram", Scope::Dram, 600.0, 20.0));
+        let d = Dataset::new(&rs);
+        let n = node_energy(only(&d)).unwrap();
+        assert_eq!(n.scope, Scope::Node);
+        assert!(
+            (n.perf_per_w.unwrap() - 400.0 / 110.0).abs() < 1e-12,
+            "{n:?}"
+        );
+        assert!((n.avg_w - 165.0).abs() < 1e-9, "{n:?}");
+        assert!(
+            n.covers
+                .contains("cpu-package (rapl:package-0) + dram (rapl:dram)")
+        );
+    }
+
+    #[test]
+    fn tables_list_a_series_as_one_row_and_keep_failed_replicates() {
+        let mut rs: Vec<ResultRecord> = [120.0, 90.0, 100.0]
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| replicate(Some("s"), i as u32 + 1, t, "2026-01-02T00:00:00Z"))
+            .collect();
+        let mut failed = replicate(Some("s"), 4, 80.0, "2026-01-02T00:03:00Z");
+        failed.status = Status::VerifyFailed;
+        rs.insert(1, failed);
+        rs.push(replicate(None, 0, 500.0, "2026-01-03T00:00:00Z"));
+        let rows = listed(&rs);
+        assert_eq!(rows.len(), 3);
+        match &rows[0] {
+            Listed::Series {
+                combined,
+                replicates,
+            } => {
+                assert_eq!(combined.throughput, Some(100.0));
+                assert_eq!(replicates.len(), 3);
+                // The time the median throughput stands for: the 100
+                // replicate's median time, with the envelope's interval.
+                let c = combined.combined.as_ref().unwrap();
+                let m = rs[3].timing.as_ref().unwrap().summary.median;
+                assert!((c.time_s.unwrap() - m).abs() < 1e-15 * m);
+                let ci = c.time_ci95.unwrap();
+                assert!((ci.low - m * 100.0 * 0.95 / 120.0).abs() < 1e-12 * m);
+                assert!((ci.high - m * 100.0 * 1.05 / 90.0).abs() < 1e-12 * m);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(rows[1], Listed::Result(r) if r.status == Status::VerifyFailed));
+        assert!(matches!(rows[2], Listed::Result(r) if r.throughput == Some(500.0)));
     }
 
     #[test]

@@ -275,6 +275,9 @@ fn figure_html(f: &Figure) -> String {
 /// sensitivity table.
 fn cost_html(cost: &CostReport) -> String {
     let mut s = format!("<p class=\"note\">{}</p>\n", esc(&cost.intervals));
+    if let Some(note) = cost.component_sum_note() {
+        s.push_str(&format!("<p class=\"note\">{}</p>\n", esc(&note)));
+    }
     for t in cost.tables() {
         s.push_str(&format!("<h3>{}</h3>\n", esc(&t.title)));
         let headings: Vec<&str> = t.headings.iter().map(String::as_str).collect();

@@ -1,6 +1,13 @@
-//! The results table: one row per result, shared by the terminal view and
-//! the Markdown and CSV exporters so that all show the same columns.
+//! The results table: one row per result, shared by the terminal view,
+//! the HTML report and the Markdown and CSV exporters so that all show the
+//! same columns. The terminal tables show the replicates of a `run
+//! --repeat` series as one combined row (median throughput, interval over
+//! the replicates, `3 runs` in `n`), as hyperfine prints one line per
+//! command over its runs; `--wide` lists each replicate under it and
+//! `--json` gives every record, as hyperfine's exports give every run.
+//! The exporters write every record as stored.
 
+use crate::report::data::{Listed, listed};
 use crate::store::ResultRecord;
 
 /// Column headings of the results table.
@@ -68,8 +75,15 @@ pub fn format_value(v: f64) -> String {
     format!("{v:.digits$}")
 }
 
-/// The 95% interval of a result's median time, or why it has none.
+/// The 95% interval of a result's median time, or why it has none; of a
+/// combined figure, the interval over its replicates.
 pub fn median_interval(r: &ResultRecord) -> String {
+    if let Some(c) = &r.combined {
+        return match c.time_ci95 {
+            Some(ci) => format!("{} .. {}", format_seconds(ci.low), format_seconds(ci.high)),
+            None => "-".into(),
+        };
+    }
     match (r.median_interval(), &r.timing) {
         (Some(ci), _) => format!("{} .. {}", format_seconds(ci.low), format_seconds(ci.high)),
         (None, Some(_)) if r.is_modeled() => "MODELED".into(),
@@ -78,9 +92,29 @@ pub fn median_interval(r: &ResultRecord) -> String {
     }
 }
 
-/// The cells of one result's row.
+/// The `n` cell: the samples of one run, or `3 runs` for a figure that
+/// combines the replicates of a series; `-` for a modeled result.
+fn count_cell(r: &ResultRecord) -> String {
+    match (&r.combined, &r.timing) {
+        (Some(c), _) => format!(
+            "{} run{}",
+            c.replicates,
+            if c.replicates == 1 { "" } else { "s" }
+        ),
+        (None, Some(_)) if r.is_modeled() => "-".into(),
+        (None, Some(t)) => t.summary.n.to_string(),
+        (None, None) => "-".into(),
+    }
+}
+
+/// The cells of one result's row; a combined figure's median time is
+/// the time its throughput stands for.
 pub fn row(r: &ResultRecord) -> Vec<String> {
     let t = r.timing.as_ref().map(|t| &t.summary);
+    let median = match &r.combined {
+        Some(c) => c.time_s,
+        None => t.map(|s| s.median),
+    };
     vec![
         r.kernel.clone(),
         r.size.clone(),
@@ -89,8 +123,7 @@ pub fn row(r: &ResultRecord) -> Vec<String> {
         r.device_name.clone(),
         r.device_type.clone(),
         r.status.as_str().to_string(),
-        t.map(|s| format_seconds(s.median))
-            .unwrap_or_else(|| "-".into()),
+        median.map(format_seconds).unwrap_or_else(|| "-".into()),
         median_interval(r),
         // A throughput that failed verification is not a figure to quote.
         match (r.status, r.throughput) {
@@ -98,11 +131,7 @@ pub fn row(r: &ResultRecord) -> Vec<String> {
             _ => "-".into(),
         },
         r.throughput_unit.clone(),
-        match t {
-            Some(_) if r.is_modeled() => "-".into(),
-            Some(s) => s.n.to_string(),
-            None => "-".into(),
-        },
+        count_cell(r),
         perf_per_w(r),
     ]
 }
@@ -170,10 +199,42 @@ pub fn render_text(headings: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// The results table as plain text.
+/// The results table as plain text, every result a row, except that the
+/// replicates of a `run --repeat` series are combined into one row (the
+/// figure score and summary use, [`crate::report::data::listed`]) with
+/// each replicate listed under it, marked `replicate i/N`.
 pub fn results_text(results: &[ResultRecord]) -> String {
-    let rows: Vec<Vec<String>> = results.iter().map(row).collect();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for item in listed(results) {
+        match item {
+            Listed::Result(r) => rows.push(row(r)),
+            Listed::Series {
+                combined,
+                replicates,
+            } => {
+                rows.push(row(&combined));
+                let mut replicates = replicates;
+                replicates.sort_by_key(|r| r.replicate.as_ref().map(|x| x.index));
+                for r in replicates {
+                    let mut cells = row(r);
+                    if let Some(x) = &r.replicate {
+                        cells[0] = format!("  replicate {}/{}", x.index, x.of);
+                    }
+                    rows.push(cells);
+                }
+            }
+        }
+    }
     render_text(&HEADINGS, &rows)
+}
+
+/// The note under a compact table where a row combines replicates,
+/// wrapped to `width`.
+fn series_note(series: usize, width: usize) -> String {
+    let note = format!(
+        "{series} row(s) combine the replicates of a `run --repeat` series: the median throughput with a 95% interval over the replicates, as score and summary use it; `--wide` lists each replicate, `--json` every record"
+    );
+    format!("{}\n", wrap(&note, width, 2))
 }
 
 /// The width that terminal tables and notes fit unless `--wide` is given.
@@ -330,11 +391,7 @@ fn compact_row(r: &ResultRecord, name_max: usize) -> Vec<String> {
         work_unit(&r.throughput_unit).to_string(),
         throughput,
         relative_interval(r),
-        match &r.timing {
-            Some(_) if r.is_modeled() => "-".into(),
-            Some(t) => t.summary.n.to_string(),
-            None => "-".into(),
-        },
+        count_cell(r),
         per_joule(r),
     ]
 }
@@ -371,11 +428,24 @@ fn rendered_width(headings: &[&str], rows: &[Vec<String>]) -> usize {
 /// than 20 characters), skipped results counted below instead
 /// of listed. `--wide` gives [`results_text`], every column uncut.
 pub fn results_text_compact(results: &[ResultRecord], width: usize) -> String {
-    let shown: Vec<&ResultRecord> = results
+    let rows_listed: Vec<Listed> = listed(results);
+    let series = rows_listed
         .iter()
+        .filter(|l| matches!(l, Listed::Series { .. }))
+        .count();
+    let all: Vec<&ResultRecord> = rows_listed
+        .iter()
+        .map(|l| match l {
+            Listed::Result(r) => *r,
+            Listed::Series { combined, .. } => combined.as_ref(),
+        })
+        .collect();
+    let shown: Vec<&ResultRecord> = all
+        .iter()
+        .copied()
         .filter(|r| r.status != crate::store::Status::Skipped)
         .collect();
-    let skipped = results.len() - shown.len();
+    let skipped = all.len() - shown.len();
     let mut cell_max = usize::MAX;
     let rows_at =
         |max: usize| -> Vec<Vec<String>> { shown.iter().map(|r| compact_row(r, max)).collect() };
@@ -394,6 +464,9 @@ pub fn results_text_compact(results: &[ResultRecord], width: usize) -> String {
     } else {
         render_text(&COMPACT_HEADINGS, &rows)
     };
+    if series > 0 {
+        out.push_str(&series_note(series, width));
+    }
     if skipped > 0 {
         out.push_str(&format!(
             "{skipped} skipped result(s) not listed; `--wide` lists them, with every column\n"

@@ -199,6 +199,18 @@ pub struct Combined {
     pub throughput_ci95: Option<Interval>,
     /// How the interval was made: `order-statistic` or `envelope`.
     pub interval_method: String,
+    /// The median time the combined throughput stands for, seconds: the
+    /// work over it (for an odd count, the middle replicate's median
+    /// time), with the interval the throughput's gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_ci95: Option<Interval>,
+    /// The node-level reading of the series (`power::node::node_level` of
+    /// each replicate, combined as its energy readings are), where every
+    /// replicate has one of the same meters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_energy: Option<EnergyReading>,
 }
 
 /// A modeled result's report as stored: typed where this version reads it,
