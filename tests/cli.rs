@@ -2294,19 +2294,17 @@ mod dry_run {
             let devices = rows.iter().filter(|r| r[0] == "kalman_fit").count() / 4;
             assert!(devices >= 1, "{rows:?}");
             assert_eq!(rows.len(), expected * devices, "{rows:?}");
-            // lavapipe still refuses this one (binding over 128 MiB), as
-            // `backends::limits` tests list it; PoCL refuses none.
-            let still_over: &[(&str, &str, &str)] = if backend == "wgpu" {
-                &[("cluster", "large", "f32")]
-            } else {
-                &[]
-            };
+            // Neither lavapipe nor PoCL refuses any.
             let refused: Vec<(&str, &str, &str)> = rows
                 .iter()
                 .filter(|r| r[8] != "yes")
                 .map(|r| (r[0].as_str(), r[1].as_str(), r[2].as_str()))
                 .collect();
-            assert_eq!(refused, still_over, "{backend}: {rows:?}");
+            assert_eq!(
+                refused,
+                [] as [(&str, &str, &str); 0],
+                "{backend}: {rows:?}"
+            );
             for r in &rows {
                 assert_eq!(r.len(), 9, "{r:?}");
                 assert_eq!(r[3], backend, "{r:?}");

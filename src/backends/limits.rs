@@ -433,12 +433,6 @@ mod tests {
         );
     }
 
-    /// The job that still binds more than 128 MiB of one buffer (cluster's
-    /// union-find forest, which any cell may reach), to be bound in parts
-    /// next; every other job must fit, and this one must still be over
-    /// (remove it once it fits).
-    const STILL_OVER_THE_BINDING: [(&str, &str, &str); 1] = [("cluster", "large", "f32")];
-
     /// Every manifest size of every kernel, in every precision, launches
     /// within the portable limits, and the launch planned from the size
     /// alone is the one its generated inputs give (checked at `tiny`).
@@ -452,13 +446,8 @@ mod tests {
                 for &p in &k.manifest.precisions {
                     let launch = planned_launch(k, &size, p, 42).unwrap();
                     let fp = footprint(k, &launch, p).unwrap();
-                    let known =
-                        STILL_OVER_THE_BINDING.contains(&(k.name(), name.as_str(), p.as_str()));
-                    match portable.check(&fp) {
-                        Err(e) if !known => panic!("{} {name} {}: {e}", k.name(), p.as_str()),
-                        Err(e) => assert_eq!(e.limit.name, "max_storage_buffer_binding_size"),
-                        Ok(()) if known => panic!("{} {name} {} fits now", k.name(), p.as_str()),
-                        Ok(()) => {}
+                    if let Err(e) = portable.check(&fp) {
+                        panic!("{} {name} {}: {e}", k.name(), p.as_str());
                     }
                 }
             }
