@@ -797,6 +797,7 @@ fn measure_job(
             iters_per_sample: m.iters_per_sample,
             window_s: m.window_s,
             end_to_end: m.end_to_end,
+            dispatch_gap: m.dispatch_gap,
         });
         r.throughput = Some(throughput);
         r.warnings = m.warnings;

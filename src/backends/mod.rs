@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::kernel::{Buffers, Inputs, Tolerance};
 use crate::kernels::RegisteredKernel;
+use crate::measure::gap::DispatchGap;
 
 /// Every backend hetbench knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -137,6 +138,18 @@ pub struct Timing {
     pub device_s: Option<f64>,
 }
 
+/// Which clock a backend's device time comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceClock {
+    /// The device is the host (CPU) or modeled: host time is its time.
+    Host,
+    /// The API's timestamps (timestamp queries, profiling events).
+    Timestamps,
+    /// A device with its own clock whose API gives no timestamps here (a
+    /// wgpu adapter without `TIMESTAMP_QUERY`): host time only, said.
+    Unavailable,
+}
+
 /// A kernel ready to run on one device.
 pub trait Prepared {
     /// Runs the kernel `iters` times back to back and times them together.
@@ -147,6 +160,18 @@ pub trait Prepared {
     /// one iteration, read-back of every output. `None` where the device
     /// works in host memory (the CPU backend), so the figure adds nothing.
     fn end_to_end(&mut self) -> Result<Option<f64>> {
+        Ok(None)
+    }
+    /// Where [`Timing::device_s`] comes from.
+    fn device_clock(&self) -> DeviceClock {
+        DeviceClock::Host
+    }
+    /// The gap between dispatches of a batch, measured on the device's
+    /// clock after the timed window over a batch of about `iters`
+    /// iterations (backends that calibrate with an empty kernel use their
+    /// own count); `None` where the device is the host or has no
+    /// timestamps.
+    fn dispatch_gap(&mut self, _iters: u64) -> Result<Option<DispatchGap>> {
         Ok(None)
     }
     /// Figures a model produced instead of a measurement (the FPGA

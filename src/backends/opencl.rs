@@ -71,13 +71,16 @@ use opencl3::program::Program;
 use opencl3::types::{cl_device_id, cl_float, cl_uint};
 
 use crate::backends::limits::{self, DeviceLimits, Footprint, Limit};
-use crate::backends::{Backend, BackendKind, Device, DeviceType, Prepared, Timing, Unavailable};
+use crate::backends::{
+    Backend, BackendKind, Device, DeviceClock, DeviceType, Prepared, Timing, Unavailable,
+};
 use crate::error::{Error, Result};
 use crate::kernel::{
     Arg, Buffer, Buffers, Dispatch, Elem, Inputs, Launch, Precision, Role, ShaderLanguage,
     ShaderSource,
 };
 use crate::kernels::RegisteredKernel;
+use crate::measure::DispatchGap;
 
 const BACKEND: &str = "opencl";
 
@@ -620,20 +623,57 @@ impl OpenClPrepared {
 }
 
 /// The first and the last kernel event of a batch; those between are
-/// released at once (the queue keeps what it still needs).
+/// released at once (the queue keeps what it still needs), or kept in
+/// `all` for the dispatch gap.
 #[derive(Default)]
 struct EventSpan {
     first: Option<Event>,
     last: Option<Event>,
+    /// Every event of the batch, where kept.
+    all: Option<Vec<Event>>,
 }
 
 impl EventSpan {
+    /// A span that keeps every event.
+    fn keeping_all() -> EventSpan {
+        EventSpan {
+            all: Some(Vec::new()),
+            ..EventSpan::default()
+        }
+    }
+
     fn push(&mut self, event: Event) {
-        if self.first.is_none() {
+        if let Some(all) = &mut self.all {
+            all.push(event);
+        } else if self.first.is_none() {
             self.first = Some(event);
         } else {
             self.last = Some(event);
         }
+    }
+
+    /// The idle device time between kept kernels: the span from the first
+    /// START to the last END less the kernels' own durations.
+    fn gap(&self, dispatches: u32) -> Option<DispatchGap> {
+        let all = self.all.as_ref()?;
+        let times: Vec<(u64, u64)> = all
+            .iter()
+            .map(|e| {
+                Some((
+                    e.profiling_command_start().ok()?,
+                    e.profiling_command_end().ok()?,
+                ))
+            })
+            .collect::<Option<_>>()?;
+        let (first, last) = (times.first()?.0, times.last()?.1);
+        let busy: u64 = times.iter().map(|(s, e)| e.saturating_sub(*s)).sum();
+        let span = last.checked_sub(first)?;
+        DispatchGap::from_span(
+            span as f64 * 1e-9,
+            busy as f64 * 1e-9,
+            times.len(),
+            dispatches,
+        )
     }
 
     /// Seconds from the START of the first kernel to the END of the last,
@@ -832,6 +872,20 @@ impl Prepared for OpenClPrepared {
             host_s,
             device_s: span.device_seconds(),
         })
+    }
+
+    fn device_clock(&self) -> DeviceClock {
+        DeviceClock::Timestamps
+    }
+
+    /// From the kernel's own profiling events over a batch of `iters`.
+    fn dispatch_gap(&mut self, iters: u64) -> Result<Option<DispatchGap>> {
+        let mut span = EventSpan::keeping_all();
+        for _ in 0..iters {
+            self.enqueue_iteration(&mut span)?;
+        }
+        self.queue.finish().map_err(cl_err("clFinish"))?;
+        Ok(span.gap(self.dispatches.len() as u32))
     }
 
     fn read_back(&mut self) -> Result<Buffers> {

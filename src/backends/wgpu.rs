@@ -32,7 +32,10 @@
 //! clock has stopped, so the read-back is not in `host_s`. Ticks become
 //! seconds through `Queue::get_timestamp_period`. Without the feature (or
 //! when the timestamps are not increasing, which some drivers do for very
-//! short passes), `device_s` is `None` and host wall time is all there is.
+//! short passes), `device_s` is `None` and host wall time is all there is;
+//! the measurement then says so ([`DeviceClock::Unavailable`]). The gap
+//! between dispatches is calibrated with an empty kernel (`gap`).
+//! `end_to_end` writes inputs through mappable upload buffers built once.
 //!
 //! # Shaders and errors
 //!
@@ -52,13 +55,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::backends::limits::{self, DeviceLimits, Footprint, Limit};
-use crate::backends::{Backend, BackendKind, Device, DeviceType, Prepared, Timing, Unavailable};
+use crate::backends::{
+    Backend, BackendKind, Device, DeviceClock, DeviceType, Prepared, Timing, Unavailable,
+};
 use crate::error::{Error, Result};
 use crate::kernel::{
     Arg, Buffer, Buffers, Dispatch, Elem, Inputs, Launch, Precision, Role, ShaderLanguage,
     ShaderSource,
 };
 use crate::kernels::RegisteredKernel;
+use crate::measure::DispatchGap;
+
+mod gap;
 
 const BACKEND: &str = "wgpu";
 
@@ -727,6 +735,11 @@ struct WgpuPrepared {
     bind_groups: BindGroups,
     buffers: Vec<DeviceBuffer>,
     timestamps: Option<Timestamps>,
+    /// Mappable upload buffers, one per input, built by the first
+    /// `end_to_end` (outside its clock) and reused.
+    uploads: Option<Vec<Option<::wgpu::Buffer>>>,
+    /// The dispatch-gap calibration, built by the first `dispatch_gap`.
+    gap_kernel: Option<gap::EmptyKernel>,
 }
 
 /// The shader module: naga has validated it already; the scope catches what
@@ -836,8 +849,13 @@ impl Timestamps {
     /// A query set for the two timestamps of a pass, with its resolve and
     /// read-back buffers.
     fn new(opened: &Opened) -> Timestamps {
+        Timestamps::with_queries(opened, 2)
+    }
+
+    /// A query set of `count` timestamps with its buffers.
+    fn with_queries(opened: &Opened, count: u32) -> Timestamps {
         let device = &opened.device;
-        let bytes = 2 * u64::from(::wgpu::QUERY_SIZE);
+        let bytes = u64::from(count) * u64::from(::wgpu::QUERY_SIZE);
         let buffer = |label, usage| {
             device.create_buffer(&::wgpu::BufferDescriptor {
                 label: Some(label),
@@ -850,7 +868,7 @@ impl Timestamps {
             query_set: device.create_query_set(&::wgpu::QuerySetDescriptor {
                 label: Some("pass timestamps"),
                 ty: ::wgpu::QueryType::Timestamp,
-                count: 2,
+                count,
             }),
             resolve: buffer(
                 "timestamp resolve",
@@ -936,6 +954,8 @@ impl WgpuPrepared {
             bind_groups,
             buffers,
             timestamps,
+            uploads: None,
+            gap_kernel: None,
         })
     }
 
@@ -1041,24 +1061,7 @@ impl WgpuPrepared {
 
     /// The pass's device seconds from the mapped timestamps, if increasing.
     fn read_timestamps(&self, t: &Timestamps) -> Result<Option<f64>> {
-        let (tx, rx) = mpsc::channel();
-        t.readback.map_async(::wgpu::MapMode::Read, .., move |r| {
-            let _ = tx.send(r);
-        });
-        wait(&self.opened.device)?;
-        match rx.try_recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(backend_error(format!("could not map timestamps: {e}"))),
-            Err(_) => return Err(backend_error("timestamps were not mapped after the wait")),
-        }
-        let ticks = {
-            let view = t
-                .readback
-                .get_mapped_range(..)
-                .map_err(|e| backend_error(format!("could not read timestamps: {e}")))?;
-            bytemuck::pod_collect_to_vec::<u8, u64>(&view)
-        };
-        t.readback.unmap();
+        let ticks = read_ticks(&self.opened, &t.readback)?;
         Ok(match ticks.as_slice() {
             [start, end, ..] if end > start => {
                 Some((end - start) as f64 * t.period_ns * 1e-9).filter(|s| *s > 0.0)
@@ -1066,6 +1069,79 @@ impl WgpuPrepared {
             _ => None,
         })
     }
+
+    /// Copies every input's host data into its upload buffer (built once,
+    /// the first time) and records the copies into the device buffers.
+    fn stage_uploads(&mut self, encoder: &mut ::wgpu::CommandEncoder) -> Result<()> {
+        let device = &self.opened.device;
+        let uploads = self.uploads.get_or_insert_with(|| {
+            self.buffers
+                .iter()
+                .map(|b| {
+                    b.host.as_ref().filter(|h| !h.is_empty()).map(|h| {
+                        device.create_buffer(&::wgpu::BufferDescriptor {
+                            label: Some(b.name),
+                            size: h.len() as u64,
+                            usage: ::wgpu::BufferUsages::MAP_WRITE | ::wgpu::BufferUsages::COPY_SRC,
+                            mapped_at_creation: false,
+                        })
+                    })
+                })
+                .collect()
+        });
+        let mut pending = Vec::new();
+        for upload in uploads.iter().flatten() {
+            let (tx, rx) = mpsc::channel();
+            upload.map_async(::wgpu::MapMode::Write, .., move |r| {
+                let _ = tx.send(r);
+            });
+            pending.push(rx);
+        }
+        wait(device)?;
+        for rx in pending {
+            match rx.try_recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(backend_error(format!("could not map an upload: {e}"))),
+                Err(_) => return Err(backend_error("an upload was not mapped after the wait")),
+            }
+        }
+        for (b, upload) in self.buffers.iter().zip(uploads.iter()) {
+            if let (Some(upload), Some(host)) = (upload, &b.host) {
+                upload
+                    .get_mapped_range_mut(..)
+                    .map_err(|e| {
+                        backend_error(format!("could not write upload '{}': {e}", b.name))
+                    })?
+                    .copy_from_slice(host);
+                upload.unmap();
+                encoder.copy_buffer_to_buffer(upload, 0, &b.buffer, 0, host.len() as u64);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The ticks in a mapped timestamp read-back buffer, after the device is
+/// idle.
+fn read_ticks(opened: &Opened, readback: &::wgpu::Buffer) -> Result<Vec<u64>> {
+    let (tx, rx) = mpsc::channel();
+    readback.map_async(::wgpu::MapMode::Read, .., move |r| {
+        let _ = tx.send(r);
+    });
+    wait(&opened.device)?;
+    match rx.try_recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(backend_error(format!("could not map timestamps: {e}"))),
+        Err(_) => return Err(backend_error("timestamps were not mapped after the wait")),
+    }
+    let ticks = {
+        let view = readback
+            .get_mapped_range(..)
+            .map_err(|e| backend_error(format!("could not read timestamps: {e}")))?;
+        bytemuck::pod_collect_to_vec::<u8, u64>(&view)
+    };
+    readback.unmap();
+    Ok(ticks)
 }
 
 /// Blocks until every submission on `device` has completed.
@@ -1123,22 +1199,26 @@ impl Prepared for WgpuPrepared {
         out
     }
 
+    /// Host seconds of: the inputs written into mappable upload buffers
+    /// and copied to the device, one iteration, the outputs read back. The
+    /// upload buffers are built once, before the first clock starts
+    /// (`Queue::write_buffer` would allocate a staging buffer per call).
     fn end_to_end(&mut self) -> Result<Option<f64>> {
         let opened = self.opened.clone();
+        if self.uploads.is_none() {
+            let mut encoder = opened.device.create_command_encoder(&Default::default());
+            self.stage_uploads(&mut encoder)?;
+            opened.queue.submit([encoder.finish()]);
+            wait(&opened.device)?;
+        }
         let scopes = Scopes::push(&opened);
         let start = Instant::now();
-        for b in &self.buffers {
-            if let Some(host) = &b.host
-                && !host.is_empty()
-            {
-                opened.queue.write_buffer(&b.buffer, 0, host);
-            }
-        }
         let mut encoder = opened
             .device
             .create_command_encoder(&::wgpu::CommandEncoderDescriptor {
                 label: Some(&self.label),
             });
+        self.stage_uploads(&mut encoder)?;
         self.encode(&mut encoder, 1, false);
         self.encode_read_back(&mut encoder);
         opened.queue.submit([encoder.finish()]);
@@ -1147,6 +1227,30 @@ impl Prepared for WgpuPrepared {
         scopes.check(|| format!("end-to-end run of {}", self.label))?;
         drop(outputs?);
         Ok(Some(seconds))
+    }
+
+    fn device_clock(&self) -> DeviceClock {
+        if self.timestamps.is_some() {
+            DeviceClock::Timestamps
+        } else {
+            DeviceClock::Unavailable
+        }
+    }
+
+    /// By the empty-kernel calibration (see `gap`), where the adapter
+    /// has timestamps.
+    fn dispatch_gap(&mut self, _iters: u64) -> Result<Option<DispatchGap>> {
+        if self.timestamps.is_none() {
+            return Ok(None);
+        }
+        if self.gap_kernel.is_none() {
+            self.gap_kernel = Some(gap::EmptyKernel::new(&self.opened)?);
+        }
+        let dispatches = self.pipelines.len() as u32;
+        match &self.gap_kernel {
+            Some(k) => k.gap(&self.opened, dispatches),
+            None => Ok(None),
+        }
     }
 }
 

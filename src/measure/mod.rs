@@ -4,17 +4,23 @@
 //! Each sample times a batch of iterations long enough for the clock and the
 //! launch overhead to vanish (criterion's approach); the sample's value is
 //! the batch time divided by its iterations. Where the backend gives device
-//! time, it is summarised beside the host time.
+//! time, it is summarised beside the host time, and the batch's length is
+//! chosen from it: host time includes submit and wait, which would make a
+//! fast GPU's batches too short. A sample without device time is said, not
+//! silently replaced. The gap between dispatches of a batch is measured
+//! after the window ([`gap`]) and reported beside the kernel time.
 
+pub mod gap;
 pub mod stats;
 
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backends::Prepared;
+use crate::backends::{DeviceClock, Prepared};
 use crate::error::Result;
 use crate::power::{EnergyMeter, RawEnergy};
+pub use gap::DispatchGap;
 pub use stats::Summary;
 
 /// How long and how often to measure.
@@ -68,6 +74,15 @@ pub enum Warning {
     OutliersDetected { outliers: usize, n: usize },
     /// The budget allowed fewer samples than asked for.
     FewSamples { n: usize },
+    /// A device with its own clock gave no device time for some samples:
+    /// the result is ranked on host time.
+    MissingDeviceTime { missing: usize, n: usize },
+    /// The gap between dispatches is a large share of an iteration.
+    DispatchGap {
+        gap_s: f64,
+        dispatches: u32,
+        share: f64,
+    },
 }
 
 impl std::fmt::Display for Warning {
@@ -92,6 +107,24 @@ impl std::fmt::Display for Warning {
                 f,
                 "only {n} samples were taken: statistics are weak; raise --time-budget"
             ),
+            Warning::MissingDeviceTime { missing, n } => write!(
+                f,
+                "{missing} of {n} samples had no device timestamps (the driver gave none, or \
+                 none increasing): the result is ranked on host time, which includes submit and \
+                 wait and reads a fast device slow"
+            ),
+            Warning::DispatchGap {
+                gap_s,
+                dispatches,
+                share,
+            } => write!(
+                f,
+                "the device idles {:.2} µs between dispatches ({dispatches} per iteration): {:.0}% \
+                 of the iteration time is launch gap, not kernel; a larger --size shows the \
+                 kernel's own speed",
+                gap_s * 1e6,
+                share * 100.0
+            ),
         }
     }
 }
@@ -100,6 +133,11 @@ impl std::fmt::Display for Warning {
 pub const FAST_ITERATION_S: f64 = 20e-6;
 /// Above this coefficient of variation the [`Warning::HighVariation`] is given.
 pub const HIGH_CV: f64 = 0.10;
+/// Above this share of an iteration the [`Warning::DispatchGap`] is given.
+pub const GAP_SHARE: f64 = 0.05;
+/// Iterations longer than this are not run again to measure the dispatch
+/// gap (a gap of microseconds is under 0.1% of them).
+pub const GAP_MAX_ITER_S: f64 = 0.01;
 
 /// End-to-end samples taken after the timed window (fewer if they exceed
 /// the time budget).
@@ -124,6 +162,8 @@ pub struct Measurement {
     /// Each meter's energy over exactly the timed window, in the order of
     /// the meters given, or why the meter failed.
     pub energy: Vec<std::result::Result<RawEnergy, String>>,
+    /// The gap between dispatches of a batch, where the backend measures it.
+    pub dispatch_gap: Option<DispatchGap>,
 }
 
 impl Measurement {
@@ -141,17 +181,19 @@ pub fn measure(
     meters: &[Box<dyn EnergyMeter>],
 ) -> Result<Measurement> {
     // Warm-up: at least one iteration, until the warm-up time is spent.
+    // The batch length follows device time where there is one.
+    let per_iter = |t: crate::backends::Timing| t.device_s.unwrap_or(t.host_s);
     let warm_start = Instant::now();
-    let mut last = prepared.run(1)?.host_s;
+    let mut last = per_iter(prepared.run(1)?);
     while warm_start.elapsed().as_secs_f64() < cfg.warmup_s {
-        last = prepared.run(1)?.host_s;
+        last = per_iter(prepared.run(1)?);
     }
     let per_iter = last.max(1e-9);
     let iters = ((cfg.min_sample_s / per_iter).ceil() as u64).max(1);
 
     let mut host = Vec::new();
     let mut device: Vec<f64> = Vec::new();
-    let mut all_device = true;
+    let mut missing = 0;
     let windows: Vec<_> = meters.iter().map(|m| m.open()).collect();
     let start = Instant::now();
     loop {
@@ -159,7 +201,7 @@ pub fn measure(
         host.push(t.host_s / iters as f64);
         match t.device_s {
             Some(d) => device.push(d / iters as f64),
-            None => all_device = false,
+            None => missing += 1,
         }
         let n = host.len();
         let spent = start.elapsed().as_secs_f64();
@@ -191,7 +233,15 @@ pub fn measure(
         backend: "measure".into(),
         message: "a timing sample was not a finite number".into(),
     })?;
-    let device_samples = (all_device && !device.is_empty()).then_some(device);
+    // A gap is microseconds: it cannot matter to iterations of more than
+    // GAP_MAX_ITER_S, which are not run again for it.
+    let dispatch_gap = if per_iter < GAP_MAX_ITER_S {
+        prepared.dispatch_gap(iters.clamp(2, 256))?
+    } else {
+        None
+    };
+    let n = host.len();
+    let device_samples = (missing == 0 && !device.is_empty()).then_some(device);
     let device_summary = device_samples.as_deref().and_then(Summary::of);
     let mut m = Measurement {
         host_samples: host,
@@ -203,8 +253,22 @@ pub fn measure(
         window_s,
         end_to_end: Summary::of(&e2e),
         energy,
+        dispatch_gap,
     };
     m.warnings = warnings(m.primary(), cfg);
+    if prepared.device_clock() != DeviceClock::Host && missing > 0 {
+        m.warnings.push(Warning::MissingDeviceTime { missing, n });
+    }
+    if let Some(g) = dispatch_gap {
+        let share = g.share_of(m.primary().median);
+        if share > GAP_SHARE {
+            m.warnings.push(Warning::DispatchGap {
+                gap_s: g.seconds,
+                dispatches: g.dispatches,
+                share,
+            });
+        }
+    }
     Ok(m)
 }
 
@@ -277,13 +341,88 @@ mod tests {
         };
         let m = measure(&mut p, &cfg, &[]).unwrap();
         assert_eq!(m.host.n, 7);
-        assert_eq!(m.iters_per_sample, 100);
+        // Batches follow device time (half the host time here): 1 ms of
+        // 5 µs iterations.
+        assert_eq!(m.iters_per_sample, 200);
         assert!((m.host.median - 1e-5).abs() < 1e-15);
         // Device time is the primary figure when present.
         assert!((m.primary().median - 0.5e-5).abs() < 1e-15);
         assert!(
             m.warnings
                 .contains(&Warning::FastExecutionTime { per_iter_s: 0.5e-5 })
+        );
+    }
+
+    /// A GPU-like backend: every other sample lacks device time, and a
+    /// 2 µs gap per dispatch on a 10 µs host iteration.
+    struct Gappy {
+        calls: usize,
+    }
+
+    impl Prepared for Gappy {
+        fn run(&mut self, iters: u64) -> Result<Timing> {
+            self.calls += 1;
+            Ok(Timing {
+                host_s: 1e-5 * iters as f64,
+                device_s: self
+                    .calls
+                    .is_multiple_of(2)
+                    .then_some(0.8e-5 * iters as f64),
+            })
+        }
+        fn read_back(&mut self) -> Result<Buffers> {
+            Ok(Buffers::default())
+        }
+        fn device_clock(&self) -> DeviceClock {
+            DeviceClock::Timestamps
+        }
+        fn dispatch_gap(&mut self, iters: u64) -> Result<Option<DispatchGap>> {
+            assert!((2..=256).contains(&iters), "{iters}");
+            Ok(Some(DispatchGap {
+                seconds: 2e-6,
+                dispatches: 1,
+                method: gap::GapMethod::KernelEvents,
+            }))
+        }
+    }
+
+    #[test]
+    fn missing_device_time_and_a_large_gap_are_said() {
+        let cfg = MeasureConfig {
+            warmup_s: 0.0,
+            budget_s: 0.0,
+            min_samples: 6,
+            max_samples: 6,
+            min_sample_s: 1e-3,
+            min_window_s: 0.0,
+        };
+        let m = measure(&mut Gappy { calls: 0 }, &cfg, &[]).unwrap();
+        // Three of six samples had no device time: host time ranks it,
+        // and the warning says so.
+        assert!(m.device.is_none());
+        assert!(
+            m.warnings
+                .contains(&Warning::MissingDeviceTime { missing: 3, n: 6 })
+        );
+        // 2 µs of a 10 µs iteration is gap.
+        let gap = m.warnings.iter().find_map(|w| match w {
+            Warning::DispatchGap { share, .. } => Some(*share),
+            _ => None,
+        });
+        assert!((gap.unwrap() - 0.2).abs() < 1e-12, "{:?}", m.warnings);
+        assert!(m.warnings.iter().any(|w| w.to_string().contains("2.00 µs")));
+        // A host-clocked backend (the CPU) never gets the first warning.
+        let mut cpu = Scripted {
+            per_iter: vec![1e-3],
+            calls: 0,
+            iters_seen: vec![],
+        };
+        let m = measure(&mut cpu, &cfg, &[]).unwrap();
+        assert!(m.dispatch_gap.is_none());
+        assert!(
+            !m.warnings
+                .iter()
+                .any(|w| matches!(w, Warning::MissingDeviceTime { .. }))
         );
     }
 

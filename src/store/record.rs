@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kernel::{Param, Verdict, Work};
 use crate::measure::stats::Interval;
-use crate::measure::{Summary, Warning};
+use crate::measure::{DispatchGap, Summary, Warning};
 use crate::platform::Fingerprint;
 use crate::power::{EnergyReading, IdleReading};
 
@@ -129,6 +129,11 @@ pub struct TimingRecord {
     /// device has memory of its own.
     #[serde(default)]
     pub end_to_end: Option<Summary>,
+    /// The gap between dispatches of a batch (device seconds per dispatch),
+    /// which the ranking clock's time per iteration includes; where the
+    /// backend measures it (GPU backends with timestamps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatch_gap: Option<DispatchGap>,
 }
 
 /// One measurement: a kernel at a size and precision on a device.
@@ -357,6 +362,9 @@ impl ResultRecord {
                 summary("timing.end_to_end", e)?;
             }
             number("timing.window_s", t.window_s)?;
+            if let Some(g) = &t.dispatch_gap {
+                number("timing.dispatch_gap.seconds", g.seconds)?;
+            }
         }
         if let Some(t) = self.throughput {
             number("throughput", t)?;
