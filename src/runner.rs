@@ -711,6 +711,7 @@ impl Base<'_> {
             device: self.device.id.clone(),
             device_name: self.device.name.clone(),
             device_type: self.device.device_type.as_str().into(),
+            last_level_cache_bytes: self.device.last_level_cache_bytes,
             status,
             timing: None,
             throughput: None,

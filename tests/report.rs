@@ -725,7 +725,7 @@ mod plot {
         assert!(score.contains("0.02000 EST."));
         let roof = std::fs::read_to_string(out.join("roofline.svg")).unwrap();
         assert!(roof.contains("not vendor peaks"));
-        assert!(roof.contains("(stream_triad, measured)"));
+        assert!(roof.contains("(stream_triad beyond 4x cache, measured)"));
 
         // Measured figures only: no estimate mark anywhere.
         let out2 = f.path("plots-alpha");

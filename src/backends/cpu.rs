@@ -42,6 +42,10 @@ impl CpuBackend {
                 ),
                 api: "native (rayon)".into(),
                 compute_units: threads as u32,
+                // Not from sysfs: a VM sees the host's L3 there (480 MiB on
+                // a 2-vCPU cloud VM), not what the guest gets; bandwidth
+                // ceilings then come from the largest working set.
+                last_level_cache_bytes: None,
             },
         })
     }

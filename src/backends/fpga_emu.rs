@@ -52,6 +52,8 @@ impl FpgaEmuBackend {
             driver: format!("card {} ({}, {})", card.origin, card.device, card.format),
             api: format!("emulated (model v{MODEL_VERSION})"),
             compute_units: crate::fpga::model::Usage::available(card).dsp as u32,
+            // Modeled designs stream from the card's memory: no cache.
+            last_level_cache_bytes: None,
         }
     }
 }

@@ -120,6 +120,12 @@ pub struct Device {
     pub api: String,
     /// Compute units (cores, SMs, CUs) the backend will use.
     pub compute_units: u32,
+    /// The device's last-level cache in bytes, where the API or the OS
+    /// reports it (OpenCL's `CL_DEVICE_GLOBAL_MEM_CACHE_SIZE`; wgpu has no
+    /// query, and the CPU's sysfs is not trusted in VMs): bandwidth ceilings come only
+    /// from working sets at least
+    /// [`crate::measure::CACHE_FACTOR`] times it.
+    pub last_level_cache_bytes: Option<u64>,
 }
 
 /// Why a backend cannot be used on this node.

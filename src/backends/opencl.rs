@@ -223,6 +223,7 @@ fn describe(id: cl_device_id, index: usize, platform_name: &str) -> Device {
         driver,
         api,
         compute_units: dev.max_compute_units().unwrap_or(0),
+        last_level_cache_bytes: dev.global_mem_cache_size().ok().filter(|&b| b > 0),
     }
 }
 

@@ -193,6 +193,8 @@ impl WgpuBackend {
                     driver,
                     api: api_name(info.backend).to_string(),
                     compute_units,
+                    // wgpu has no query for it.
+                    last_level_cache_bytes: None,
                 },
                 adapter,
                 opened: Mutex::new(None),

@@ -133,6 +133,9 @@ impl std::fmt::Display for Warning {
 pub const FAST_ITERATION_S: f64 = 20e-6;
 /// Above this coefficient of variation the [`Warning::HighVariation`] is given.
 pub const HIGH_CV: f64 = 0.10;
+/// A bandwidth figure measures memory, not cache, only when its working
+/// set is at least this many times the device's last-level cache.
+pub const CACHE_FACTOR: f64 = 4.0;
 /// Above this share of an iteration the [`Warning::DispatchGap`] is given.
 pub const GAP_SHARE: f64 = 0.05;
 /// Iterations longer than this are not run again to measure the dispatch

@@ -152,6 +152,10 @@ pub struct ResultRecord {
     pub device: String,
     pub device_name: String,
     pub device_type: String,
+    /// The device's last-level cache in bytes, where reported (see
+    /// `backends::Device`); `None` in records written before it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_level_cache_bytes: Option<u64>,
     pub status: Status,
     pub timing: Option<TimingRecord>,
     /// In `throughput_unit`, from the median of the ranking clock.
