@@ -3,7 +3,10 @@
 // x = a*x + b (four vec4 accumulators, i.e. 16 scalar FMA chains) for
 // `iters` iterations in registers and writes their sum, so nothing can be
 // optimised away. Chain j of item i starts at x0[i] + j/8.
-// Launch: x0 (in), y (out), then Params; workgroups of 256, grid-stride.
+// The iterations run in blocks of BLOCK_STEPS, a trip count fixed at
+// compile time (the compiler can unroll a block whole: 1024 FMAs between
+// two loop tests), then the remainder (iters is a multiple of 4).
+// Launch: x0 (in), y (out), then Params; workgroups of 64, grid-stride.
 alias real = f32;
 
 struct Params {
@@ -17,36 +20,53 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> y: array<real>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-@compute @workgroup_size(256, 1, 1)
+const WG: u32 = 64u;
+// Iterations per block, run as BLOCK_STEPS / 4 rounds of four.
+const BLOCK_STEPS: u32 = 64u;
+
+struct Chains {
+    c0: vec4<real>,
+    c1: vec4<real>,
+    c2: vec4<real>,
+    c3: vec4<real>,
+}
+
+// Four iterations of all 16 chains.
+fn four(c: Chains, a: vec4<real>, b: vec4<real>) -> Chains {
+    var r = c;
+    for (var u = 0u; u < 4u; u++) {
+        r.c0 = fma(r.c0, a, b);
+        r.c1 = fma(r.c1, a, b);
+        r.c2 = fma(r.c2, a, b);
+        r.c3 = fma(r.c3, a, b);
+    }
+    return r;
+}
+
+@compute @workgroup_size(64, 1, 1)
 fn fma_peak(@builtin(global_invocation_id) gid: vec3<u32>,
             @builtin(num_workgroups) ng: vec3<u32>) {
     let a = vec4<real>(real(p.a));
     let b = vec4<real>(real(p.b));
-    for (var i = gid.x; i < p.n; i += ng.x * 256u) {
+    let blocks = p.iters / BLOCK_STEPS;
+    let rest = (p.iters % BLOCK_STEPS) / 4u;
+    for (var i = gid.x; i < p.n; i += ng.x * WG) {
         let s = vec4<real>(x0[i]);
-        var c0 = s + vec4<real>(0.0, 0.125, 0.25, 0.375);
-        var c1 = s + vec4<real>(0.5, 0.625, 0.75, 0.875);
-        var c2 = s + vec4<real>(1.0, 1.125, 1.25, 1.375);
-        var c3 = s + vec4<real>(1.5, 1.625, 1.75, 1.875);
-        for (var k = 0u; k < p.iters; k += 4u) {
-            c0 = fma(c0, a, b);
-            c1 = fma(c1, a, b);
-            c2 = fma(c2, a, b);
-            c3 = fma(c3, a, b);
-            c0 = fma(c0, a, b);
-            c1 = fma(c1, a, b);
-            c2 = fma(c2, a, b);
-            c3 = fma(c3, a, b);
-            c0 = fma(c0, a, b);
-            c1 = fma(c1, a, b);
-            c2 = fma(c2, a, b);
-            c3 = fma(c3, a, b);
-            c0 = fma(c0, a, b);
-            c1 = fma(c1, a, b);
-            c2 = fma(c2, a, b);
-            c3 = fma(c3, a, b);
+        var c = Chains(
+            s + vec4<real>(0.0, 0.125, 0.25, 0.375),
+            s + vec4<real>(0.5, 0.625, 0.75, 0.875),
+            s + vec4<real>(1.0, 1.125, 1.25, 1.375),
+            s + vec4<real>(1.5, 1.625, 1.75, 1.875),
+        );
+        for (var k = 0u; k < blocks; k++) {
+            for (var u = 0u; u < BLOCK_STEPS / 4u; u++) {
+                c = four(c, a, b);
+            }
         }
-        let t = (c0 + c1) + (c2 + c3);
+        for (var u = 0u; u < rest; u++) {
+            c = four(c, a, b);
+        }
+        let t = (c.c0 + c.c1) + (c.c2 + c.c3);
         y[i] = (t.x + t.y) + (t.z + t.w);
     }
 }

@@ -1,103 +1,147 @@
 // hls4ml jet-tagging MLP 16-64-32-32-5 (ReLU, softmax), f32.
-// One invocation per event. The weights of one layer at a time are staged
-// in workgroup memory (at most 2080 floats: fits the 16 KiB WebGPU default);
-// every invocation reads the same weight at the same time, a broadcast.
+// Two events per invocation (events e and e + S, S the number of
+// invocations), so that every weight read serves 2 x 4 FMAs. The weights
+// are a uniform buffer (every invocation reads the same weight at the same
+// time: the constant cache's broadcast, or an FMA operand), four to a vec4,
+// the 16-byte stride of uniform arrays (4389 floats padded to 1098 vec4).
+// Layers are fused in pairs so that no layer's whole output is held: layer
+// 1's neurons, four at a time, go straight into the 32 sums of layer 2, and
+// layer 3's into the 5 logits; the largest private state is the 32 sums of
+// two events (16 vec4). Every loop has a constant trip count.
 // Features are feature-major (x[f * n + e]), probabilities class-major
 // (probs[c * n + e]), so loads and stores are contiguous across invocations.
 // Packed weights: per layer the [in][out] matrix, then the bias; layers
 // start at 0, 1088, 3168, 4224.
 // The features come in two halves of 8 (x_lo: features 0-7, x_hi: 8-15,
 // each feature-major), so that no binding is over 128 MiB at 4M events.
-// Launch: x_lo, x_hi, weights (in), probs (out), then Params; groups
-// ceil(n/128).
+// Launch: x_lo, x_hi (in), weights (in, uniform), probs (out), then
+// Params; groups ceil(n / (2 * 64)).
 struct Params {
     n: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x_lo: array<f32>;
 @group(0) @binding(1) var<storage, read> x_hi: array<f32>;
-@group(0) @binding(2) var<storage, read> weights: array<f32>;
+@group(0) @binding(2) var<uniform> w: array<vec4<f32>, 1098>;
 @group(0) @binding(3) var<storage, read_write> probs: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
 
-const WG: u32 = 128u;
+const WG: u32 = 64u;
+// Events per invocation.
+const EV: u32 = 2u;
+// Where each layer starts in the packed weights (floats).
+const L1: u32 = 0u;
+const L2: u32 = 1088u;
+const L3: u32 = 3168u;
+const L4: u32 = 4224u;
 
-var<workgroup> wl: array<f32, 2080>;
-
-// Copies weights[offset .. offset + count] to wl, between barriers.
-fn stage(offset: u32, count: u32, l: u32) {
-    workgroupBarrier();
-    for (var i = l; i < count; i += WG) {
-        wl[i] = weights[offset + i];
-    }
-    workgroupBarrier();
+// Weights i .. i + 4 (i a multiple of 4).
+fn w4(i: u32) -> vec4<f32> {
+    return w[i / 4u];
 }
 
-@compute @workgroup_size(128, 1, 1)
+// Weight i.
+fn w1(i: u32) -> f32 {
+    return w[i / 4u][i % 4u];
+}
+
+@compute @workgroup_size(64, 1, 1)
 fn mlp_jet(@builtin(global_invocation_id) gid: vec3<u32>,
-           @builtin(local_invocation_id) lid: vec3<u32>) {
+           @builtin(num_workgroups) ng: vec3<u32>) {
     let n = p.n;
-    let e = gid.x;
-    let live = e < n;
-    var h0: array<f32, 16>;
-    for (var f = 0u; f < 8u; f++) {
-        h0[f] = 0.0;
-        h0[f + 8u] = 0.0;
-        if (live) {
-            h0[f] = x_lo[f * n + e];
-            h0[f + 8u] = x_hi[f * n + e];
+    let stride = ng.x * WG;
+    var x: array<array<f32, 16>, 2>;
+    for (var e = 0u; e < EV; e++) {
+        let ev = gid.x + e * stride;
+        for (var f = 0u; f < 8u; f++) {
+            x[e][f] = 0.0;
+            x[e][f + 8u] = 0.0;
+            if (ev < n) {
+                x[e][f] = x_lo[f * n + ev];
+                x[e][f + 8u] = x_hi[f * n + ev];
+            }
         }
     }
 
-    stage(0u, 1088u, lid.x);
-    var h1: array<f32, 64>;
-    for (var j = 0u; j < 64u; j++) {
-        var acc = wl[1024u + j];
+    // Layers 1 and 2: h[q] of layer 2 in vec4 q = neurons 4q .. 4q + 3.
+    var h: array<array<vec4<f32>, 8>, 2>;
+    for (var q = 0u; q < 8u; q++) {
+        let b = w4(L2 + 2048u + 4u * q);
+        h[0][q] = b;
+        h[1][q] = b;
+    }
+    for (var j4 = 0u; j4 < 16u; j4++) {
+        // Layer-1 neurons 4 j4 .. 4 j4 + 3 of both events.
+        let b = w4(L1 + 1024u + 4u * j4);
+        var a0 = b;
+        var a1 = b;
         for (var k = 0u; k < 16u; k++) {
-            acc = fma(h0[k], wl[k * 64u + j], acc);
+            let wk = w4(L1 + 64u * k + 4u * j4);
+            a0 = fma(vec4<f32>(x[0][k]), wk, a0);
+            a1 = fma(vec4<f32>(x[1][k]), wk, a1);
         }
-        h1[j] = max(acc, 0.0);
+        a0 = max(a0, vec4<f32>(0.0));
+        a1 = max(a1, vec4<f32>(0.0));
+        for (var c = 0u; c < 4u; c++) {
+            let row = L2 + 32u * (4u * j4 + c);
+            for (var q = 0u; q < 8u; q++) {
+                let wq = w4(row + 4u * q);
+                h[0][q] = fma(vec4<f32>(a0[c]), wq, h[0][q]);
+                h[1][q] = fma(vec4<f32>(a1[c]), wq, h[1][q]);
+            }
+        }
+    }
+    for (var q = 0u; q < 8u; q++) {
+        h[0][q] = max(h[0][q], vec4<f32>(0.0));
+        h[1][q] = max(h[1][q], vec4<f32>(0.0));
     }
 
-    stage(1088u, 2080u, lid.x);
-    var h2: array<f32, 32>;
-    for (var j = 0u; j < 32u; j++) {
-        var acc = wl[2048u + j];
-        for (var k = 0u; k < 64u; k++) {
-            acc = fma(h1[k], wl[k * 32u + j], acc);
+    // Layers 3 and 4: the logits z of both events.
+    var z: array<array<f32, 5>, 2>;
+    for (var c = 0u; c < 5u; c++) {
+        let b = w1(L4 + 160u + c);
+        z[0][c] = b;
+        z[1][c] = b;
+    }
+    for (var j4 = 0u; j4 < 8u; j4++) {
+        // Layer-3 neurons 4 j4 .. 4 j4 + 3 of both events.
+        let b = w4(L3 + 1024u + 4u * j4);
+        var a0 = b;
+        var a1 = b;
+        for (var k4 = 0u; k4 < 8u; k4++) {
+            for (var c = 0u; c < 4u; c++) {
+                let wk = w4(L3 + 32u * (4u * k4 + c) + 4u * j4);
+                a0 = fma(vec4<f32>(h[0][k4][c]), wk, a0);
+                a1 = fma(vec4<f32>(h[1][k4][c]), wk, a1);
+            }
         }
-        h2[j] = max(acc, 0.0);
+        a0 = max(a0, vec4<f32>(0.0));
+        a1 = max(a1, vec4<f32>(0.0));
+        for (var c = 0u; c < 4u; c++) {
+            let row = L4 + 5u * (4u * j4 + c);
+            for (var o = 0u; o < 5u; o++) {
+                let wo = w1(row + o);
+                z[0][o] = fma(a0[c], wo, z[0][o]);
+                z[1][o] = fma(a1[c], wo, z[1][o]);
+            }
+        }
     }
 
-    stage(3168u, 1056u, lid.x);
-    var h3: array<f32, 32>;
-    for (var j = 0u; j < 32u; j++) {
-        var acc = wl[1024u + j];
-        for (var k = 0u; k < 32u; k++) {
-            acc = fma(h2[k], wl[k * 32u + j], acc);
+    for (var e = 0u; e < EV; e++) {
+        let ev = gid.x + e * stride;
+        var m = z[e][0];
+        for (var c = 1u; c < 5u; c++) {
+            m = max(m, z[e][c]);
         }
-        h3[j] = max(acc, 0.0);
-    }
-
-    stage(4224u, 165u, lid.x);
-    var z: array<f32, 5>;
-    var m = -3.0e38;
-    for (var j = 0u; j < 5u; j++) {
-        var acc = wl[160u + j];
-        for (var k = 0u; k < 32u; k++) {
-            acc = fma(h3[k], wl[k * 5u + j], acc);
+        var s = 0.0;
+        for (var c = 0u; c < 5u; c++) {
+            z[e][c] = exp(z[e][c] - m);
+            s += z[e][c];
         }
-        z[j] = acc;
-        m = max(m, acc);
-    }
-    var s = 0.0;
-    for (var j = 0u; j < 5u; j++) {
-        z[j] = exp(z[j] - m);
-        s += z[j];
-    }
-    if (live) {
-        for (var j = 0u; j < 5u; j++) {
-            probs[j * n + e] = z[j] / s;
+        if (ev < n) {
+            for (var c = 0u; c < 5u; c++) {
+                probs[c * n + ev] = z[e][c] / s;
+            }
         }
     }
 }

@@ -21,7 +21,8 @@
 use crate::error::{Error, Result};
 pub use crate::error::{Limit, LimitExceeded, LimitKind};
 use crate::kernel::{
-    Buffers, Inputs, Launch, LaunchBuffer, MAX_GROUPS_PER_DIM, Precision, SizeSpec,
+    Binding, Buffers, Inputs, Launch, LaunchBuffer, MAX_GROUPS_PER_DIM, MAX_UNIFORM_BINDING_BYTES,
+    Precision, SizeSpec,
 };
 use crate::kernels::RegisteredKernel;
 
@@ -46,13 +47,16 @@ pub struct DeviceLimits {
     pub total_memory: Option<Limit>,
     /// Storage buffers one launch may bind.
     pub storage_buffers: Option<Limit>,
+    /// Bytes of one uniform (OpenCL `__constant`) binding.
+    pub uniform_binding_bytes: Option<Limit>,
 }
 
 impl DeviceLimits {
     /// The limits every Vulkan and OpenCL device hetbench targets meets:
     /// WebGPU's defaults, which are Vulkan's required minima for compute
     /// (65,535 workgroups per dimension, 256 invocations, 16 KiB of
-    /// workgroup memory). Every manifest size must launch within them;
+    /// workgroup memory, 64 KiB per uniform binding). Every manifest size
+    /// must launch within them;
     /// memory is left to each device.
     pub fn portable() -> Self {
         DeviceLimits {
@@ -74,6 +78,10 @@ impl DeviceLimits {
             )),
             total_memory: None,
             storage_buffers: Some(Limit::new("max_storage_buffers_per_shader_stage", 8)),
+            uniform_binding_bytes: Some(Limit::new(
+                "max_uniform_buffer_binding_size",
+                MAX_UNIFORM_BINDING_BYTES,
+            )),
         }
     }
 
@@ -120,7 +128,7 @@ impl DeviceLimits {
         }
         over(
             self.storage_buffers,
-            footprint.buffers.len() as u64,
+            footprint.bindings.len() as u64,
             LimitKind::Geometry,
             &|| "storage buffers bound".into(),
         )?;
@@ -128,6 +136,14 @@ impl DeviceLimits {
             over(self.binding_bytes, *bytes, LimitKind::Geometry, &|| {
                 format!("bytes bound of buffer '{name}'")
             })?;
+        }
+        for (name, bytes) in &footprint.uniforms {
+            over(
+                self.uniform_binding_bytes,
+                *bytes,
+                LimitKind::Geometry,
+                &|| format!("bytes bound of uniform buffer '{name}'"),
+            )?;
         }
         for (name, bytes) in &footprint.buffers {
             over(self.buffer_bytes, *bytes, LimitKind::Memory, &|| {
@@ -172,9 +188,12 @@ pub struct Footprint {
     pub dispatches: Vec<DispatchFootprint>,
     /// Each buffer's name and bytes, in the launch's precision.
     pub buffers: Vec<(&'static str, u64)>,
-    /// Each buffer's name and the most bytes one dispatch binds of it (its
-    /// largest window, or the whole buffer where a dispatch binds it whole).
+    /// Each storage buffer's name and the most bytes one dispatch binds of
+    /// it (its largest window, or the whole buffer where a dispatch binds it
+    /// whole).
     pub bindings: Vec<(&'static str, u64)>,
+    /// Each uniform buffer's name and bytes (padded to 16), bound whole.
+    pub uniforms: Vec<(&'static str, u64)>,
 }
 
 impl Footprint {
@@ -204,6 +223,7 @@ impl Footprint {
                 .buffers
                 .iter()
                 .enumerate()
+                .filter(|(_, b)| b.binding == Binding::Storage)
                 .map(|(i, b)| {
                     let bound = launch
                         .dispatches
@@ -213,6 +233,12 @@ impl Footprint {
                         .unwrap_or(b.len);
                     (b.name, bytes(bound, b))
                 })
+                .collect(),
+            uniforms: launch
+                .buffers
+                .iter()
+                .filter(|b| b.binding == Binding::Uniform)
+                .map(|b| (b.name, b.binding_bytes(b.len)))
                 .collect(),
         }
     }
@@ -417,6 +443,35 @@ mod tests {
                 "max_storage_buffer_binding_size",
                 1600,
                 "bytes bound of buffer 'hx'"
+            )
+        );
+    }
+
+    /// A uniform buffer counts against the uniform binding limit, padded to
+    /// 16 bytes, and not against the storage buffers or their binding limit.
+    #[test]
+    fn a_uniform_binding_has_its_own_limit() {
+        let limits = DeviceLimits {
+            binding_bytes: Some(Limit::new("max_storage_buffer_binding_size", 1000)),
+            storage_buffers: Some(Limit::new("max_storage_buffers_per_shader_stage", 2)),
+            ..DeviceLimits::portable()
+        };
+        let mut l = launch([1, 1, 1], [64, 1, 1], 10);
+        l.buffers.push(LaunchBuffer::uniform("weights", 4389));
+        let fp = Footprint::of(&l, &[]);
+        assert_eq!(fp.uniforms, vec![("weights", 17_568)]);
+        assert_eq!(fp.bindings, vec![("hx", 40), ("chi2", 40)]);
+        assert_eq!(fp.buffers[2], ("weights", 17_556));
+        assert_eq!(limits.check(&fp), Ok(()));
+        l.buffers[2] = LaunchBuffer::uniform("weights", 16_385);
+        let err = limits.check(&Footprint::of(&l, &[])).unwrap_err();
+        assert_eq!(
+            (err.kind, err.limit.name, err.value, err.what.as_str()),
+            (
+                LimitKind::Geometry,
+                "max_uniform_buffer_binding_size",
+                65_552,
+                "bytes bound of uniform buffer 'weights'"
             )
         );
     }

@@ -330,6 +330,11 @@ fn device_limits(dev: &ClDevice) -> Result<DeviceLimits> {
                 .map_err(cl_err("CL_DEVICE_GLOBAL_MEM_SIZE"))?,
         )),
         storage_buffers: None,
+        uniform_binding_bytes: Some(Limit::new(
+            "CL_DEVICE_MAX_CONSTANT_BUFFER_SIZE",
+            dev.max_constant_buffer_size()
+                .map_err(cl_err("CL_DEVICE_MAX_CONSTANT_BUFFER_SIZE"))?,
+        )),
     })
 }
 
@@ -826,8 +831,9 @@ fn make_kernel(
     let mut index: cl_uint = 0;
     for (b, window) in buffers.iter().zip(windows) {
         let mem = opencl3::memory::ClMem::get(window.as_ref().unwrap_or(&b.buffer));
-        // SAFETY: argument `index` is a `__global float*` (the launch's
-        // contract, and the argument count is checked above).
+        // SAFETY: argument `index` is a `__global float*` (`__constant`
+        // for a uniform binding: the same cl_mem argument) by the launch's
+        // contract, and the argument count is checked above.
         unsafe { kernel.set_arg(index, &mem) }.map_err(cl_err(format!(
             "{}: kernel '{}' argument {index} (buffer '{}')",
             source.origin, d.entry, b.name

@@ -60,7 +60,7 @@ use crate::backends::{
 };
 use crate::error::{Error, Result};
 use crate::kernel::{
-    Arg, Buffer, Buffers, Dispatch, Elem, Inputs, Launch, Precision, Role, ShaderLanguage,
+    Arg, Binding, Buffer, Buffers, Dispatch, Elem, Inputs, Launch, Precision, Role, ShaderLanguage,
     ShaderSource,
 };
 use crate::kernels::RegisteredKernel;
@@ -436,6 +436,10 @@ fn device_limits(limits: &::wgpu::Limits) -> DeviceLimits {
             "max_storage_buffers_per_shader_stage",
             limits.max_storage_buffers_per_shader_stage.into(),
         )),
+        uniform_binding_bytes: Some(Limit::new(
+            "max_uniform_buffer_binding_size",
+            limits.max_uniform_buffer_binding_size,
+        )),
     }
 }
 
@@ -764,8 +768,9 @@ fn compile(opened: &Opened, shader: &ShaderSource) -> Result<::wgpu::ShaderModul
     Ok(module)
 }
 
-/// The bind group layout from the launch: inputs read-only storage,
-/// outputs read-write storage, then the uniform parameters.
+/// The bind group layout from the launch: inputs read-only storage (or
+/// uniform, by their binding), outputs read-write storage, then the
+/// uniform parameters.
 fn layout_entries(launch: &Launch) -> Vec<::wgpu::BindGroupLayoutEntry> {
     let entry = |binding: usize, ty| ::wgpu::BindGroupLayoutEntry {
         binding: binding as u32,
@@ -781,9 +786,12 @@ fn layout_entries(launch: &Launch) -> Vec<::wgpu::BindGroupLayoutEntry> {
         .buffers
         .iter()
         .enumerate()
-        .map(|(i, b)| {
-            let read_only = b.role == Role::Input;
-            entry(i, ::wgpu::BufferBindingType::Storage { read_only })
+        .map(|(i, b)| match b.binding {
+            Binding::Uniform => entry(i, ::wgpu::BufferBindingType::Uniform),
+            Binding::Storage => {
+                let read_only = b.role == Role::Input;
+                entry(i, ::wgpu::BufferBindingType::Storage { read_only })
+            }
         })
         .collect();
     entries.push(entry(
@@ -793,7 +801,8 @@ fn layout_entries(launch: &Launch) -> Vec<::wgpu::BindGroupLayoutEntry> {
     entries
 }
 
-/// The launch's device buffers: inputs uploaded, outputs zeroed (wgpu
+/// The launch's device buffers: inputs uploaded (a uniform one padded with
+/// zeros to its 16-byte array stride), outputs zeroed (wgpu
 /// zero-initialises) with a staging buffer each for the read-back.
 fn upload(device: &::wgpu::Device, launch: &Launch, inputs: &Inputs) -> Result<Vec<DeviceBuffer>> {
     use ::wgpu::util::DeviceExt;
@@ -803,6 +812,10 @@ fn upload(device: &::wgpu::Device, launch: &Launch, inputs: &Inputs) -> Result<V
     let mut buffers = Vec::with_capacity(launch.buffers.len());
     for b in &launch.buffers {
         let size = buffer_size(b.len, b.elem);
+        let usage = match b.binding {
+            Binding::Storage => usage,
+            Binding::Uniform => ::wgpu::BufferUsages::UNIFORM | ::wgpu::BufferUsages::COPY_DST,
+        };
         let empty = |label, usage| {
             device.create_buffer(&::wgpu::BufferDescriptor {
                 label: Some(label),
@@ -817,17 +830,18 @@ fn upload(device: &::wgpu::Device, launch: &Launch, inputs: &Inputs) -> Result<V
                     .buffers
                     .get(b.name)
                     .ok_or_else(|| backend_error(format!("input '{}' is missing", b.name)))?;
-                let data = b.bytes_of(data).map_err(backend_error)?;
+                let mut data = b.bytes_of(data).map_err(backend_error)?.to_vec();
+                data.resize(b.binding_bytes(b.len) as usize, 0);
                 let buffer = if data.is_empty() {
                     empty(b.name, usage)
                 } else {
                     device.create_buffer_init(&::wgpu::util::BufferInitDescriptor {
                         label: Some(b.name),
-                        contents: data,
+                        contents: &data,
                         usage,
                     })
                 };
-                (buffer, None, Some(data.to_vec()))
+                (buffer, None, Some(data))
             }
             Role::Output => {
                 let read = ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST;

@@ -10,8 +10,9 @@ use crate::kernel::manifest::Precision;
 /// needs no backend code. The same description serves WGSL and OpenCL C:
 ///
 /// - `buffers[i]` is WGSL `@group(0) @binding(i)` (a storage buffer,
-///   `read` for [`Role::Input`], `read_write` otherwise) and OpenCL kernel
-///   argument `i` (a `__global` pointer);
+///   `read` for [`Role::Input`], `read_write` otherwise; a uniform buffer
+///   where its [`Binding`] is [`Binding::Uniform`]) and OpenCL kernel
+///   argument `i` (a `__global` pointer; `__constant` for a uniform);
 /// - `params` follow: in WGSL one uniform struct at `@binding(buffers.len())`
 ///   with the fields in this order (each 4 bytes), in OpenCL one scalar
 ///   argument each, in this order, after the buffers;
@@ -57,10 +58,32 @@ pub enum Role {
     Output,
 }
 
+/// The memory a launch buffer is bound as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    /// A storage buffer (WGSL `var<storage>`, OpenCL `__global`).
+    Storage,
+    /// A small read-only input every invocation reads at the same addresses
+    /// (weights, coefficients): a uniform buffer (WGSL `var<uniform>`,
+    /// whose arrays have a 16-byte stride: `array<vec4<f32>, N>`; the
+    /// backend pads the buffer with zeros to a multiple of 16 bytes) or
+    /// OpenCL `__constant` memory. GPUs serve such reads from a broadcast
+    /// constant cache, or as instruction operands. At most
+    /// [`MAX_UNIFORM_BINDING_BYTES`] on every device.
+    Uniform,
+}
+
+/// Bytes of one uniform binding every device allows
+/// (`max_uniform_buffer_binding_size`: WebGPU's default and Vulkan's
+/// required minimum; OpenCL's `CL_DEVICE_MAX_CONSTANT_BUFFER_SIZE` is at
+/// least 64 KiB too).
+pub const MAX_UNIFORM_BINDING_BYTES: u64 = 65_536;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct LaunchBuffer {
     pub name: &'static str,
     pub role: Role,
+    pub binding: Binding,
     /// Length in elements.
     pub len: usize,
     pub elem: Elem,
@@ -76,9 +99,29 @@ impl LaunchBuffer {
         LaunchBuffer {
             name,
             role: Role::Input,
+            binding: Binding::Storage,
             len,
             elem: Elem::F32,
             part: None,
+        }
+    }
+
+    /// An f32 input of `len` elements bound as a uniform buffer
+    /// (`__constant` in OpenCL): see [`Binding::Uniform`].
+    pub fn uniform(name: &'static str, len: usize) -> Self {
+        LaunchBuffer {
+            binding: Binding::Uniform,
+            ..Self::input(name, len)
+        }
+    }
+
+    /// Bytes the buffer binds: its elements, and for a uniform the zero
+    /// padding to a multiple of 16 bytes.
+    pub fn binding_bytes(&self, len: usize) -> u64 {
+        let bytes = (len as u64).saturating_mul(self.elem.size() as u64);
+        match self.binding {
+            Binding::Storage => bytes,
+            Binding::Uniform => bytes.next_multiple_of(16),
         }
     }
 
@@ -97,6 +140,7 @@ impl LaunchBuffer {
         LaunchBuffer {
             name,
             role: Role::Output,
+            binding: Binding::Storage,
             len,
             elem: Elem::F32,
             part: None,

@@ -22,9 +22,9 @@ use crate::error::Result;
 pub use buffer::{Buffer, Buffers, Elem, Inputs, Reals};
 pub use fpga::FpgaKernel;
 pub use launch::{
-    Arg, Chunk, Dispatch, Launch, LaunchBuffer, MAX_GROUPS_PER_DIM, Role, WINDOW_ALIGN, Window,
-    binding_chunks, grid_stride_groups, groups_for, max_binding_bytes, max_binding_elems,
-    param_u32,
+    Arg, Binding, Chunk, Dispatch, Launch, LaunchBuffer, MAX_GROUPS_PER_DIM,
+    MAX_UNIFORM_BINDING_BYTES, Role, WINDOW_ALIGN, Window, binding_chunks, grid_stride_groups,
+    groups_for, max_binding_bytes, max_binding_elems, param_u32,
 };
 pub use manifest::{Domain, KernelManifest, Metric, Param, Precision, SizeSpec, Tolerance};
 pub use shader::{OPENCL_F64_MACRO, ShaderLanguage, ShaderSource, WGSL_REAL_ALIAS};

@@ -44,6 +44,14 @@ const LANES: usize = 16;
 const GROUP: usize = 8;
 /// Items per rayon task.
 const ITEMS_PER_TASK: usize = 256;
+/// GPU workgroup size: two warps, so that a grid of 64-item groups spreads
+/// over all 132 SMs of an H200 from n = 8448 and 32 groups (2048
+/// threads) can be resident on each.
+const GROUP_SIZE: u32 = 64;
+/// Most GPU workgroups, for the grid-stride loop beyond one item per
+/// invocation: 15 whole waves of an H200 (132 SMs x 32 resident groups of
+/// 64), within the 65,535 groups of the portable limits.
+const MAX_GROUPS: u32 = 15 * 132 * 32;
 
 pub struct FmaPeak;
 
@@ -112,8 +120,8 @@ impl Kernel for FmaPeak {
             ],
             dispatches: vec![Dispatch {
                 entry: "fma_peak",
-                groups: [grid_stride_groups(n, 256), 1, 1],
-                group_size: [256, 1, 1],
+                groups: [grid_stride_groups(n, GROUP_SIZE).min(MAX_GROUPS), 1, 1],
+                group_size: [GROUP_SIZE, 1, 1],
                 chunk: None,
             }],
         })

@@ -7,8 +7,8 @@
 //! uniform, small biases), the 16 features per event come from the run's seed.
 //!
 //! Layout: features feature-major (`x[f * events + e]`), probabilities
-//! class-major (`probs[c * events + e]`), so that GPU work-items (one per
-//! event) read and write contiguously. All weights and biases are packed in
+//! class-major (`probs[c * events + e]`), so that GPU work-items (each on
+//! events e and e + S, S the grid's size) read and write contiguously. All weights and biases are packed in
 //! one buffer, layer by layer, each layer's matrix `[in][out]` followed by its
 //! bias (see [`LAYER_OFFSETS`]).
 //!
@@ -70,6 +70,11 @@ pub const MACS_PER_EVENT: usize = 4256;
 pub const FLOPS_PER_EVENT: f64 = (2 * MACS_PER_EVENT + 133 + 128 + 20) as f64;
 /// Events per rayon task.
 const EVENTS_PER_TASK: usize = 1024;
+/// GPU workgroup size and events per invocation (the shaders' WG and two
+/// events e and e + S): each vec4 of weights read serves 2 x 4 FMAs. The
+/// weights are bound as a uniform (`__constant`) buffer.
+const GROUP_SIZE: u32 = 64;
+const EVENTS_PER_INVOCATION: usize = 2;
 
 pub struct MlpJet;
 
@@ -187,14 +192,19 @@ impl Kernel for MlpJet {
                 // lavapipe and WebGPU by default).
                 LaunchBuffer::input_part("x", 0, FEATURES / 2 * n),
                 LaunchBuffer::input_part("x", FEATURES / 2 * n, FEATURES / 2 * n),
-                LaunchBuffer::input("weights", WEIGHT_COUNT),
+                // 17.6 KB: read by every invocation alike, a uniform.
+                LaunchBuffer::uniform("weights", WEIGHT_COUNT),
                 LaunchBuffer::output("probs", CLASSES * n),
             ],
             params: vec![("n", Arg::U32(param_u32(n, "events")?))],
             dispatches: vec![Dispatch::new(
                 "mlp_jet",
-                [groups_for(n, 128)?, 1, 1],
-                [128, 1, 1],
+                [
+                    groups_for(n, GROUP_SIZE * EVENTS_PER_INVOCATION as u32)?,
+                    1,
+                    1,
+                ],
+                [GROUP_SIZE, 1, 1],
             )],
         })
     }

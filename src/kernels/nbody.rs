@@ -36,6 +36,16 @@ const SAMPLED_BODIES: usize = 512;
 /// FLOP per interaction (GPU Gems 3 convention).
 pub const FLOPS_PER_INTERACTION: f64 = 20.0;
 const LANES: usize = 16;
+/// Invocations per GPU workgroup.
+const GROUP_SIZE: u32 = 256;
+/// Invocations the GPU grid aims at: about 4 waves of an H200 (132 SMs x
+/// 2048 resident threads = 270,336 per wave), so that small n still fills
+/// the device and the last wave's tail is a small part of the run.
+const TARGET_THREADS: usize = 1 << 20;
+/// Most invocations per body: with tiles of 512 bodies, 64 leaves each
+/// invocation 8 pairs per tile between two barriers; more would spend more
+/// on staging and barriers than on pairs.
+const MAX_THREADS_PER_BODY: usize = 64;
 /// Bodies per rayon task.
 const ROWS_PER_TASK: usize = 64;
 
@@ -94,6 +104,7 @@ impl Kernel for NBody {
     fn launch(&self, inputs: &Inputs) -> Result<Launch> {
         let n = inputs.size.usize("n", MAX_N)?;
         let eps = inputs.size.f64("softening", 1e-6..=1.0)? as f32;
+        let k = threads_per_body(n);
         Ok(Launch {
             buffers: vec![
                 LaunchBuffer::input("x", n),
@@ -107,11 +118,12 @@ impl Kernel for NBody {
             params: vec![
                 ("n", Arg::U32(param_u32(n, "n")?)),
                 ("eps2", Arg::F32(eps * eps)),
+                ("k", Arg::U32(k as u32)),
             ],
             dispatches: vec![Dispatch {
                 entry: "nbody",
-                groups: [groups_for(n, 256)?, 1, 1],
-                group_size: [256, 1, 1],
+                groups: [groups_for(n * k, GROUP_SIZE)?, 1, 1],
+                group_size: [GROUP_SIZE, 1, 1],
                 chunk: None,
             }],
         })
@@ -170,6 +182,17 @@ impl Kernel for NBody {
     fn fpga(&self) -> Option<&dyn crate::kernel::FpgaKernel> {
         Some(&fpga::NBodyFpga)
     }
+}
+
+/// GPU invocations per body: the smallest power of two that brings the
+/// grid to [`TARGET_THREADS`], at most [`MAX_THREADS_PER_BODY`] (each
+/// invocation sums every k-th body of each tile; the k partial sums are
+/// added in workgroup memory). 64 at n <= 16384, 16 at 65536, 1 from 2^20.
+fn threads_per_body(n: usize) -> usize {
+    TARGET_THREADS
+        .div_ceil(n.max(1))
+        .next_power_of_two()
+        .min(MAX_THREADS_PER_BODY)
 }
 
 /// The accelerations over any [`crate::fpga::Scalar`], as an HLS design
@@ -493,6 +516,36 @@ mod tests {
         }
         let v = k.verify(&inputs, &out, Tolerance { rel: 1e-13, abs: 0.0 }).unwrap();
         assert!(v.passed && v.max_abs_error > 0.0, "{v:?}");
+    }
+
+    #[test]
+    fn small_n_gets_several_invocations_per_body() {
+        assert_eq!(threads_per_body(300), 64);
+        assert_eq!(threads_per_body(4096), 64);
+        assert_eq!(threads_per_body(16_384), 64);
+        assert_eq!(threads_per_body(65_536), 16);
+        assert_eq!(threads_per_body(1 << 20), 1);
+        for n in [1usize, 300, 4096, 16_384, 65_536, 1 << 20, 3 << 20] {
+            let k = threads_per_body(n);
+            assert!(k.is_power_of_two() && (GROUP_SIZE as usize).is_multiple_of(k), "{n}: {k}");
+            // Enough invocations where the cap allows it.
+            assert!(n * k >= TARGET_THREADS || k == MAX_THREADS_PER_BODY, "{n}: {k}");
+            // Every body is covered: groups of 256 / k bodies each.
+            let launch = NBody.launch(&k_inputs(n)).unwrap();
+            let groups = launch.dispatches[0].groups[0] as usize;
+            assert!(groups * (GROUP_SIZE as usize / k) >= n, "{n}: {groups} groups");
+            assert!((groups - 1) * (GROUP_SIZE as usize / k) < n, "{n}: {groups} groups");
+            assert_eq!(launch.params[2], ("k", Arg::U32(k as u32)));
+        }
+    }
+
+    /// Shape-only inputs (the launch reads the size alone).
+    fn k_inputs(n: usize) -> Inputs {
+        Inputs {
+            size: size(n as i64),
+            seed: 1,
+            buffers: Buffers::default(),
+        }
     }
 
     #[test]
