@@ -8,16 +8,22 @@ use hetbench::backends::{self, BackendKind, BackendOptions};
 use hetbench::kernel::{Param, SizeSpec};
 use hetbench::kernels::Registry;
 
-/// Each kernel's `tiny` size (ragged against GPU tiles), and for gemm a
-/// whole number of tiles too.
+/// Each kernel's `tiny` size (ragged against GPU tiles); for gemm also 2 x 2
+/// whole 128 x 128 tiles and a ragged multiple of 4 over several tiles (the
+/// vector loads of gemm.cl); for conv2d also tiny with 3 x 3 filters (its
+/// other entry point).
 fn sizes(kernel: &hetbench::kernels::RegisteredKernel) -> Vec<SizeSpec> {
-    let mut sizes = vec![kernel.size("tiny").expect("every manifest has a tiny size")];
-    if kernel.name() == "gemm" {
-        let mut whole = sizes[0].clone();
-        whole.params.insert("n".into(), Param::Int(128));
-        sizes.push(whole);
+    let tiny = kernel.size("tiny").expect("every manifest has a tiny size");
+    let with = |name: &str, v: i64| {
+        let mut s = tiny.clone();
+        s.params.insert(name.into(), Param::Int(v));
+        s
+    };
+    match kernel.name() {
+        "gemm" => vec![tiny.clone(), with("n", 256), with("n", 200)],
+        "conv2d" => vec![tiny.clone(), with("k", 3)],
+        _ => vec![tiny],
     }
-    sizes
 }
 
 fn required() -> Vec<BackendKind> {

@@ -1,10 +1,21 @@
 // C = A * B, square row-major, n x n, in `real` (f32, or f64 where the
 // harness runs the f64 variant: it rewrites the alias line).
-// Each workgroup of 16 x 16 invocations computes a 64 x 64 tile of C, each
-// invocation 4 x 4 elements strided by 16 (rows ty + 16i, columns tx + 16j)
-// so that shared-memory reads and global writes are contiguous across
-// invocations. K advances in slabs of 16 staged through workgroup memory.
-// Launch: a, b (in), c (out), then Params; groups (ceil(n/64), ceil(n/64)).
+//
+// Register-tiled, double-buffered SGEMM/DGEMM (see README "GPU design"):
+// a workgroup of 16 x 16 invocations computes a BM x BN = 128 x 128 tile of
+// C, each invocation an 8 x 8 register tile: rows 4ty..4ty+3 and
+// 64+4ty..64+4ty+3, columns 4tx..4tx+3 and 64+4tx..64+4tx+3, so that every
+// shared-memory read is one vec4 (a warp reads 2 distinct A vectors, a
+// broadcast, and 16 contiguous B vectors). K advances in slabs of BK = 4
+// through two workgroup buffers (ping-pong): while a slab is multiplied,
+// the next one is already loading from global memory into registers, is
+// stored into the other buffer after the multiply, and one barrier per slab
+// separates the two. A is stored transposed (As[k][row]) with its vec4
+// index XOR-swizzled by 2k, which makes the transposing stores
+// conflict-free without padding (padding does not fit 16 KiB in f64).
+// Loads outside the matrix read zero and stores outside are skipped, so any
+// n is correct.
+// Launch: a, b (in), c (out), then Params; groups (ceil(n/128), ceil(n/128)).
 alias real = f32;
 
 struct Params {
@@ -16,68 +27,127 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> c: array<real>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-const TS: u32 = 64u;
-const TK: u32 = 16u;
+const BM: u32 = 128u;
+const BN: u32 = 128u;
+const BK: u32 = 4u;
+// vec4s per k-row of a slab, and per slab.
+const AV: u32 = 32u;
+const BV: u32 = 32u;
+const SLAB: u32 = 128u;
 
-// As[k][row], Bs[k][col]
-var<workgroup> As: array<real, 1024>;
-var<workgroup> Bs: array<real, 1024>;
+// Two slabs each: As[buf][k][row / 4] (swizzled), Bs[buf][k][col / 4].
+var<workgroup> As: array<vec4<real>, 256>;
+var<workgroup> Bs: array<vec4<real>, 256>;
+
+// The slot of rows 4v..4v+3 at k in an A slab: the XOR with 2k spreads the
+// four k-rows a warp stores at once over all 32 banks.
+fn a_slot(buf: u32, k: u32, v: u32) -> u32 {
+    return buf * SLAB + k * AV + (v ^ (2u * k));
+}
+
+// The next slab into registers. Invocations 0..127 load A: element
+// (row, k) = (tid / 4 + 32i, tid % 4) for i < 4, so a warp reads 8 rows x 4
+// consecutive k (8 memory lines per load). Invocations 128..255 load B: row
+// (tid - 128) / 32, columns 4 * ((tid - 128) % 32) + j, a warp reading 128
+// consecutive reals.
+fn load_slab(tid: u32, k0: u32, row0: u32, col0: u32, n: u32) -> vec4<real> {
+    var v = vec4<real>(0.0);
+    if (tid < 128u) {
+        let k = k0 + tid % 4u;
+        for (var i = 0u; i < 4u; i++) {
+            let r = row0 + tid / 4u + 32u * i;
+            if (r < n && k < n) {
+                v[i] = a[r * n + k];
+            }
+        }
+    } else {
+        let t = tid - 128u;
+        let k = k0 + t / 32u;
+        let col = col0 + 4u * (t % 32u);
+        for (var j = 0u; j < 4u; j++) {
+            if (k < n && col + j < n) {
+                v[j] = b[k * n + col + j];
+            }
+        }
+    }
+    return v;
+}
+
+fn store_slab(tid: u32, buf: u32, v: vec4<real>) {
+    if (tid < 128u) {
+        let k = tid % 4u;
+        for (var i = 0u; i < 4u; i++) {
+            let row = tid / 4u + 32u * i;
+            As[a_slot(buf, k, row / 4u)][row % 4u] = v[i];
+        }
+    } else {
+        let t = tid - 128u;
+        Bs[buf * SLAB + (t / 32u) * BV + t % 32u] = v;
+    }
+}
 
 @compute @workgroup_size(16, 16, 1)
 fn gemm(@builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(workgroup_id) wid: vec3<u32>) {
     let n = p.n;
-    let row0 = wid.y * TS;
-    let col0 = wid.x * TS;
+    let row0 = wid.y * BM;
+    let col0 = wid.x * BN;
     let tx = lid.x;
     let ty = lid.y;
     let tid = ty * 16u + tx;
-    var acc: array<real, 16>;
+    // acc[2r + h]: row r of the register tile (r < 4: 4ty + r, else
+    // 64 + 4ty + r - 4), columns 4tx.. (h = 0) or 64 + 4tx.. (h = 1).
+    var acc: array<vec4<real>, 16>;
     for (var i = 0u; i < 16u; i++) {
-        acc[i] = 0.0;
+        acc[i] = vec4<real>(0.0);
     }
-    for (var k0 = 0u; k0 < n; k0 += TK) {
-        for (var l = 0u; l < 4u; l++) {
-            let e = tid + l * 256u;
-            // A slab: 64 rows x 16 k, read along k.
-            let ar = e / TK;
-            let ak = e % TK;
-            var av: real = 0.0;
-            if (row0 + ar < n && k0 + ak < n) {
-                av = a[(row0 + ar) * n + k0 + ak];
-            }
-            As[ak * TS + ar] = av;
-            // B slab: 16 k x 64 columns, read along columns.
-            let bk = e / TS;
-            let bc = e % TS;
-            var bv: real = 0.0;
-            if (k0 + bk < n && col0 + bc < n) {
-                bv = b[(k0 + bk) * n + col0 + bc];
-            }
-            Bs[bk * TS + bc] = bv;
+    let slabs = (n + BK - 1u) / BK;
+    store_slab(tid, 0u, load_slab(tid, 0u, row0, col0, n));
+    workgroupBarrier();
+    for (var s = 0u; s < slabs; s++) {
+        let buf = s & 1u;
+        var next = vec4<real>(0.0);
+        if (s + 1u < slabs) {
+            next = load_slab(tid, (s + 1u) * BK, row0, col0, n);
+        }
+        for (var k = 0u; k < BK; k++) {
+            let a0 = As[a_slot(buf, k, ty)];
+            let a1 = As[a_slot(buf, k, 16u + ty)];
+            let b0 = Bs[buf * SLAB + k * BV + tx];
+            let b1 = Bs[buf * SLAB + k * BV + 16u + tx];
+            acc[0] = fma(vec4<real>(a0.x), b0, acc[0]);
+            acc[1] = fma(vec4<real>(a0.x), b1, acc[1]);
+            acc[2] = fma(vec4<real>(a0.y), b0, acc[2]);
+            acc[3] = fma(vec4<real>(a0.y), b1, acc[3]);
+            acc[4] = fma(vec4<real>(a0.z), b0, acc[4]);
+            acc[5] = fma(vec4<real>(a0.z), b1, acc[5]);
+            acc[6] = fma(vec4<real>(a0.w), b0, acc[6]);
+            acc[7] = fma(vec4<real>(a0.w), b1, acc[7]);
+            acc[8] = fma(vec4<real>(a1.x), b0, acc[8]);
+            acc[9] = fma(vec4<real>(a1.x), b1, acc[9]);
+            acc[10] = fma(vec4<real>(a1.y), b0, acc[10]);
+            acc[11] = fma(vec4<real>(a1.y), b1, acc[11]);
+            acc[12] = fma(vec4<real>(a1.z), b0, acc[12]);
+            acc[13] = fma(vec4<real>(a1.z), b1, acc[13]);
+            acc[14] = fma(vec4<real>(a1.w), b0, acc[14]);
+            acc[15] = fma(vec4<real>(a1.w), b1, acc[15]);
+        }
+        if (s + 1u < slabs) {
+            store_slab(tid, buf ^ 1u, next);
         }
         workgroupBarrier();
-        for (var k = 0u; k < TK; k++) {
-            var ra: array<real, 4>;
-            var rb: array<real, 4>;
-            for (var i = 0u; i < 4u; i++) {
-                ra[i] = As[k * TS + ty + 16u * i];
-                rb[i] = Bs[k * TS + tx + 16u * i];
-            }
-            for (var i = 0u; i < 4u; i++) {
+    }
+    for (var r = 0u; r < 8u; r++) {
+        let row = row0 + 4u * ty + r + 60u * (r / 4u);
+        if (row < n) {
+            for (var h = 0u; h < 2u; h++) {
+                let v = acc[2u * r + h];
+                let col = col0 + 4u * tx + 64u * h;
                 for (var j = 0u; j < 4u; j++) {
-                    acc[i * 4u + j] = fma(ra[i], rb[j], acc[i * 4u + j]);
+                    if (col + j < n) {
+                        c[row * n + col + j] = v[j];
+                    }
                 }
-            }
-        }
-        workgroupBarrier();
-    }
-    for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) {
-            let r = row0 + ty + 16u * i;
-            let col = col0 + tx + 16u * j;
-            if (r < n && col < n) {
-                c[r * n + col] = acc[i * 4u + j];
             }
         }
     }

@@ -19,14 +19,27 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::kernel::{
-    Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
-    SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32, sample_indices,
+    Arg, Buffer, Buffers, Checker, CpuInstance, Inputs, Kernel, Launch, LaunchBuffer,
+    SizeSpec, Tolerance, Verdict, Work, param_u32, sample_indices,
 };
 use crate::kernels::BuiltinKernel;
+use crate::kernels::tiling::BlockTile;
 
 mod fpga;
 
-pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("conv2d", Conv2d, ["conv2d/fpga.rs"]);
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("conv2d", Conv2d, ["conv2d/fpga.rs", "tiling.rs"]);
+
+/// The block tile of the implicit GEMM of `conv2d.wgsl` and `conv2d.cl`
+/// (see the README's "GPU design"): 128 output pixels (M) x 64 output
+/// channels (N) per workgroup of 8 x 16, 8 x 8 each, the cin k^2 taps (K) in
+/// slabs of 8.
+pub const TILE: BlockTile = BlockTile {
+    bm: 128,
+    bn: 64,
+    bk: 8,
+    threads: [8, 16],
+};
+
 
 const MAX_DIM: usize = 1 << 14;
 const MAX_ELEMS: usize = 1 << 30;
@@ -76,6 +89,20 @@ impl Shape {
 
     fn hw(&self) -> usize {
         self.h * self.w
+    }
+
+    /// The shaders' entry point for this filter size: one per k, so that k
+    /// is a compile-time constant of the tap decomposition.
+    fn entry(&self) -> Result<&'static str> {
+        match self.k {
+            1 => Ok("conv2d_k1"),
+            3 => Ok("conv2d_k3"),
+            5 => Ok("conv2d_k5"),
+            k => Err(Error::InvalidValue {
+                what: "conv2d filter size".into(),
+                message: format!("k = {k}: the shaders have entry points for k = 1, 3 and 5"),
+            }),
+        }
     }
 }
 
@@ -137,7 +164,6 @@ impl Kernel for Conv2d {
 
     fn launch(&self, inputs: &Inputs) -> Result<Launch> {
         let s = Shape::of(&inputs.size)?;
-        let z = s.n * s.cout.div_ceil(8);
         Ok(Launch {
             buffers: vec![
                 LaunchBuffer::input("x", s.n * s.cin * s.hw()),
@@ -152,16 +178,7 @@ impl Kernel for Conv2d {
                 ("w", Arg::U32(param_u32(s.w, "w")?)),
                 ("k", Arg::U32(param_u32(s.k, "k")?)),
             ],
-            dispatches: vec![Dispatch {
-                entry: "conv2d",
-                groups: [
-                    groups_for(s.w, 16)?,
-                    groups_for(s.h, 16)?,
-                    groups_for(z, 1)?,
-                ],
-                group_size: [16, 16, 1],
-                chunk: None,
-            }],
+            dispatches: vec![TILE.dispatch(s.entry()?, s.n * s.hw(), s.cout)?],
         })
     }
 
@@ -404,6 +421,42 @@ mod tests {
         let y = reference_generic(&size(1, 1, 1, 4, 5, 3), &ones, &[1.0; 9]).unwrap();
         assert_eq!(&y[..5], &[4.0, 6.0, 6.0, 6.0, 4.0]);
         assert_eq!(y[6], 9.0);
+    }
+
+    /// The shaders state the tile `launch` dispatches, with one entry point
+    /// per filter size, and the workgroup memory the README gives.
+    /// Floats of padding per tap row of the shaders' weight slabs.
+    const WEIGHT_PAD: u32 = 4;
+
+    #[test]
+    fn shaders_and_launch_share_the_tile() {
+        use crate::kernels::tiling::{shader_constant, shader_group_size};
+        for src in [
+            include_str!("../../kernels/conv2d/conv2d.wgsl"),
+            include_str!("../../kernels/conv2d/conv2d.cl"),
+        ] {
+            assert_eq!(shader_constant(src, "BM"), Some(TILE.bm));
+            assert_eq!(shader_constant(src, "BN"), Some(TILE.bn));
+            assert_eq!(shader_constant(src, "BK"), Some(TILE.bk));
+            // Padded weight rows, in vec4s.
+            assert_eq!(shader_constant(src, "BV"), Some((TILE.bn + WEIGHT_PAD) / 4));
+            for k in ["conv2d_k1", "conv2d_k3", "conv2d_k5"] {
+                assert_eq!(shader_group_size(src, k), Some(TILE.threads), "{k}");
+            }
+        }
+        assert_eq!(TILE.workgroup_bytes(WEIGHT_PAD, 4), 12_544);
+        // medium: 8 x 56 x 56 pixels in 196 tiles of 128, 64 channels in one.
+        let medium = size(8, 64, 64, 56, 56, 3);
+        let launch = Conv2d
+            .launch(&Conv2d.generate(&medium, 1).unwrap())
+            .unwrap();
+        assert_eq!(launch.dispatches[0].entry, "conv2d_k3");
+        assert_eq!(launch.dispatches[0].groups, [1, 196, 1]);
+        let tiny = Conv2d
+            .launch(&Conv2d.generate(&size(2, 3, 5, 19, 23, 5), 1).unwrap())
+            .unwrap();
+        assert_eq!(tiny.dispatches[0].entry, "conv2d_k5");
+        assert_eq!(tiny.dispatches[0].groups, [1, 7, 1]);
     }
 
     #[test]

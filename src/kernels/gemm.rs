@@ -19,15 +19,26 @@ use rayon::prelude::*;
 use crate::error::Result;
 use crate::fpga::Scalar as FpgaScalar;
 use crate::kernel::{
-    Arg, Buffer, Buffers, Checker, CpuInstance, Dispatch, Inputs, Kernel, Launch, LaunchBuffer,
-    SizeSpec, Tolerance, Verdict, Work, groups_for, param_u32, sample_indices,
+    Arg, Buffer, Buffers, Checker, CpuInstance, Inputs, Kernel, Launch, LaunchBuffer,
+    SizeSpec, Tolerance, Verdict, Work, param_u32, sample_indices,
 };
 use crate::kernels::BuiltinKernel;
 use crate::kernels::par::Real;
+use crate::kernels::tiling::BlockTile;
 
 mod fpga;
 
-pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("gemm", Gemm, ["gemm/fpga.rs"]);
+pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("gemm", Gemm, ["gemm/fpga.rs", "tiling.rs"]);
+
+/// The block tile of `gemm.wgsl` and `gemm.cl` (see the README's "GPU
+/// design"): 128 x 128 outputs per workgroup of 16 x 16, 8 x 8 each, K in
+/// slabs of 4 (two slabs of A and B fill 16 KiB in f64).
+pub const TILE: BlockTile = BlockTile {
+    bm: 128,
+    bn: 128,
+    bk: 4,
+    threads: [16, 16],
+};
 
 /// Largest n accepted (three 4 GiB matrices).
 const MAX_N: usize = 32_768;
@@ -77,7 +88,6 @@ impl Kernel for Gemm {
 
     fn launch(&self, inputs: &Inputs) -> Result<Launch> {
         let n = inputs.size.usize("n", MAX_N)?;
-        let tiles = groups_for(n, 64)?;
         Ok(Launch {
             buffers: vec![
                 LaunchBuffer::input("a", n * n),
@@ -85,12 +95,7 @@ impl Kernel for Gemm {
                 LaunchBuffer::output("c", n * n),
             ],
             params: vec![("n", Arg::U32(param_u32(n, "n")?))],
-            dispatches: vec![Dispatch {
-                entry: "gemm",
-                groups: [tiles, tiles, 1],
-                group_size: [16, 16, 1],
-                chunk: None,
-            }],
+            dispatches: vec![TILE.dispatch("gemm", n, n)?],
         })
     }
 
@@ -259,6 +264,28 @@ mod tests {
             .manifest
             .tolerance;
         assert!(k.verify(&inputs, &out, tol).unwrap().passed);
+    }
+
+    /// The shaders state the tile `launch` dispatches, and every manifest
+    /// size is covered by whole tiles (ragged edges inside the last one).
+    #[test]
+    fn shaders_and_launch_share_the_tile() {
+        use crate::kernels::tiling::{shader_constant, shader_group_size};
+        for src in [
+            include_str!("../../kernels/gemm/gemm.wgsl"),
+            include_str!("../../kernels/gemm/gemm.cl"),
+        ] {
+            assert_eq!(shader_constant(src, "BM"), Some(TILE.bm));
+            assert_eq!(shader_constant(src, "BN"), Some(TILE.bn));
+            assert_eq!(shader_constant(src, "BK"), Some(TILE.bk));
+            assert_eq!(shader_group_size(src, "gemm"), Some(TILE.threads));
+        }
+        for (n, tiles) in [(67, 1), (512, 4), (1024, 8), (2048, 16)] {
+            let launch = Gemm.launch(&Gemm.generate(&size(n), 1).unwrap()).unwrap();
+            assert_eq!(launch.dispatches[0].groups, [tiles, tiles, 1], "n = {n}");
+        }
+        // Two slabs of A and B, no padding: 16 KiB in f64.
+        assert_eq!(TILE.workgroup_bytes(0, 8), 16_384);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod par;
 pub mod scaffold;
 #[cfg(test)]
 mod testing;
+pub mod tiling;
 
 use std::path::Path;
 
