@@ -108,20 +108,18 @@ impl EmptyKernel {
     /// The median gap of [`REPEATS`] calibrations, for a kernel of
     /// `dispatches` dispatches per iteration.
     pub(super) fn gap(&self, opened: &Opened, dispatches: u32) -> Result<Option<DispatchGap>> {
-        let mut gaps = Vec::with_capacity(REPEATS);
+        let mut gaps: Vec<DispatchGap> = Vec::with_capacity(REPEATS);
         for _ in 0..REPEATS {
             if let Some((one, many)) = self.passes(opened)? {
-                gaps.extend(
-                    DispatchGap::from_empty_kernel(many, one, MANY as usize, dispatches)
-                        .map(|g| g.seconds),
-                );
+                gaps.extend(DispatchGap::from_empty_kernel(
+                    many,
+                    one,
+                    MANY as usize,
+                    dispatches,
+                ));
             }
         }
-        gaps.sort_by(f64::total_cmp);
-        Ok(gaps.get(gaps.len() / 2).map(|&seconds| DispatchGap {
-            seconds,
-            dispatches,
-            method: crate::measure::gap::GapMethod::EmptyKernel,
-        }))
+        gaps.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+        Ok(gaps.get(gaps.len() / 2).copied())
     }
 }
