@@ -37,7 +37,7 @@ pub use crate::plan::{
 };
 use crate::platform::{self, Fingerprint};
 use crate::power::{self, EnergyMeter, IdleReading, PowerConfig};
-use crate::store::record::{RUN_FILE_SCHEMA, TimingRecord, now_rfc3339};
+use crate::store::record::{RUN_FILE_SCHEMA, Timer, TimingRecord, now_rfc3339};
 use crate::store::{
     Database, ModelRecord, ResultFilter, ResultRecord, RunFile, RunRecord, RunStatus, Status, json,
 };
@@ -437,8 +437,8 @@ fn same_platform(run: &RunRecord, fingerprint: &Fingerprint) -> Result<()> {
 fn measured_by(r: &ResultRecord, j: &PlannedJob) -> bool {
     r.kernel == j.kernel.name()
         && r.size == j.size.name
-        && r.precision == j.precision.as_str()
-        && r.backend == j.device.backend.as_str()
+        && r.precision == j.precision
+        && r.backend == j.device.backend
         && r.device == j.device.id
 }
 
@@ -705,12 +705,12 @@ impl Base<'_> {
             kernel_hash: self.kernel.hash.clone(),
             size: self.size.name.clone(),
             size_params: self.size.params.clone(),
-            precision: self.precision.as_str().into(),
+            precision: self.precision,
             seed: self.seed,
-            backend: self.device.backend.as_str().into(),
+            backend: self.device.backend,
             device: self.device.id.clone(),
             device_name: self.device.name.clone(),
-            device_type: self.device.device_type.as_str().into(),
+            device_type: self.device.device_type,
             last_level_cache_bytes: self.device.last_level_cache_bytes,
             status,
             timing: None,
@@ -792,7 +792,11 @@ fn measure_job(
             }),
         );
         r.timing = Some(TimingRecord {
-            timer: if m.device.is_some() { "device" } else { "host" }.into(),
+            timer: if m.device.is_some() {
+                Timer::Device
+            } else {
+                Timer::Host
+            },
             summary: primary,
             host: m.host,
             iters_per_sample: m.iters_per_sample,

@@ -629,7 +629,7 @@ mod plan {
         );
         extra["results"][0]["backend"] = json!("opencl");
         extra["results"][0]["device"] = json!("gpu0");
-        extra["results"][0]["device_type"] = json!("gpu");
+        extra["results"][0]["device_type"] = json!("discrete-gpu");
         let file = f.write("gpubox-opencl.json", &extra);
         f.hb().arg("import").arg(file).assert().success();
         let out = plan_cmd(&f, &["--json"]).assert().success();

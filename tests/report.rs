@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use hetbench::kernel::Precision;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -818,7 +819,7 @@ mod plot {
     fn pareto_front_ranks_measured_points_only_by_default() {
         let f = Fixture::new();
         let data = dataset(&f);
-        let key = ("gemm".to_string(), "medium".to_string(), "f32".to_string());
+        let key = ("gemm".to_string(), "medium".to_string(), Precision::F32);
         // alpha: 800 at 100 W (measured); hostile: 100 at 50 W (estimated).
         let pts = pareto::points(&data, &key, false);
         let on: Vec<(f64, bool, bool)> = pts
@@ -842,7 +843,7 @@ mod plot {
             .find(|s| s.hostname == "alpha")
             .unwrap()
             .clone();
-        let roof = roofline::roofline(&data, &alpha, "f32").unwrap();
+        let roof = roofline::roofline(&data, &alpha, Precision::F32).unwrap();
         let work = |k: &str| {
             let run = real_run();
             let r = run["results"]
@@ -891,16 +892,16 @@ mod plot {
             .clone();
         // An f64 gemm at half the f32 one's FLOP/s (twice the time).
         let results = data.subjects.get_mut(&alpha).unwrap();
-        let key = ("gemm".to_string(), "medium".to_string(), "f32".to_string());
+        let key = ("gemm".to_string(), "medium".to_string(), Precision::F32);
         let mut g64 = results[&key].clone();
-        g64.precision = "f64".into();
+        g64.precision = Precision::F64;
         let t = g64.timing.as_mut().unwrap();
         t.summary.median *= 2.0;
         let f32_gflops = {
             let w = results[&key].work.as_ref().unwrap();
             w.flops / results[&key].timing.as_ref().unwrap().summary.median / 1e9
         };
-        results.insert(("gemm".into(), "medium".into(), "f64".into()), g64);
+        results.insert(("gemm".into(), "medium".into(), Precision::F64), g64);
         let roofs = roofline::rooflines(&data);
         let mine: Vec<_> = roofs.iter().filter(|(s, _, _)| **s == alpha).collect();
         assert_eq!(
@@ -1188,7 +1189,7 @@ mod modeled {
         let (measured, left_out) = rankable(&all, false);
         assert_eq!(left_out, 3);
         assert!(measured.iter().all(|r| !r.is_modeled()));
-        let key = ("gemm".to_string(), "medium".to_string(), "f32".to_string());
+        let key = ("gemm".to_string(), "medium".to_string(), Precision::F32);
         let data = Dataset::new(&rankable(&all, true).0);
         // fpgahost: 800 at a modeled 40 W beats alpha's 800 at 100 W, but
         // joins the front only with modeled points allowed.
@@ -1580,11 +1581,7 @@ fn the_builtin_reference_covers_every_kernel_size_and_precision() {
     for k in &registry.kernels {
         for size in ["small", "medium"] {
             for p in &k.manifest.precisions {
-                let key = (
-                    k.name().to_string(),
-                    size.to_string(),
-                    p.as_str().to_string(),
-                );
+                let key = (k.name().to_string(), size.to_string(), *p);
                 match reference.throughput.get(&key) {
                     Some(t) if t.is_finite() && *t > 0.0 => {}
                     _ => missing.push(format!("{} {} {}", key.0, key.1, key.2)),

@@ -62,49 +62,13 @@ impl BackendKind {
     }
 }
 
-/// What a device really is, whatever API it is reached through: Mesa's
-/// lavapipe and PoCL are CPUs, never GPUs (see [`DeviceType::correct`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DeviceType {
-    Cpu,
-    DiscreteGpu,
-    IntegratedGpu,
-    VirtualGpu,
-    Accelerator,
-    FpgaEmulated,
-    Other,
-}
-
-impl DeviceType {
-    /// The type an API reports, corrected by the device's name: software
-    /// rasterisers and CPU OpenCL implementations are CPUs whatever the API
-    /// says about them.
-    pub fn correct(reported: DeviceType, name: &str, driver: &str) -> DeviceType {
-        let text = format!("{name} {driver}").to_ascii_lowercase();
-        if ["llvmpipe", "lavapipe", "softpipe", "swiftshader", "pocl"]
-            .iter()
-            .any(|w| text.contains(w))
-            && !matches!(reported, DeviceType::FpgaEmulated)
-        {
-            DeviceType::Cpu
-        } else {
-            reported
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceType::Cpu => "cpu",
-            DeviceType::DiscreteGpu => "discrete-gpu",
-            DeviceType::IntegratedGpu => "integrated-gpu",
-            DeviceType::VirtualGpu => "virtual-gpu",
-            DeviceType::Accelerator => "accelerator",
-            DeviceType::FpgaEmulated => "fpga-emulated",
-            DeviceType::Other => "other",
-        }
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
+
+pub use crate::platform::DeviceType;
 
 /// One compute device of a backend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

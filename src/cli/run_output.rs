@@ -67,7 +67,10 @@ impl Digest {
                 let reason = message
                     .replace(&format!("kernel '{}' ", r.kernel), "")
                     .replace(&r.kernel, "the kernel");
-                let (n, kernels) = self.skipped.entry((r.backend.clone(), reason)).or_default();
+                let (n, kernels) = self
+                    .skipped
+                    .entry((r.backend.to_string(), reason))
+                    .or_default();
                 *n += 1;
                 if !kernels.contains(&r.kernel) {
                     kernels.push(r.kernel.clone());

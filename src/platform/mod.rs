@@ -5,7 +5,10 @@
 //! counts, memory, OS and kernel), not the host name, so that identical nodes
 //! of a farm share it; `hostname` tells nodes apart.
 
+pub mod device;
 pub mod preflight;
+
+pub use device::DeviceType;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

@@ -34,6 +34,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::platform::DeviceType;
+
 /// What a reading covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -338,10 +340,10 @@ pub fn per_joule_unit(throughput_unit: &str) -> String {
 
 /// The reading that speaks for a device's result: a GPU's board, a CPU's
 /// package, else the node; measured before estimated.
-pub fn primary<'a>(readings: &'a [EnergyReading], device_type: &str) -> Option<&'a EnergyReading> {
-    let wanted: &[Scope] = if device_type.contains("gpu") {
+pub fn primary(readings: &[EnergyReading], device_type: DeviceType) -> Option<&EnergyReading> {
+    let wanted: &[Scope] = if device_type.is_gpu() {
         &[Scope::GpuBoard, Scope::Node]
-    } else if device_type == "fpga-emulated" {
+    } else if device_type == DeviceType::FpgaEmulated {
         &[Scope::Modeled]
     } else {
         &[Scope::CpuPackage, Scope::Estimated, Scope::Node]
@@ -469,9 +471,18 @@ mod tests {
             mk(Scope::CpuPackage, Method::Counter),
             mk(Scope::GpuBoard, Method::Counter),
         ];
-        assert_eq!(primary(&rs, "cpu").unwrap().scope, Scope::CpuPackage);
-        assert_eq!(primary(&rs, "discrete-gpu").unwrap().scope, Scope::GpuBoard);
-        assert_eq!(primary(&rs[..1], "cpu").unwrap().scope, Scope::Node);
-        assert!(primary(&[], "cpu").is_none());
+        assert_eq!(
+            primary(&rs, DeviceType::Cpu).unwrap().scope,
+            Scope::CpuPackage
+        );
+        assert_eq!(
+            primary(&rs, DeviceType::DiscreteGpu).unwrap().scope,
+            Scope::GpuBoard
+        );
+        assert_eq!(
+            primary(&rs[..1], DeviceType::Cpu).unwrap().scope,
+            Scope::Node
+        );
+        assert!(primary(&[], DeviceType::Cpu).is_none());
     }
 }

@@ -16,6 +16,7 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::kernel::Precision;
 use crate::report::data::throughput_estimate;
 use crate::report::data::{Dataset, Subject, rankable};
 use crate::report::stats::Estimate;
@@ -27,7 +28,7 @@ use crate::store::ResultRecord;
 pub struct CompareRow {
     pub kernel: String,
     pub size: String,
-    pub precision: String,
+    pub precision: Precision,
     pub subject: Subject,
     pub label: String,
     pub unit: String,
@@ -135,7 +136,7 @@ pub fn compare(results: &[ResultRecord], name: &str, include_modeled: bool) -> R
             rows.push(CompareRow {
                 kernel: key.0.clone(),
                 size: key.1.clone(),
-                precision: key.2.clone(),
+                precision: key.2,
                 label: subject.label(),
                 subject: subject.clone(),
                 unit: r.throughput_unit.clone(),

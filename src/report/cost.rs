@@ -46,6 +46,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::kernel::Precision;
 use crate::power::{EnergyReading, Method, Scope};
 use crate::report::data::{
     Dataset, Subject, modeled_hint, node_energy, rankable, throughput_estimate,
@@ -309,7 +310,7 @@ pub struct CostRow {
     pub platform: String,
     pub kernel: String,
     pub size: String,
-    pub precision: String,
+    pub precision: Precision,
     /// The unit of work, e.g. `GFLOP`.
     pub work_unit: String,
     pub energy: EnergyUsed,
@@ -582,7 +583,7 @@ fn row(
         platform: p.pattern.clone(),
         kernel: r.kernel.clone(),
         size: r.size.clone(),
-        precision: r.precision.clone(),
+        precision: r.precision,
         work_unit: r
             .throughput_unit
             .strip_suffix("/s")

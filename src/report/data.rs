@@ -45,6 +45,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::kernel::Precision;
 use crate::measure::stats::{Interval, median_ci95, median_sorted};
 use crate::power::{EnergyReading, Method};
 use crate::report::stats::Estimate;
@@ -76,10 +77,10 @@ impl Subject {
         Subject {
             hostname: r.hostname.clone(),
             platform_hash: r.platform_hash.clone(),
-            backend: r.backend.clone(),
+            backend: r.backend.to_string(),
             device: r.device.clone(),
             device_name: r.device_name.clone(),
-            device_type: r.device_type.clone(),
+            device_type: r.device_type.to_string(),
             modeled: r.is_modeled(),
             platform_label: r.platform_label.clone(),
             short_hash: None,
@@ -140,10 +141,10 @@ impl Subject {
 }
 
 /// (kernel, size, precision).
-pub type Key = (String, String, String);
+pub type Key = (String, String, Precision);
 
 pub fn key_of(r: &ResultRecord) -> Key {
-    (r.kernel.clone(), r.size.clone(), r.precision.clone())
+    (r.kernel.clone(), r.size.clone(), r.precision)
 }
 
 /// The newest `ok` result with a throughput per subject and key.
@@ -219,7 +220,7 @@ impl Dataset {
     pub fn keys(&self) -> Vec<Key> {
         let set: BTreeSet<Key> = self.results().map(|(_, r)| key_of(r)).collect();
         let mut keys: Vec<Key> = set.into_iter().collect();
-        keys.sort_by_key(|k| (k.0.clone(), size_rank(&k.1), k.2.clone()));
+        keys.sort_by_key(|k| (k.0.clone(), size_rank(&k.1), k.2));
         keys
     }
 
@@ -610,7 +611,7 @@ mod tests {
         let mut r = file
             .results
             .into_iter()
-            .find(|r| r.kernel == "gemm" && r.size == "medium" && r.precision == "f32")
+            .find(|r| r.kernel == "gemm" && r.size == "medium" && r.precision == Precision::F32)
             .unwrap();
         r.run_id = format!("run-{index}-{t}");
         r.throughput = Some(t);

@@ -38,7 +38,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::kernel::manifest::Domain;
+use crate::kernel::manifest::{Domain, Precision};
 use crate::kernels::Registry;
 use crate::power::{EnergyReading, Method};
 use crate::report::data::{
@@ -214,7 +214,7 @@ pub struct KernelScore {
     pub domain: Domain,
     pub weight: f64,
     /// (size, precision, throughput / reference throughput).
-    pub ratios: Vec<(String, String, f64)>,
+    pub ratios: Vec<(String, Precision, f64)>,
     /// Geometric mean of `ratios`.
     pub ratio: f64,
     pub ratio_ci95: Option<(f64, f64)>,
@@ -574,10 +574,7 @@ impl Context<'_> {
                     BTreeSet::new(),
                 )
             });
-            entry
-                .0
-                .ratios
-                .push((key.1.clone(), key.2.clone(), ratio.value));
+            entry.0.ratios.push((key.1.clone(), key.2, ratio.value));
             entry.1.push((ratio, 1.0));
             let opts = self.opts;
             if let Some(e) = usable_energy(

@@ -7,6 +7,7 @@
 //! `--json` gives every record, as hyperfine's exports give every run.
 //! The exporters write every record as stored.
 
+use crate::backends::{BackendKind, DeviceType};
 use crate::report::data::{Listed, listed};
 use crate::store::ResultRecord;
 
@@ -118,10 +119,10 @@ pub fn row(r: &ResultRecord) -> Vec<String> {
     vec![
         r.kernel.clone(),
         r.size.clone(),
-        r.precision.clone(),
-        r.backend.clone(),
+        r.precision.to_string(),
+        r.backend.to_string(),
         r.device_name.clone(),
-        r.device_type.clone(),
+        r.device_type.to_string(),
         r.status.as_str().to_string(),
         median.map(format_seconds).unwrap_or_else(|| "-".into()),
         median_interval(r),
@@ -328,8 +329,7 @@ fn device_cell(r: &ResultRecord, cell_max: usize) -> String {
     } else {
         &name
     };
-    let marker = if r.device_type == crate::backends::DeviceType::Cpu.as_str() && r.backend != "cpu"
-    {
+    let marker = if r.device_type == DeviceType::Cpu && r.backend != BackendKind::Cpu {
         " [cpu]"
     } else {
         ""
@@ -386,7 +386,7 @@ fn compact_row(r: &ResultRecord, name_max: usize) -> Vec<String> {
     vec![
         r.kernel.clone(),
         r.size.clone(),
-        r.precision.clone(),
+        r.precision.to_string(),
         device_cell(r, name_max),
         work_unit(&r.throughput_unit).to_string(),
         throughput,
@@ -574,8 +574,8 @@ mod tests {
             match i % 3 {
                 0 => {
                     r.device_name = long.into();
-                    r.backend = "opencl".into();
-                    r.device_type = "cpu".into();
+                    r.backend = BackendKind::Opencl;
+                    r.device_type = DeviceType::Cpu;
                 }
                 1 => r.device_name = format!("{long} #{i}"),
                 _ => {}
@@ -607,7 +607,7 @@ mod tests {
             // The kernel and the method are never cut, the CPU behind a GPU
             // API is marked, the throughput is the stored one.
             assert!(line.starts_with(&format!("{} ", r.kernel)), "{line}");
-            if r.backend == "opencl" {
+            if r.backend == BackendKind::Opencl {
                 assert!(
                     line.contains("opencl: NVIDIA") && line.contains(") [cpu]"),
                     "{line}"

@@ -112,10 +112,8 @@ fn validate(file: &RunFile) -> std::result::Result<(), String> {
                 r.run_id, file.run.run_id
             ));
         }
-        if r.kernel.is_empty() || r.backend.is_empty() || r.device.is_empty() {
-            return Err(format!(
-                "results[{i}]: kernel, backend and device must be set"
-            ));
+        if r.kernel.is_empty() || r.device.is_empty() {
+            return Err(format!("results[{i}]: kernel and device must be set"));
         }
         if let Err(why) = r.check_figures() {
             return Err(format!(

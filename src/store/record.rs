@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::{Param, Verdict, Work};
+use crate::backends::{BackendKind, DeviceType};
+use crate::kernel::{Param, Precision, Verdict, Work};
 use crate::measure::stats::Interval;
 use crate::measure::{DispatchGap, Summary, Warning};
 use crate::platform::Fingerprint;
@@ -113,11 +114,37 @@ pub struct RunRecord {
     pub plan: Option<crate::plan::RunPlan>,
 }
 
+/// The clock a result is ranked by. Stored as `device` or `host`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Timer {
+    /// The device's own timestamps (GPU timestamp queries, OpenCL events).
+    Device,
+    /// Host wall time around the dispatches.
+    Host,
+}
+
+impl Timer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Timer::Device => "device",
+            Timer::Host => "host",
+        }
+    }
+}
+
+impl std::fmt::Display for Timer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Timing of a result: which clock ranks it and the summaries of both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimingRecord {
-    /// `device` where the backend measured device time, else `host`.
-    pub timer: String,
+    /// The clock that ranks the result: the device's where the backend
+    /// measured device time, else the host's.
+    pub timer: Timer,
     /// Seconds per iteration of the ranking clock.
     pub summary: Summary,
     /// Host wall seconds per iteration, always measured.
@@ -146,12 +173,12 @@ pub struct ResultRecord {
     pub kernel_hash: String,
     pub size: String,
     pub size_params: BTreeMap<String, Param>,
-    pub precision: String,
+    pub precision: Precision,
     pub seed: u64,
-    pub backend: String,
+    pub backend: BackendKind,
     pub device: String,
     pub device_name: String,
-    pub device_type: String,
+    pub device_type: DeviceType,
     /// The device's last-level cache in bytes, where reported (see
     /// `backends::Device`); `None` in records written before it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -250,7 +277,7 @@ impl ResultRecord {
     /// measured ones only when the user asks (`--include-modeled`).
     pub fn is_modeled(&self) -> bool {
         self.model.is_some()
-            || self.device_type == crate::backends::DeviceType::FpgaEmulated.as_str()
+            || self.device_type == DeviceType::FpgaEmulated
             || self
                 .energy
                 .iter()
@@ -292,7 +319,7 @@ impl ResultRecord {
 
     /// The energy reading that speaks for this result's device.
     pub fn primary_energy(&self) -> Option<&EnergyReading> {
-        crate::power::primary(&self.energy, &self.device_type)
+        crate::power::primary(&self.energy, self.device_type)
     }
 
     /// Checks that the record's figures are possible, naming the first
@@ -446,8 +473,8 @@ impl ResultRecord {
         (
             self.kernel.clone(),
             self.size.clone(),
-            self.precision.clone(),
-            self.backend.clone(),
+            self.precision.to_string(),
+            self.backend.to_string(),
             self.device.clone(),
         )
     }

@@ -19,6 +19,7 @@ use super::{
     legend_height, plot_err, unlabelled_note,
 };
 use crate::error::Error;
+use crate::kernel::Precision;
 use crate::measure::CACHE_FACTOR;
 use crate::report::data::{Dataset, Subject};
 use crate::store::ResultRecord;
@@ -84,14 +85,14 @@ fn gflops(r: &ResultRecord) -> Option<f64> {
 
 /// The rooflines of every device, one per precision its results with a
 /// FLOP and byte work model have (f32 first).
-pub fn rooflines(data: &Dataset) -> Vec<(&Subject, String, Roofline)> {
+pub fn rooflines(data: &Dataset) -> Vec<(&Subject, Precision, Roofline)> {
     let mut out = Vec::new();
     for (subject, results) in &data.subjects {
-        let precisions: std::collections::BTreeSet<&str> =
-            results.values().map(|r| r.precision.as_str()).collect();
+        let precisions: std::collections::BTreeSet<Precision> =
+            results.values().map(|r| r.precision).collect();
         for p in precisions {
             if let Some(roof) = roofline(data, subject, p) {
-                out.push((subject, p.to_string(), roof));
+                out.push((subject, p, roof));
             }
         }
     }
@@ -100,7 +101,7 @@ pub fn rooflines(data: &Dataset) -> Vec<(&Subject, String, Roofline)> {
 
 /// The roofline of one device in `precision`, if any of its results in
 /// that precision has FLOPs and bytes.
-pub fn roofline(data: &Dataset, subject: &Subject, precision: &str) -> Option<Roofline> {
+pub fn roofline(data: &Dataset, subject: &Subject, precision: Precision) -> Option<Roofline> {
     let all = data.subjects.get(subject)?;
     let results: Vec<&ResultRecord> = all.values().filter(|r| r.precision == precision).collect();
     let bandwidth_gbs = bandwidth_ceiling(all.values());
@@ -179,7 +180,7 @@ pub fn fractions(data: &Dataset) -> Vec<Vec<String>> {
                 subject.label(),
                 r.kernel.clone(),
                 r.size.clone(),
-                precision.clone(),
+                precision.to_string(),
                 format_value(ai),
                 format_value(achieved),
                 format_value(w.bytes / secs / 1e9),
@@ -475,7 +476,8 @@ mod tests {
         assert_eq!(with_cache(Some(480 << 20), &all), None);
         // No cache size: the largest working set only (medium f32 once
         // medium f64 is gone), never the cache-resident 36.4 GB/s.
-        let no_medium_f64 = |r: &ResultRecord| !(r.size == "medium" && r.precision == "f64");
+        let no_medium_f64 =
+            |r: &ResultRecord| !(r.size == "medium" && r.precision == Precision::F64);
         assert_eq!(gbs(with_cache(None, &no_medium_f64)), Some(32.3));
     }
 }
