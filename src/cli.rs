@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use hetbench::backends::{self, BackendKind, BackendOptions};
-use hetbench::error::{EXIT_BAD_INPUT, Error};
+use hetbench::error::EXIT_BAD_INPUT;
 use hetbench::kernels::Registry;
 use hetbench::report::{export::Format, table};
 use hetbench::runner;
@@ -118,8 +118,8 @@ enum Command {
         /// The kernel's name: lowercase letters, digits and '_'
         name: String,
         /// simulation, reconstruction, ml or micro
-        #[arg(long)]
-        domain: String,
+        #[arg(long, value_parser = hetbench::kernel::Domain::parse)]
+        domain: hetbench::kernel::Domain,
         /// The hetbench source tree
         #[arg(long, default_value = ".")]
         root: PathBuf,
@@ -133,8 +133,8 @@ enum Command {
     )]
     Export {
         /// json, csv, markdown, openmetrics or hep-benchmark-suite (one run)
-        #[arg(long, default_value = "json")]
-        format: String,
+        #[arg(long, default_value = "json", value_parser = Format::parse)]
+        format: Format,
         /// Write to FILE instead of standard output
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -321,14 +321,14 @@ struct FilterArgs {
     #[arg(short, long, value_delimiter = ',')]
     kernel: Vec<String>,
     /// Only these backends
-    #[arg(short, long, value_delimiter = ',')]
-    backend: Vec<String>,
+    #[arg(short, long, value_delimiter = ',', value_parser = BackendKind::parse)]
+    backend: Vec<BackendKind>,
     /// Only these sizes
     #[arg(short, long, value_delimiter = ',')]
     size: Vec<String>,
     /// Only these statuses (ok, verify_failed, error, timeout, crashed, skipped)
-    #[arg(long, value_delimiter = ',')]
-    status: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_parser = Status::from_name)]
+    status: Vec<Status>,
     /// Only this run
     #[arg(long, value_name = "RUN_ID")]
     run: Option<String>,
@@ -341,21 +341,8 @@ struct FilterArgs {
 }
 
 impl FilterArgs {
-    fn to_filter(&self) -> Result<ResultFilter> {
-        for s in &self.status {
-            if Status::parse(s).is_none() {
-                return Err(Error::UnknownName {
-                    what: "status",
-                    name: s.clone(),
-                    valid: Status::ALL.map(|s| s.as_str()).join(", "),
-                }
-                .into());
-            }
-        }
-        for b in &self.backend {
-            BackendKind::parse(b)?;
-        }
-        Ok(ResultFilter {
+    fn to_filter(&self) -> ResultFilter {
+        ResultFilter {
             kernels: self.kernel.clone(),
             backends: self.backend.clone(),
             sizes: self.size.clone(),
@@ -363,7 +350,7 @@ impl FilterArgs {
             run_id: self.run.clone(),
             hostname: self.host.clone(),
             limit: self.limit,
-        })
+        }
     }
 }
 
@@ -389,7 +376,7 @@ pub fn main() -> Result<ExitCode> {
     match &cli.command {
         Command::Info { json } => info(*json, &config),
         Command::List { json } => list(&registry()?, *json),
-        Command::Run(args) => run::run(&cli, args, &registry()?, &db_path, &config),
+        Command::Run(args) => run::run(&cli, args, &registry, &db_path, &config),
         Command::Results {
             filter,
             json,
@@ -398,13 +385,13 @@ pub fn main() -> Result<ExitCode> {
         } => results(&db_path, filter, *json, *roofline, *wide),
         Command::Import { files } => import(&db_path, files),
         Command::Worker => worker(),
-        Command::NewKernel { name, domain, root } => new_kernel(name, domain, root),
+        Command::NewKernel { name, domain, root } => new_kernel(name, *domain, root),
         Command::Push { to, files } => push(&db_path, to, files),
         Command::Export {
             format,
             out,
             filter,
-        } => export(&db_path, &registry, format, out.as_deref(), filter),
+        } => export(&db_path, &registry, *format, out.as_deref(), filter),
         Command::Score { args, json } => report::score(&db_path, &registry()?, args, *json),
         Command::Summary { args, json } => report::summary(&db_path, &registry()?, args, *json),
         Command::Compare {
@@ -491,15 +478,7 @@ fn results(
 }
 
 /// `hetbench new-kernel`: the scaffold of a kernel in `root`.
-fn new_kernel(name: &str, domain: &str, root: &Path) -> Result<ExitCode> {
-    let domain: hetbench::kernel::Domain =
-        serde_json::from_value(serde_json::Value::String(domain.to_string())).map_err(|_| {
-            Error::UnknownName {
-                what: "domain",
-                name: domain.to_string(),
-                valid: "simulation, reconstruction, ml, micro".into(),
-            }
-        })?;
+fn new_kernel(name: &str, domain: hetbench::kernel::Domain, root: &Path) -> Result<ExitCode> {
     for file in hetbench::kernels::scaffold::new_kernel(root, name, domain)? {
         println!("wrote {}", file.display());
     }
@@ -513,11 +492,10 @@ fn new_kernel(name: &str, domain: &str, root: &Path) -> Result<ExitCode> {
 fn export(
     db_path: &Path,
     registry: &dyn Fn() -> Result<Registry>,
-    format: &str,
+    format: Format,
     out: Option<&Path>,
     filter: &FilterArgs,
 ) -> Result<ExitCode> {
-    let format = Format::parse(format)?;
     let db = open_existing_db(db_path)?;
     let results = read_results(&db, filter)?;
     let bytes = match format.exporter() {
@@ -557,7 +535,7 @@ fn open_existing_db(path: &Path) -> Result<Database> {
 /// The results `filter` selects; stored records that cannot be read are
 /// skipped, and stderr says how many.
 fn read_results(db: &Database, filter: &FilterArgs) -> Result<Vec<hetbench::store::ResultRecord>> {
-    let read = db.results(&filter.to_filter()?)?;
+    let read = db.results(&filter.to_filter())?;
     if let Some(note) = read.skipped_note() {
         eprintln!("warning: {}", table::escape_controls(&note, &[]));
     }

@@ -284,14 +284,16 @@ fn interrupt_flag() -> Result<Arc<AtomicBool>> {
 pub(super) fn run(
     cli: &Cli,
     args: &RunArgs,
-    registry: &Registry,
+    registry: &dyn Fn() -> Result<Registry>,
     db_path: &Path,
     config: &hetbench::config::Config,
 ) -> Result<ExitCode> {
-    let selection = selection(args, registry)?;
-    // Checked before anything else, a resumed run included.
+    // The command line is checked before anything else, before the
+    // kernels are read and for a resumed run too.
     measure_settings(args)?;
     injected_faults(args)?;
+    let registry = &registry()?;
+    let selection = selection(args, registry)?;
     let required = selection.required.clone();
     if args.dry_run {
         let plan = new_plan(cli, args, config, selection)?;

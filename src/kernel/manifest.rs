@@ -31,6 +31,24 @@ impl Domain {
             Domain::Micro => "micro",
         }
     }
+
+    pub const ALL: [Domain; 4] = [
+        Domain::Simulation,
+        Domain::Reconstruction,
+        Domain::Ml,
+        Domain::Micro,
+    ];
+
+    pub fn parse(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|d| d.as_str() == name)
+            .ok_or_else(|| Error::UnknownName {
+                what: "domain",
+                name: name.to_string(),
+                valid: Self::ALL.map(|d| d.as_str()).join(", "),
+            })
+    }
 }
 
 /// The number format a kernel variant computes in.
@@ -103,11 +121,37 @@ pub struct Tolerance {
 }
 
 /// A size parameter: an integer (`n = 1024`) or a real (`softening = 0.01`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Param {
     Int(i64),
     Float(f64),
+}
+
+/// By hand rather than `untagged`, so that a string or a table is refused
+/// saying what a parameter must be, not "did not match any variant".
+impl<'de> Deserialize<'de> for Param {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Number;
+        impl serde::de::Visitor<'_> for Number {
+            type Value = Param;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number (an integer such as 1024 or a real such as 0.01)")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Param, E> {
+                Ok(Param::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Param, E> {
+                i64::try_from(v)
+                    .map(Param::Int)
+                    .map_err(|_| E::custom(format!("{v} is too large for a size parameter")))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Param, E> {
+                Ok(Param::Float(v))
+            }
+        }
+        d.deserialize_any(Number)
+    }
 }
 
 /// One named size of a kernel with its parameters.

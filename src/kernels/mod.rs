@@ -173,6 +173,26 @@ impl RegisteredKernel {
         })
     }
 
+    /// Checks every size of the manifest against the kernel, so that a bad
+    /// size is refused when the registry loads (`hetbench list`), naming
+    /// the manifest, the size and the parameter, not when it is measured.
+    /// The kernel parses the size as it would for a run: its work, its
+    /// memory and its launch (which reads only the size and the seed).
+    fn check_sizes(&self) -> Result<()> {
+        for name in self.manifest.size_names() {
+            let size = self.size(&name)?;
+            self.kernel.work(&size)?;
+            self.kernel.memory_bytes(&size)?;
+            let inputs = crate::kernel::Inputs {
+                size,
+                seed: 0,
+                buffers: Default::default(),
+            };
+            self.kernel.launch(&inputs)?;
+        }
+        Ok(())
+    }
+
     /// Short form of the version hash, as shown in tables.
     pub fn short_hash(&self) -> &str {
         &self.hash[..12]
@@ -232,14 +252,16 @@ impl Registry {
             for shader in [&wgsl, &opencl].into_iter().flatten() {
                 hasher.update(shader.text.as_bytes());
             }
-            kernels.push(RegisteredKernel {
+            let registered = RegisteredKernel {
                 manifest,
                 manifest_source: source,
                 kernel: (builtin.make)(),
                 hash: hex::encode(hasher.finalize()),
                 wgsl,
                 opencl,
-            });
+            };
+            registered.check_sizes()?;
+            kernels.push(registered);
         }
         if let Some(dir) = dir {
             check_no_unregistered(dir)?;

@@ -5,9 +5,9 @@
 #[derive(Debug, Clone, Default)]
 pub struct ResultFilter {
     pub kernels: Vec<String>,
-    pub backends: Vec<String>,
+    pub backends: Vec<crate::backends::BackendKind>,
     pub sizes: Vec<String>,
-    pub statuses: Vec<String>,
+    pub statuses: Vec<crate::store::record::Status>,
     pub run_id: Option<String>,
     pub hostname: Option<String>,
     /// Only the newest `limit` results.

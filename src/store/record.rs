@@ -63,6 +63,15 @@ impl Status {
         Self::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
+    /// [`Status::parse`], refusing an unknown name with the valid ones.
+    pub fn from_name(s: &str) -> crate::error::Result<Status> {
+        Self::parse(s).ok_or_else(|| crate::error::Error::UnknownName {
+            what: "status",
+            name: s.to_string(),
+            valid: Self::ALL.map(|s| s.as_str()).join(", "),
+        })
+    }
+
     /// Whether the result counts as a failure of the run (exit code 3).
     pub fn is_failure(self) -> bool {
         matches!(

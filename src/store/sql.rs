@@ -196,11 +196,15 @@ pub fn result_values(r: &ResultRecord) -> Result<Vec<SqlValue>> {
     ])
 }
 
+fn names(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 /// The query for `filter`: one `record_json` column, oldest first.
 pub fn results_query(filter: &ResultFilter) -> (String, Vec<SqlValue>) {
     let mut clauses: Vec<String> = Vec::new();
     let mut values: Vec<SqlValue> = Vec::new();
-    let mut any_of = |column: &str, wanted: &[String]| {
+    let mut any_of = |column: &str, wanted: &[&str]| {
         if !wanted.is_empty() {
             let marks: Vec<String> = wanted
                 .iter()
@@ -212,12 +216,14 @@ pub fn results_query(filter: &ResultFilter) -> (String, Vec<SqlValue>) {
             clauses.push(format!("{column} IN ({})", marks.join(", ")));
         }
     };
-    any_of("kernel", &filter.kernels);
-    any_of("backend", &filter.backends);
-    any_of("size", &filter.sizes);
-    any_of("status", &filter.statuses);
-    any_of("run_id", filter.run_id.as_slice());
-    any_of("hostname", filter.hostname.as_slice());
+    any_of("kernel", &names(&filter.kernels));
+    let backends: Vec<&str> = filter.backends.iter().map(|b| b.as_str()).collect();
+    any_of("backend", &backends);
+    any_of("size", &names(&filter.sizes));
+    let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+    any_of("status", &statuses);
+    any_of("run_id", &names(filter.run_id.as_slice()));
+    any_of("hostname", &names(filter.hostname.as_slice()));
     let filter_sql = if clauses.is_empty() {
         String::new()
     } else {
@@ -337,7 +343,7 @@ mod tests {
         assert!(!in_order("UPDATE t SET a = $2 WHERE b = $1"));
         let (q, _) = results_query(&ResultFilter {
             kernels: vec!["a".into()],
-            statuses: vec!["ok".into(), "error".into()],
+            statuses: vec![crate::store::Status::Ok, crate::store::Status::Error],
             ..Default::default()
         });
         assert!(in_order(&q), "{q}");
