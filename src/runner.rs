@@ -757,11 +757,15 @@ fn measure_job(
             },
             None => {}
         }
-        let m = measure::measure(prepared.as_mut(), &job.measure, meters)?;
-        let mut outputs = prepared.read_back()?;
-        // A modeled backend (FPGA emulation) brings its energy and report,
-        // and a fixed-point one its own tolerance.
+        // A modeled backend (FPGA emulation) brings its time, energy and
+        // report, and takes its own path that measures nothing; a
+        // fixed-point one brings its own tolerance.
         let modeled = prepared.modeled();
+        let m = match modeled {
+            Some(_) => measure::modeled(prepared.as_mut())?,
+            None => measure::measure(prepared.as_mut(), &job.measure, meters)?,
+        };
+        let mut outputs = prepared.read_back()?;
         let tolerance = prepared.tolerance(base.kernel.manifest.tolerance_for(precision));
         drop(prepared);
         if job.inject_error {
@@ -770,11 +774,8 @@ fn measure_job(
         let manifest = &base.kernel.manifest;
         let verdict = base.kernel.kernel.verify(&inputs, &outputs, tolerance)?;
         let work = base.kernel.work(base.size, precision)?;
-        let mut primary = *m.primary();
-        if modeled.is_some() {
-            // Modeled times are one figure repeated, not a sample: no interval.
-            primary.median_ci95 = None;
-        }
+        // A modeled time is one figure (n = 1): it has no interval.
+        let primary = *m.primary();
         let throughput =
             work.metric(manifest.throughput.metric) / primary.median / manifest.throughput.scale;
         let status = if verdict.passed {

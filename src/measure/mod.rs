@@ -275,6 +275,33 @@ pub fn measure(
     Ok(m)
 }
 
+/// A modeled backend's figures (FPGA emulation): one invocation, whose
+/// device time is the model's latency. Nothing is measured, so there is no
+/// warm-up, no time budget, no meter and no interval: repeating a figure
+/// the model gives would only make a sample of identical values.
+pub fn modeled(prepared: &mut dyn Prepared) -> Result<Measurement> {
+    let t = prepared.run(1)?;
+    let figure = |x: f64| {
+        Summary::of(&[x]).ok_or_else(|| crate::error::Error::Backend {
+            backend: "model".into(),
+            message: format!("the modeled time {x} is not a finite number"),
+        })
+    };
+    let device = t.device_s.map(figure).transpose()?;
+    Ok(Measurement {
+        host_samples: vec![t.host_s],
+        device_samples: t.device_s.map(|d| vec![d]),
+        iters_per_sample: 1,
+        host: figure(t.host_s)?,
+        device,
+        warnings: Vec::new(),
+        window_s: t.host_s,
+        end_to_end: None,
+        energy: Vec::new(),
+        dispatch_gap: None,
+    })
+}
+
 /// The warnings a summary deserves.
 pub fn warnings(s: &Summary, cfg: &MeasureConfig) -> Vec<Warning> {
     let mut w = Vec::new();
@@ -354,6 +381,23 @@ mod tests {
             m.warnings
                 .contains(&Warning::FastExecutionTime { per_iter_s: 0.5e-5 })
         );
+    }
+
+    #[test]
+    fn a_modeled_backend_is_run_once_and_measured_not_at_all() {
+        let mut p = Scripted {
+            per_iter: vec![3e-6],
+            calls: 0,
+            iters_seen: vec![],
+        };
+        let m = modeled(&mut p).unwrap();
+        // One invocation of one iteration: no warm-up, no samples, no meter.
+        assert_eq!(p.iters_seen, vec![1]);
+        assert_eq!(m.primary().n, 1);
+        assert!((m.primary().median - 1.5e-6).abs() < 1e-18);
+        assert_eq!(m.primary().median_ci95, None);
+        assert!(m.energy.is_empty() && m.warnings.is_empty());
+        assert_eq!((m.end_to_end, m.dispatch_gap), (None, None));
     }
 
     /// A GPU-like backend: every other sample lacks device time, and a
