@@ -126,15 +126,16 @@ pub fn simulate(seed: u64, t: usize, m: &Model) -> ([f64; 5], Vec<(f64, f64)>) {
     (s, hits)
 }
 
-/// Arithmetic the filter needs: f64 (the reference), f32 and lanes of f32.
-pub trait Real: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> {
+/// The numbers the filter is written over: f64 (the reference), lanes of
+/// f32, and the FPGA path's fixed point, tape and scheduler (`fpga.rs`).
+pub trait FilterNumber: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> {
     fn from_f32(v: f32) -> Self;
     fn recip(self) -> Self;
     /// `a * b + c`, fused where the implementation chooses.
     fn mul_add(a: Self, b: Self, c: Self) -> Self;
 }
 
-impl Real for f64 {
+impl FilterNumber for f64 {
     fn from_f32(v: f32) -> Self {
         v as f64
     }
@@ -163,7 +164,7 @@ pub struct Step<R> {
     th2: R,
 }
 
-impl<R: Real> Step<R> {
+impl<R: FilterNumber> Step<R> {
     #[inline(always)]
     pub fn of(m: &Model) -> Self {
         let f = R::from_f32;
@@ -181,7 +182,7 @@ impl<R: Real> Step<R> {
 /// The seed at plane 1: position from hit 1, slopes from hits 0 and 1
 /// (with the prior q/p = 0), and their covariance in closed form.
 #[inline(always)]
-pub fn seed<R: Real>(m: &Model, (x0, y0): (R, R), (x1, y1): (R, R)) -> ([R; 5], [[R; 5]; 5]) {
+pub fn seed<R: FilterNumber>(m: &Model, (x0, y0): (R, R), (x1, y1): (R, R)) -> ([R; 5], [[R; 5]; 5]) {
     let f = R::from_f32;
     let zero = f(0.0);
     let dz = m.spacing;
@@ -210,7 +211,7 @@ pub fn seed<R: Real>(m: &Model, (x0, y0): (R, R), (x1, y1): (R, R)) -> ([R; 5], 
 /// (x, y), H = [I2 0]; adds the hit's chi2 contribution.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // rows and columns of one matrix
-pub fn plane<R: Real>(
+pub fn plane<R: FilterNumber>(
     k: &Step<R>,
     x: &mut [R; 5],
     cv: &mut [[R; 5]; 5],
@@ -265,7 +266,7 @@ pub fn plane<R: Real>(
 /// Seeded from the first two hits; predict + update on every further
 /// plane.
 #[inline(always)]
-pub fn fit<R: Real>(m: &Model, hit: impl Fn(usize) -> (R, R)) -> Fit<R> {
+pub fn fit<R: FilterNumber>(m: &Model, hit: impl Fn(usize) -> (R, R)) -> Fit<R> {
     let (mut x, mut cv) = seed(m, hit(0), hit(1));
     let step = Step::of(m);
     let mut chi2 = R::from_f32(0.0);
@@ -440,7 +441,7 @@ impl<const FMA: bool> Mul for F32<FMA> {
     }
 }
 
-impl<const FMA: bool> Real for F32<FMA> {
+impl<const FMA: bool> FilterNumber for F32<FMA> {
     #[inline(always)]
     fn from_f32(v: f32) -> Self {
         F32(v)
@@ -598,7 +599,7 @@ pub fn model_of(size: &SizeSpec) -> Result<(usize, Model)> {
 /// Any [`crate::fpga::Scalar`] runs [`fit`]: each `+`, `-`, `*` and `1/x`
 /// assigned back to the scalar, `mul_add` fused (`a * b + c` computed
 /// exactly, one cast), as HLS C++ does with `ap_fixed` variables.
-impl<S: crate::fpga::Scalar> Real for crate::fpga::Arith<S> {
+impl<S: crate::fpga::Scalar> FilterNumber for crate::fpga::Arith<S> {
     #[inline]
     fn from_f32(v: f32) -> Self {
         crate::fpga::Arith(S::from_f64(v as f64))

@@ -38,6 +38,7 @@ use crate::kernel::{
     SizeSpec, Tolerance, Verdict, Work, param_u32,
 };
 use crate::kernels::BuiltinKernel;
+use crate::kernels::par::Real;
 
 pub const BUILTIN: BuiltinKernel = crate::builtin_kernel!("mc_transport", McTransport);
 
@@ -170,91 +171,34 @@ pub fn tables() -> Vec<f32> {
     xs
 }
 
-/// The arithmetic the transport needs, so that one generic function is both
-/// the f32 implementation and the f64 reference.
-trait Real:
-    Copy
-    + PartialOrd
-    + std::ops::Add<Output = Self>
-    + std::ops::Sub<Output = Self>
-    + std::ops::Mul<Output = Self>
-    + std::ops::Div<Output = Self>
-    + std::ops::Neg<Output = Self>
-{
-    fn c(v: f64) -> Self;
-    fn ln(self) -> Self;
-    fn exp(self) -> Self;
-    fn sqrt(self) -> Self;
-    fn floor(self) -> Self;
-    fn abs(self) -> Self;
-    fn to_f64(self) -> f64;
-}
-
-macro_rules! real {
-    ($t:ty) => {
-        impl Real for $t {
-            #[inline(always)]
-            fn c(v: f64) -> Self {
-                v as $t
-            }
-            #[inline(always)]
-            fn ln(self) -> Self {
-                <$t>::ln(self)
-            }
-            #[inline(always)]
-            fn exp(self) -> Self {
-                <$t>::exp(self)
-            }
-            #[inline(always)]
-            fn sqrt(self) -> Self {
-                <$t>::sqrt(self)
-            }
-            #[inline(always)]
-            fn floor(self) -> Self {
-                <$t>::floor(self)
-            }
-            #[inline(always)]
-            fn abs(self) -> Self {
-                <$t>::abs(self)
-            }
-            #[inline(always)]
-            fn to_f64(self) -> f64 {
-                self as f64
-            }
-        }
-    };
-}
-real!(f32);
-real!(f64);
-
 /// Uniform in (0, 1) from the top 23 bits: (m + 1/2) / 2^23, from 2^-24 to
 /// 1 - 2^-24, exact in f32 and f64 (24 bits would make the largest
 /// 1 - 2^-25, which f32 rounds to 1).
 #[inline(always)]
 fn uni<R: Real>(r: u32) -> R {
-    R::c(((r >> 9) as f64 + 0.5) * (1.0 / (1u64 << 23) as f64))
+    R::from_f64(((r >> 9) as f64 + 0.5) * (1.0 / (1u64 << 23) as f64))
 }
 
 /// cos(2 pi u) for u in [0, 1): reduced to [0, pi/2], Taylor to x^14, as
 /// the shaders compute it (their own cos differs between drivers).
 #[inline(always)]
 fn cos2pi<R: Real>(u: R) -> R {
-    let a = (u - R::c(0.5)).abs();
-    let (t, sign) = if a > R::c(0.25) {
-        (R::c(0.5) - a, R::c(1.0))
+    let a = (u - R::from_f64(0.5)).abs();
+    let (t, sign) = if a > R::from_f64(0.25) {
+        (R::from_f64(0.5) - a, R::from_f64(1.0))
     } else {
-        (a, R::c(-1.0))
+        (a, R::from_f64(-1.0))
     };
-    let x = R::c(std::f64::consts::TAU) * t;
+    let x = R::from_f64(std::f64::consts::TAU) * t;
     let x2 = x * x;
-    let mut c = R::c(-1.147_074_559_772_972_5e-11);
-    c = c * x2 + R::c(2.087_675_698_786_81e-9);
-    c = c * x2 - R::c(2.755_731_922_398_589e-7);
-    c = c * x2 + R::c(2.480_158_730_158_73e-5);
-    c = c * x2 - R::c(1.388_888_888_888_889e-3);
-    c = c * x2 + R::c(4.166_666_666_666_67e-2);
-    c = c * x2 - R::c(0.5);
-    c = c * x2 + R::c(1.0);
+    let mut c = R::from_f64(-1.147_074_559_772_972_5e-11);
+    c = c * x2 + R::from_f64(2.087_675_698_786_81e-9);
+    c = c * x2 - R::from_f64(2.755_731_922_398_589e-7);
+    c = c * x2 + R::from_f64(2.480_158_730_158_73e-5);
+    c = c * x2 - R::from_f64(1.388_888_888_888_889e-3);
+    c = c * x2 + R::from_f64(4.166_666_666_666_67e-2);
+    c = c * x2 - R::from_f64(0.5);
+    c = c * x2 + R::from_f64(1.0);
     sign * c
 }
 
@@ -267,13 +211,13 @@ fn cos2pi<R: Real>(u: R) -> R {
 /// kept if none is accepted). Returns (eps, 1 - cos theta, sin^2 theta).
 #[inline(always)]
 fn compton<R: Real>(kk: R, mut block: impl FnMut(u32) -> [u32; 4]) -> (R, R, R) {
-    let (zero, one) = (R::c(0.0), R::c(1.0));
-    let eps0 = one / (one + R::c(2.0) * kk);
+    let (zero, one) = (R::from_f64(0.0), R::from_f64(1.0));
+    let eps0 = one / (one + R::from_f64(2.0) * kk);
     let eps0sq = eps0 * eps0;
     let a1 = -eps0.ln();
     // The whole of both weights (Geant4's alpha2): part one with
     // probability a1 / a2, as Geant4's `alpha1 > alpha2 * rndm`.
-    let a2 = a1 + R::c(0.5) * (one - eps0sq);
+    let a2 = a1 + R::from_f64(0.5) * (one - eps0sq);
     let (mut eps, mut onecost, mut sint2) = (one, zero, zero);
     for trial in 0..MAX_TRIALS {
         let q = block(trial);
@@ -286,7 +230,7 @@ fn compton<R: Real>(kk: R, mut block: impl FnMut(u32) -> [u32; 4]) -> (R, R, R) 
             eps = epssq.sqrt();
         }
         onecost = (one - eps) / (eps * kk);
-        sint2 = onecost * (R::c(2.0) - onecost);
+        sint2 = onecost * (R::from_f64(2.0) - onecost);
         let g = one - eps * sint2 / (one + epssq);
         if g >= uni::<R>(q[2]) {
             break;
@@ -299,12 +243,12 @@ fn compton<R: Real>(kk: R, mut block: impl FnMut(u32) -> [u32; 4]) -> (R, R, R) 
 #[inline(always)]
 fn photon<R: Real>(i: u32, k: &Consts, xs: &[f32], dep: &mut [u64]) {
     let add = |dep: &mut [u64], layer: u32, e: R| {
-        dep[layer as usize] += (e * R::c(k.inv_q as f64) + R::c(0.5)).floor().to_f64() as u64;
+        dep[layer as usize] += (e * R::from_f64(k.inv_q as f64) + R::from_f64(0.5)).floor().to_f64() as u64;
     };
-    let (t_abs, t_act) = (R::c(T_ABS as f64), R::c(T_ACT as f64));
-    let table = |j: usize| R::c(xs[j] as f64);
-    let (zero, one) = (R::c(0.0), R::c(1.0));
-    let mut e = R::c(k.e0 as f64);
+    let (t_abs, t_act) = (R::from_f64(T_ABS as f64), R::from_f64(T_ACT as f64));
+    let table = |j: usize| R::from_f64(xs[j] as f64);
+    let (zero, one) = (R::from_f64(0.0), R::from_f64(1.0));
+    let mut e = R::from_f64(k.e0 as f64);
     let mut layer = 0u32;
     let mut zl = zero;
     let mut w = one;
@@ -312,9 +256,9 @@ fn photon<R: Real>(i: u32, k: &Consts, xs: &[f32], dep: &mut [u64]) {
         let r = philox4x32_10([i, step, 0, 0], k.key);
         let mat = layer & 1;
         let thick = if mat == 1 { t_act } else { t_abs };
-        let u = (e.ln() - R::c(k.log_emin as f64)) * R::c(k.inv_dl as f64);
+        let u = (e.ln() - R::from_f64(k.log_emin as f64)) * R::from_f64(k.inv_dl as f64);
         let j = (if u > zero { u.to_f64() as usize } else { 0 }).min(NE - 2);
-        let f = u - R::c(j as f64);
+        let f = u - R::from_f64(j as f64);
         let b = (mat as usize * NE + j) * 2;
         let mu = table(b) + f * (table(b + 2) - table(b));
         let pc = table(b + 1) + f * (table(b + 3) - table(b + 1));
@@ -324,7 +268,7 @@ fn photon<R: Real>(i: u32, k: &Consts, xs: &[f32], dep: &mut [u64]) {
         } else if w < zero {
             -zl / w
         } else {
-            R::c(1e30)
+            R::from_f64(1e30)
         };
         if s >= dist {
             if w > zero {
@@ -342,19 +286,19 @@ fn photon<R: Real>(i: u32, k: &Consts, xs: &[f32], dep: &mut [u64]) {
             }
             continue;
         }
-        zl = zl + s * w;
+        zl += s * w;
         if uni::<R>(r[1]) >= pc {
             add(dep, layer, e);
             return;
         }
         // Compton scattering, Klein-Nishina (G4KleinNishinaCompton).
-        let (eps, onecost, sint2) = compton::<R>(e / R::c(MEC2), |trial| {
+        let (eps, onecost, sint2) = compton::<R>(e / R::from_f64(MEC2), |trial| {
             philox4x32_10([i, step, trial + 1, 0], k.key)
         });
         let cost = one - onecost;
         let sint = (if sint2 > zero { sint2 } else { zero }).sqrt();
         add(dep, layer, e * (one - eps));
-        e = e * eps;
+        e *= eps;
         let perp = one - w * w;
         let perp = if perp > zero { perp } else { zero };
         w = w * cost + perp.sqrt() * sint * cos2pi(uni::<R>(r[2]));
@@ -365,7 +309,7 @@ fn photon<R: Real>(i: u32, k: &Consts, xs: &[f32], dep: &mut [u64]) {
         } else {
             w
         };
-        if e < R::c(k.e_cut as f64) {
+        if e < R::from_f64(k.e_cut as f64) {
             add(dep, layer, e);
             return;
         }
@@ -615,7 +559,7 @@ mod tests {
         let (mut sum, mut sum2) = (0.0, 0.0);
         for i in 0..n {
             let (eps, onecost, sint2) =
-                compton::<R>(R::c(k), |t| philox4x32_10([i, 0, t + 1, 0], key));
+                compton::<R>(R::from_f64(k), |t| philox4x32_10([i, 0, t + 1, 0], key));
             let eps = eps.to_f64();
             // The angle is the one Compton's formula gives for eps.
             let expect = (1.0 - eps) / (eps * k);

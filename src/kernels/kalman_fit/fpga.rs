@@ -46,7 +46,7 @@ fn kalman_emulate<S: Scalar>(inputs: &Inputs) -> Result<Buffers> {
 
 type TolFn = fn(&Inputs) -> Result<(Tolerance, String)>;
 
-impl<S: Scalar> super::Real for Lin<S> {
+impl<S: Scalar> super::FilterNumber for Lin<S> {
     fn from_f32(x: f32) -> Self {
         Lin::input(x as f64)
     }
@@ -82,8 +82,8 @@ fn kalman_tolerance<S: Scalar>(inputs: &Inputs) -> Result<(Tolerance, String)> {
             bound::reset();
             let r = super::fit::<Lin<S>>(&m, |l| {
                 (
-                    <Lin<S> as super::Real>::from_f32(hx[l * n + t]),
-                    <Lin<S> as super::Real>::from_f32(hy[l * n + t]),
+                    <Lin<S> as super::FilterNumber>::from_f32(hx[l * n + t]),
+                    <Lin<S> as super::FilterNumber>::from_f32(hy[l * n + t]),
                 )
             });
             let outs: Vec<Lin<S>> = r.params.iter().chain([&r.chi2]).copied().collect();
@@ -213,7 +213,7 @@ impl std::ops::Mul for Sched {
     }
 }
 
-impl super::Real for Sched {
+impl super::FilterNumber for Sched {
     fn from_f32(_: f32) -> Self {
         Sched(0)
     }
