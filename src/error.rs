@@ -17,7 +17,7 @@ pub const EXIT_NODE_BUSY: u8 = 4;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A name given on the command line is not one of the valid ones.
-    #[error("unknown {what} '{name}'; valid {what}s: {valid}")]
+    #[error("unknown {what} '{name}'; valid {}: {valid}", plural(.what))]
     UnknownName {
         what: &'static str,
         name: String,
@@ -207,5 +207,37 @@ impl fmt::Display for LimitExceeded {
             "{} = {}, over {} = {}",
             self.what, self.value, self.limit.name, self.limit.value
         )
+    }
+}
+
+/// The plural of a one-word noun of [`Error::UnknownName`]: "backends",
+/// "statuses".
+fn plural(noun: &str) -> String {
+    if noun.ends_with('s') {
+        format!("{noun}es")
+    } else {
+        format!("{noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_name_lists_the_valid_ones_in_the_plural() {
+        let e = |what| Error::UnknownName {
+            what,
+            name: "x".into(),
+            valid: "a, b".into(),
+        };
+        assert_eq!(
+            e("status").to_string(),
+            "unknown status 'x'; valid statuses: a, b"
+        );
+        assert_eq!(
+            e("backend").to_string(),
+            "unknown backend 'x'; valid backends: a, b"
+        );
     }
 }
