@@ -884,7 +884,7 @@ fn worker() -> Result<ExitCode> {
     std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
         .context("could not read the job from standard input")?;
     let job: runner::Job = serde_json::from_str(&input).context("the job does not parse")?;
-    let record = runner::work(&job)?;
+    let record = runner::measure_in_worker(&job)?;
     write_stdout(&serde_json::to_vec(&record)?)?;
     Ok(ExitCode::SUCCESS)
 }

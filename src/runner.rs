@@ -540,7 +540,7 @@ fn measure_planned(
         precision: planned.precision,
         device: planned.device,
         seed: plan.seed,
-        run,
+        run: RunStamp::of_run(run),
     };
     let refused = check_job(planned, plan.seed).map(|c| refusal(&c, planned));
     match refused {
@@ -685,6 +685,35 @@ fn idle_baseline(
     idle
 }
 
+/// What a result records of the run it belongs to: the run and its
+/// platform. The parent takes it from the run; a worker from its job.
+struct RunStamp<'a> {
+    run_id: &'a str,
+    hostname: &'a str,
+    platform_hash: &'a str,
+    platform_label: Option<&'a str>,
+}
+
+impl<'a> RunStamp<'a> {
+    fn of_run(run: &'a RunRecord) -> Self {
+        RunStamp {
+            run_id: &run.run_id,
+            hostname: &run.platform.hostname,
+            platform_hash: &run.platform.hash,
+            platform_label: run.platform.label.as_deref(),
+        }
+    }
+
+    fn of_job(job: &'a Job) -> Self {
+        RunStamp {
+            run_id: &job.run_id,
+            hostname: &job.hostname,
+            platform_hash: &job.platform_hash,
+            platform_label: job.platform_label.as_deref(),
+        }
+    }
+}
+
 /// The fields every record of one combination shares.
 struct Base<'a> {
     kernel: &'a RegisteredKernel,
@@ -692,14 +721,14 @@ struct Base<'a> {
     precision: Precision,
     device: &'a Device,
     seed: u64,
-    run: &'a RunRecord,
+    run: RunStamp<'a>,
 }
 
 impl Base<'_> {
     fn record(&self, status: Status, message: Option<String>) -> ResultRecord {
         let m = &self.kernel.manifest;
         ResultRecord {
-            run_id: self.run.run_id.clone(),
+            run_id: self.run.run_id.to_string(),
             kernel: m.name.clone(),
             kernel_version: m.version.clone(),
             kernel_hash: self.kernel.hash.clone(),
@@ -723,9 +752,9 @@ impl Base<'_> {
             energy: Vec::new(),
             harness_version: crate::HARNESS_VERSION.into(),
             suite_version: crate::SUITE_VERSION.into(),
-            hostname: self.run.platform.hostname.clone(),
-            platform_hash: self.run.platform.hash.clone(),
-            platform_label: self.run.platform.label.clone(),
+            hostname: self.run.hostname.to_string(),
+            platform_hash: self.run.platform_hash.to_string(),
+            platform_label: self.run.platform_label.map(str::to_string),
             recorded_at: now_rfc3339(),
             model: None,
             replicate: None,
@@ -896,7 +925,7 @@ fn modeled_reading(r: &mut ResultRecord, mf: backends::ModeledFigures, perf: Opt
 }
 
 /// The worker side of process isolation: runs `job` in this process.
-pub fn work(job: &Job) -> Result<ResultRecord> {
+pub fn measure_in_worker(job: &Job) -> Result<ResultRecord> {
     let registry = Registry::load(job.kernels_dir.as_deref())?;
     let kernel = registry.get(&job.kernel)?;
     let size = kernel.size(&job.size)?;
@@ -922,31 +951,13 @@ pub fn work(job: &Job) -> Result<ResultRecord> {
         .as_ref()
         .map(|cfg| power::discover(cfg).meters)
         .unwrap_or_default();
-    let platform = Fingerprint {
-        hostname: job.hostname.clone(),
-        hash: job.platform_hash.clone(),
-        label: job.platform_label.clone(),
-        ..Default::default()
-    };
-    let run = RunRecord {
-        run_id: job.run_id.clone(),
-        started_at: String::new(),
-        finished_at: None,
-        status: RunStatus::Running,
-        harness_version: crate::HARNESS_VERSION.into(),
-        suite_version: crate::SUITE_VERSION.into(),
-        platform,
-        command: String::new(),
-        idle: Vec::new(),
-        plan: None,
-    };
     let base = Base {
         kernel,
         size: &size,
         precision: job.precision,
         device: &device,
         seed: job.seed,
-        run: &run,
+        run: RunStamp::of_job(job),
     };
     let mut notes = Vec::new();
     let mut record = measure_job(job, &base, backend.as_ref(), &meters, &mut notes);
