@@ -152,7 +152,7 @@ impl Backend for FpgaEmuBackend {
                 rel_error_of: adapter.rel_error_of().into(),
                 checked: accuracy.checked,
                 within_tolerance: accuracy.passed,
-                detail: accuracy.detail,
+                detail: accuracy.detail.clone(),
                 top_class_agreement: accuracy.agreement,
                 tolerance,
                 tolerance_derivation: derivation,
@@ -183,6 +183,7 @@ impl Backend for FpgaEmuBackend {
             seconds,
             energy_j,
             report,
+            verdict: accuracy,
         };
         Ok(Box::new(FpgaPrepared {
             outputs,

@@ -171,6 +171,10 @@ pub struct ModeledFigures {
     /// The whole report: card, model version, assumptions, latency, II,
     /// resources, power, accuracy.
     pub report: crate::kernel::fpga::ModelReport,
+    /// The backend's verification of its outputs with its own tolerance,
+    /// which its report's accuracy was built from: the runner stores it
+    /// instead of verifying the same outputs again.
+    pub verdict: crate::kernel::Verdict,
 }
 
 /// A way of running kernels on devices.

@@ -37,8 +37,8 @@ pub struct ScoreArgs {
     #[arg(long)]
     pub(super) include_modeled: bool,
     /// Weights of domains in the overall score and of kernels within their domain (default 1, micro 0; a domain may be 0), e.g. simulation=0.5,reconstruction=0.3,ml=0.2,gemm=2
-    #[arg(long, alias = "weight", value_name = "NAME=W", value_delimiter = ',')]
-    weights: Vec<String>,
+    #[arg(long, alias = "weight", value_name = "NAME=W", value_delimiter = ',', value_parser = parse_weight)]
+    weights: Vec<(String, f64)>,
     /// Compute an overall score even when a device covers only part of the suite (the coverage is shown)
     #[arg(long)]
     allow_partial: bool,
@@ -47,22 +47,22 @@ pub struct ScoreArgs {
     node_level: bool,
 }
 
+/// One `--weights` item, `NAME=NUMBER`; whether NAME is a domain or a
+/// kernel, and the number positive, the score decides.
+fn parse_weight(item: &str) -> std::result::Result<(String, f64), String> {
+    item.split_once('=')
+        .and_then(|(k, v)| {
+            v.trim()
+                .parse::<f64>()
+                .ok()
+                .map(|v| (k.trim().to_string(), v))
+        })
+        .ok_or_else(|| format!("'{item}' is not NAME=NUMBER (a domain or kernel name)"))
+}
+
 impl ScoreArgs {
     pub(super) fn options(&self) -> Result<ScoreOptions> {
-        let mut weights = std::collections::BTreeMap::new();
-        for w in &self.weights {
-            let parsed = w
-                .split_once('=')
-                .and_then(|(k, v)| v.trim().parse::<f64>().ok().map(|v| (k.trim(), v)));
-            let Some((k, v)) = parsed else {
-                return Err(Error::InvalidValue {
-                    what: "--weights".into(),
-                    message: format!("'{w}' is not NAME=NUMBER (a domain or kernel name)"),
-                }
-                .into());
-            };
-            weights.insert(k.to_string(), v);
-        }
+        let weights = self.weights.iter().cloned().collect();
         Ok(ScoreOptions {
             include_micro: self.include_micro,
             include_estimated: self.include_estimated,

@@ -190,6 +190,51 @@ impl RegisteredKernel {
             };
             self.kernel.launch(&inputs)?;
         }
+        self.check_no_stray_params()
+    }
+
+    /// A parameter no method of the kernel reads (a typo, `m = 5` beside
+    /// `n`) would be stored with every result yet change nothing: refused.
+    /// On `tiny` (milliseconds to generate) each parameter is taken away in
+    /// turn, and one whose absence the kernel does not notice is stray;
+    /// every other size must name the same parameters as `tiny`.
+    fn check_no_stray_params(&self) -> Result<()> {
+        let tiny = self.size("tiny")?;
+        let stray = |key: &str, message: String| Error::ManifestValue {
+            path: self.manifest_source.clone(),
+            message: format!("{key}: {message}"),
+        };
+        for key in tiny.params.keys() {
+            let mut without = tiny.clone();
+            without.params.remove(key);
+            let inputs = crate::kernel::Inputs {
+                size: without.clone(),
+                seed: 0,
+                buffers: Default::default(),
+            };
+            let read = self.kernel.work(&without).is_err()
+                || self.kernel.memory_bytes(&without).is_err()
+                || self.kernel.launch(&inputs).is_err()
+                || self.kernel.generate(&without, 0).is_err();
+            if !read {
+                return Err(stray(
+                    &format!("sizes.tiny.{key}"),
+                    "the kernel never reads this parameter (misspelt?)".into(),
+                ));
+            }
+        }
+        for name in self.manifest.size_names() {
+            let size = self.size(&name)?;
+            if let Some(key) = size.params.keys().find(|k| !tiny.params.contains_key(*k)) {
+                return Err(stray(
+                    &format!("sizes.{name}.{key}"),
+                    format!(
+                        "not a parameter of this kernel (its parameters: {})",
+                        tiny.params.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 

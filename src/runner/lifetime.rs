@@ -2,7 +2,8 @@
 //! that keeps two processes from measuring one run at once.
 //!
 //! A worker is started in a process group of its own (so that a timeout
-//! kills whatever it started too) with `PR_SET_PDEATHSIG`: when the run is
+//! kills whatever it started too: `crate::process::supervise`) with
+//! `PR_SET_PDEATHSIG`: when the run is
 //! killed outright (`kill -9`, the OOM killer, Slurm's escalation), the
 //! kernel kills the worker, which would otherwise go on measuring, or
 //! hanging, and disturb the resume started next.
@@ -41,10 +42,6 @@ pub fn bind_to_parent(command: &mut Command) {
         }
     }
 }
-
-/// Kills `child`'s whole process group (see [`bind_to_parent`]) and the
-/// child itself.
-pub use crate::process::kill_group;
 
 /// An exclusive lock on one run, held while it is measured; released when
 /// dropped or when the process ends, however it ends.

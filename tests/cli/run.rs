@@ -402,3 +402,38 @@ fn a_bad_size_in_a_manifest_is_refused_when_the_registry_loads() {
         ));
     s.assert_empty(&s.db());
 }
+
+#[test]
+fn a_size_parameter_the_kernel_never_reads_is_refused() {
+    let s = Scratch::new();
+    let path = s.path("kernels/gemm/kernel.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // `m = 5` beside gemm's `n` in one size: not a parameter of gemm.
+    let in_small = text.replace("[sizes.small]\n", "[sizes.small]\nm = 5\n");
+    assert_ne!(in_small, text);
+    std::fs::write(&path, in_small).unwrap();
+    s.hb()
+        .arg("list")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "{}: sizes.small.m: not a parameter of this kernel (its parameters: n)",
+            path.display()
+        )));
+    // In every size alike, `tiny` included: the kernel never reads it.
+    let mut everywhere = text.clone();
+    for size in ["tiny", "small", "medium", "large"] {
+        let table = format!("[sizes.{size}]\n");
+        everywhere = everywhere.replace(&table, &format!("{table}m = 5\n"));
+    }
+    std::fs::write(&path, everywhere).unwrap();
+    s.hb()
+        .arg("list")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "{}: sizes.tiny.m: the kernel never reads this parameter",
+            path.display()
+        )));
+    s.assert_empty(&s.db());
+}
