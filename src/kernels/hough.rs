@@ -52,6 +52,8 @@ const MAX_HITS: usize = 1 << 28;
 const MAX_QBINS: usize = 4096;
 /// Hits per GPU workgroup of the fill dispatch (256 work-items x 16).
 pub const HITS_PER_GROUP: usize = 4096;
+/// q rows per GPU workgroup of the fill dispatch (each hit read once for all).
+const ROWS_PER_GROUP: u32 = 4;
 
 pub struct Hough;
 
@@ -322,7 +324,11 @@ impl Kernel for Hough {
                 },
                 Dispatch {
                     entry: "fill",
-                    groups: [groups_for(hits, HITS_PER_GROUP as u32)?, qbins, 1],
+                    groups: [
+                        groups_for(hits, HITS_PER_GROUP as u32)?,
+                        qbins.div_ceil(ROWS_PER_GROUP),
+                        1,
+                    ],
                     group_size: [256, 1, 1],
                     chunk: None,
                 },
