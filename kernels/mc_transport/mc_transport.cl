@@ -58,76 +58,85 @@ static inline float cos2pi(float u) {
 
 #define DEPOSIT(layer, e) atomic_add(&acc[layer], (uint)floor((e) * inv_q + 0.5f))
 
-static void photon(const uint i, __global const float *restrict xs, __local uint *acc,
-                   const uint layers, const uint2 key, const float e0, const float inv_q,
-                   const float e_cut, const float log_emin, const float inv_dl,
-                   const float t_abs, const float t_act) {
-    float e = e0, zl = 0.0f, w = 1.0f;
-    uint layer = 0;
-    for (uint step = 0; step < MAX_STEPS; step++) {
-        const uint4 r = philox((uint4)(i, step, 0, 0), key);
-        const uint mat = layer & 1u;
-        const float thick = mat == 1u ? t_act : t_abs;
-        const float u = (log(e) - log_emin) * inv_dl;
-        const uint j = min((uint)fmax(u, 0.0f), NE - 2u);
-        const float f = u - (float)j;
-        const uint b = (mat * NE + j) * 2u;
-        const float mu = xs[b] + f * (xs[b + 2] - xs[b]);
-        const float pc = xs[b + 1] + f * (xs[b + 3] - xs[b + 1]);
-        const float s = -log(uni(r.x)) / mu;
-        float dist = 1.0e30f;
-        if (w > 0.0f) dist = (thick - zl) / w;
-        else if (w < 0.0f) dist = -zl / w;
-        if (s >= dist) {
-            if (w > 0.0f) {
-                layer += 1;
-                zl = 0.0f;
-                if (layer >= layers) return;
-            } else {
-                if (layer == 0) return;
-                layer -= 1;
-                zl = (layer & 1u) == 1u ? t_act : t_abs;
-            }
-            continue;
+// A photon's state between steps.
+typedef struct {
+    float e, zl, w;
+    uint layer, step;
+} photon_t;
+
+// One step of photon i: a free path to the next boundary crossing or
+// interaction. True when its history has ended (it left, or was absorbed).
+static bool advance(const uint i, photon_t *ph, __global const float *restrict xs,
+                    __local uint *acc, const uint layers, const uint2 key, const float inv_q,
+                    const float e_cut, const float log_emin, const float inv_dl,
+                    const float t_abs, const float t_act) {
+    const uint step = ph->step, layer = ph->layer;
+    const float zl = ph->zl;
+    float e = ph->e, w = ph->w;
+    const uint4 r = philox((uint4)(i, step, 0, 0), key);
+    const uint mat = layer & 1u;
+    const float thick = mat == 1u ? t_act : t_abs;
+    const float u = (log(e) - log_emin) * inv_dl;
+    const uint j = min((uint)fmax(u, 0.0f), NE - 2u);
+    const float f = u - (float)j;
+    const uint b = (mat * NE + j) * 2u;
+    const float mu = xs[b] + f * (xs[b + 2] - xs[b]);
+    const float pc = xs[b + 1] + f * (xs[b + 3] - xs[b + 1]);
+    const float s = -log(uni(r.x)) / mu;
+    float dist = 1.0e30f;
+    if (w > 0.0f) dist = (thick - zl) / w;
+    else if (w < 0.0f) dist = -zl / w;
+    if (s >= dist) {
+        if (w > 0.0f) {
+            ph->layer = layer + 1;
+            ph->zl = 0.0f;
+            return layer + 1 >= layers;
         }
-        zl += s * w;
-        if (uni(r.y) >= pc) {
-            DEPOSIT(layer, e);
-            return;
-        }
-        // Compton scattering, Klein-Nishina.
-        const float k = e / MEC2;
-        const float eps0 = 1.0f / (1.0f + 2.0f * k);
-        const float eps0sq = eps0 * eps0;
-        const float a1 = -log(eps0);
-        const float a2 = a1 + 0.5f * (1.0f - eps0sq);
-        float eps = 1.0f, onecost = 0.0f, sint2 = 0.0f;
-        for (uint trial = 0; trial < MAX_TRIALS; trial++) {
-            const uint4 q = philox((uint4)(i, step, trial + 1, 0), key);
-            float epssq;
-            // a2 already holds a1: part one with probability a1 / a2.
-            if (a1 > uni(q.x) * a2) {
-                eps = exp(-a1 * uni(q.y));
-                epssq = eps * eps;
-            } else {
-                epssq = eps0sq + (1.0f - eps0sq) * uni(q.y);
-                eps = sqrt(epssq);
-            }
-            onecost = (1.0f - eps) / (eps * k);
-            sint2 = onecost * (2.0f - onecost);
-            const float g = 1.0f - eps * sint2 / (1.0f + epssq);
-            if (g >= uni(q.z)) break;
-        }
-        const float cost = 1.0f - onecost;
-        const float sint = sqrt(fmax(sint2, 0.0f));
-        DEPOSIT(layer, e * (1.0f - eps));
-        e = e * eps;
-        w = clamp(w * cost + sqrt(fmax(1.0f - w * w, 0.0f)) * sint * cos2pi(uni(r.z)), -1.0f, 1.0f);
-        if (e < e_cut) {
-            DEPOSIT(layer, e);
-            return;
-        }
+        if (layer == 0) return true;
+        ph->layer = layer - 1;
+        ph->zl = ((layer - 1) & 1u) == 1u ? t_act : t_abs;
+        return false;
     }
+    ph->zl = zl + s * w;
+    if (uni(r.y) >= pc) {
+        DEPOSIT(layer, e);
+        return true;
+    }
+    // Compton scattering, Klein-Nishina.
+    const float k = e / MEC2;
+    const float eps0 = 1.0f / (1.0f + 2.0f * k);
+    const float eps0sq = eps0 * eps0;
+    const float a1 = -log(eps0);
+    const float a2 = a1 + 0.5f * (1.0f - eps0sq);
+    float eps = 1.0f, onecost = 0.0f, sint2 = 0.0f;
+    for (uint trial = 0; trial < MAX_TRIALS; trial++) {
+        const uint4 q = philox((uint4)(i, step, trial + 1, 0), key);
+        float epssq;
+        // a2 already holds a1: part one with probability a1 / a2.
+        if (a1 > uni(q.x) * a2) {
+            eps = exp(-a1 * uni(q.y));
+            epssq = eps * eps;
+        } else {
+            epssq = eps0sq + (1.0f - eps0sq) * uni(q.y);
+            eps = sqrt(epssq);
+        }
+        onecost = (1.0f - eps) / (eps * k);
+        sint2 = onecost * (2.0f - onecost);
+        const float g = 1.0f - eps * sint2 / (1.0f + epssq);
+        if (g >= uni(q.z)) break;
+    }
+    const float cost = 1.0f - onecost;
+    const float sint = sqrt(fmax(sint2, 0.0f));
+    DEPOSIT(layer, e * (1.0f - eps));
+    e = e * eps;
+    w = clamp(w * cost + sqrt(fmax(1.0f - w * w, 0.0f)) * sint * cos2pi(uni(r.z)), -1.0f, 1.0f);
+    ph->e = e;
+    ph->w = w;
+    if (e < e_cut) {
+        DEPOSIT(layer, e);
+        return true;
+    }
+    return false;
 }
 
 #define ARGS __global const float *restrict xs, __global uint *restrict partials, \
@@ -142,8 +151,24 @@ __kernel __attribute__((reqd_work_group_size(256, 1, 1))) void transport(ARGS) {
     if (lid < MAX_LAYERS) acc[lid] = 0;
     barrier(CLK_LOCAL_MEM_FENCE);
     const uint2 key = (uint2)(seed_lo, seed_hi);
-    for (uint i = get_global_id(0); i < n; i += get_global_size(0))
-        photon(i, xs, acc, layers, key, e0, inv_q, e_cut, log_emin, inv_dl, t_abs, t_act);
+    // Persistent work-items: each holds one photon at a time and takes one
+    // step per turn of the loop, and one whose photon has ended takes the
+    // next of the grid-stride sequence at once, so the lanes of a warp stay
+    // busy until the last photons (a loop over photons around a loop over
+    // steps would keep a lane idle until the slowest photon of its warp
+    // ended, photon by photon).
+    const photon_t fresh = {e0, 0.0f, 1.0f, 0, 0};
+    photon_t ph = fresh;
+    uint i = get_global_id(0);
+    while (i < n) {
+        bool done = advance(i, &ph, xs, acc, layers, key, inv_q, e_cut, log_emin, inv_dl,
+                            t_abs, t_act);
+        if (!done) done = ++ph.step >= MAX_STEPS;
+        if (done) {
+            i += get_global_size(0);
+            ph = fresh;
+        }
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
     if (lid < layers) partials[get_group_id(0) * layers + lid] = acc[lid];
 }

@@ -45,18 +45,18 @@ var<workgroup> acc: array<atomic<u32>, 64>;
 var<workgroup> red_lo: array<u32, 256>;
 var<workgroup> red_hi: array<u32, 256>;
 
-// (hi, lo) of the 64-bit product a * b.
+// (hi, lo) of the 64-bit product a * b. WGSL has no high multiply, so the
+// high word comes from 16-bit halves (Hacker's Delight's mulhu): four
+// 16 x 16 products, none of whose partial sums can carry out of 32 bits;
+// a is Philox's constant multiplier at every call, so its halves fold.
 fn mulhilo(a: u32, b: u32) -> vec2<u32> {
     let al = a & 0xffffu;
     let ah = a >> 16u;
     let bl = b & 0xffffu;
     let bh = b >> 16u;
-    let ll = al * bl;
-    let lh = al * bh;
-    let hl = ah * bl;
-    let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
-    let hi = ah * bh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
-    return vec2<u32>(hi, a * b);
+    let t = ah * bl + ((al * bl) >> 16u);
+    let w = al * bh + (t & 0xffffu);
+    return vec2<u32>(ah * bh + (t >> 16u) + (w >> 16u), a * b);
 }
 
 fn philox(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
@@ -104,95 +104,114 @@ fn add_deposit(layer: u32, e: f32) {
     atomicAdd(&acc[layer], u32(floor(e * p.inv_q + 0.5)));
 }
 
-fn photon(i: u32) {
-    let key = vec2<u32>(p.seed_lo, p.seed_hi);
-    var e = p.e0;
-    var layer = 0u;
-    var zl = 0.0;
-    var w = 1.0;
-    for (var step = 0u; step < MAX_STEPS; step++) {
-        let r = philox(vec4<u32>(i, step, 0u, 0u), key);
-        let mat = layer & 1u;
-        var thick = p.t_abs;
-        if (mat == 1u) {
-            thick = p.t_act;
-        }
-        let u = (log(e) - p.log_emin) * p.inv_dl;
-        let j = min(u32(max(u, 0.0)), NE - 2u);
-        let f = u - f32(j);
-        let b = (mat * NE + j) * 2u;
-        let mu = xs[b] + f * (xs[b + 2u] - xs[b]);
-        let pc = xs[b + 1u] + f * (xs[b + 3u] - xs[b + 1u]);
-        let s = -log(uni(r.x)) / mu;
-        var dist = 1.0e30;
-        if (w > 0.0) {
-            dist = (thick - zl) / w;
-        } else if (w < 0.0) {
-            dist = -zl / w;
-        }
-        if (s >= dist) {
-            if (w > 0.0) {
-                layer += 1u;
-                zl = 0.0;
-                if (layer >= p.layers) {
-                    return;
-                }
-            } else {
-                if (layer == 0u) {
-                    return;
-                }
-                layer -= 1u;
-                zl = p.t_abs;
-                if ((layer & 1u) == 1u) {
-                    zl = p.t_act;
-                }
-            }
-            continue;
-        }
-        zl += s * w;
-        if (uni(r.y) >= pc) {
-            add_deposit(layer, e);
-            return;
-        }
-        // Compton scattering, Klein-Nishina.
-        let k = e / MEC2;
-        let eps0 = 1.0 / (1.0 + 2.0 * k);
-        let eps0sq = eps0 * eps0;
-        let a1 = -log(eps0);
-        let a2 = a1 + 0.5 * (1.0 - eps0sq);
-        var eps = 1.0;
-        var onecost = 0.0;
-        var sint2 = 0.0;
-        for (var trial = 0u; trial < MAX_TRIALS; trial++) {
-            let q = philox(vec4<u32>(i, step, trial + 1u, 0u), key);
-            var epssq: f32;
-            // a2 already holds a1: part one with probability a1 / a2.
-            if (a1 > uni(q.x) * a2) {
-                eps = exp(-a1 * uni(q.y));
-                epssq = eps * eps;
-            } else {
-                epssq = eps0sq + (1.0 - eps0sq) * uni(q.y);
-                eps = sqrt(epssq);
-            }
-            onecost = (1.0 - eps) / (eps * k);
-            sint2 = onecost * (2.0 - onecost);
-            let g = 1.0 - eps * sint2 / (1.0 + epssq);
-            if (g >= uni(q.z)) {
-                break;
-            }
-        }
-        let cost = 1.0 - onecost;
-        let sint = sqrt(max(sint2, 0.0));
-        add_deposit(layer, e * (1.0 - eps));
-        e = e * eps;
-        w = clamp(w * cost + sqrt(max(1.0 - w * w, 0.0)) * sint * cos2pi(uni(r.z)), -1.0, 1.0);
-        if (e < p.e_cut) {
-            add_deposit(layer, e);
-            return;
-        }
-    }
+// A photon's state between steps.
+struct Photon {
+    e: f32,
+    layer: u32,
+    zl: f32,
+    w: f32,
+    step: u32,
 }
 
+fn fresh() -> Photon {
+    return Photon(p.e0, 0u, 0.0, 1.0, 0u);
+}
+
+// One step of photon i: a free path to the next boundary crossing or
+// interaction. True when its history has ended (it left, or was absorbed).
+fn advance(i: u32, ph: ptr<function, Photon>) -> bool {
+    let key = vec2<u32>(p.seed_lo, p.seed_hi);
+    let step = (*ph).step;
+    var e = (*ph).e;
+    var w = (*ph).w;
+    let layer = (*ph).layer;
+    let zl = (*ph).zl;
+    let r = philox(vec4<u32>(i, step, 0u, 0u), key);
+    let mat = layer & 1u;
+    var thick = p.t_abs;
+    if (mat == 1u) {
+        thick = p.t_act;
+    }
+    let u = (log(e) - p.log_emin) * p.inv_dl;
+    let j = min(u32(max(u, 0.0)), NE - 2u);
+    let f = u - f32(j);
+    let b = (mat * NE + j) * 2u;
+    let mu = xs[b] + f * (xs[b + 2u] - xs[b]);
+    let pc = xs[b + 1u] + f * (xs[b + 3u] - xs[b + 1u]);
+    let s = -log(uni(r.x)) / mu;
+    var dist = 1.0e30;
+    if (w > 0.0) {
+        dist = (thick - zl) / w;
+    } else if (w < 0.0) {
+        dist = -zl / w;
+    }
+    if (s >= dist) {
+        if (w > 0.0) {
+            (*ph).layer = layer + 1u;
+            (*ph).zl = 0.0;
+            return layer + 1u >= p.layers;
+        }
+        if (layer == 0u) {
+            return true;
+        }
+        (*ph).layer = layer - 1u;
+        (*ph).zl = p.t_abs;
+        if (((layer - 1u) & 1u) == 1u) {
+            (*ph).zl = p.t_act;
+        }
+        return false;
+    }
+    (*ph).zl = zl + s * w;
+    if (uni(r.y) >= pc) {
+        add_deposit(layer, e);
+        return true;
+    }
+    // Compton scattering, Klein-Nishina.
+    let k = e / MEC2;
+    let eps0 = 1.0 / (1.0 + 2.0 * k);
+    let eps0sq = eps0 * eps0;
+    let a1 = -log(eps0);
+    let a2 = a1 + 0.5 * (1.0 - eps0sq);
+    var eps = 1.0;
+    var onecost = 0.0;
+    var sint2 = 0.0;
+    for (var trial = 0u; trial < MAX_TRIALS; trial++) {
+        let q = philox(vec4<u32>(i, step, trial + 1u, 0u), key);
+        var epssq: f32;
+        // a2 already holds a1: part one with probability a1 / a2.
+        if (a1 > uni(q.x) * a2) {
+            eps = exp(-a1 * uni(q.y));
+            epssq = eps * eps;
+        } else {
+            epssq = eps0sq + (1.0 - eps0sq) * uni(q.y);
+            eps = sqrt(epssq);
+        }
+        onecost = (1.0 - eps) / (eps * k);
+        sint2 = onecost * (2.0 - onecost);
+        let g = 1.0 - eps * sint2 / (1.0 + epssq);
+        if (g >= uni(q.z)) {
+            break;
+        }
+    }
+    let cost = 1.0 - onecost;
+    let sint = sqrt(max(sint2, 0.0));
+    add_deposit(layer, e * (1.0 - eps));
+    e = e * eps;
+    w = clamp(w * cost + sqrt(max(1.0 - w * w, 0.0)) * sint * cos2pi(uni(r.z)), -1.0, 1.0);
+    (*ph).e = e;
+    (*ph).w = w;
+    if (e < p.e_cut) {
+        add_deposit(layer, e);
+        return true;
+    }
+    return false;
+}
+
+// Persistent invocations: each holds one photon at a time and takes one step
+// per turn of the loop, and one whose photon has ended takes the next of the
+// grid-stride sequence at once, so the lanes of a warp stay busy until the
+// last photons (a loop over photons around a loop over steps would keep a
+// lane idle until the slowest photon of its warp ended, photon by photon).
 @compute @workgroup_size(256, 1, 1)
 fn transport(@builtin(global_invocation_id) gid: vec3<u32>,
              @builtin(local_invocation_index) lid: u32,
@@ -202,8 +221,22 @@ fn transport(@builtin(global_invocation_id) gid: vec3<u32>,
         atomicStore(&acc[lid], 0u);
     }
     workgroupBarrier();
-    for (var i = gid.x; i < p.n; i += ng.x * 256u) {
-        photon(i);
+    let stride = ng.x * 256u;
+    var i = gid.x;
+    var ph = fresh();
+    loop {
+        if (i >= p.n) {
+            break;
+        }
+        var done = advance(i, &ph);
+        if (!done) {
+            ph.step += 1u;
+            done = ph.step >= MAX_STEPS;
+        }
+        if (done) {
+            i += stride;
+            ph = fresh();
+        }
     }
     workgroupBarrier();
     if (lid < p.layers) {

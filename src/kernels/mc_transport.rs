@@ -61,8 +61,13 @@ const MEC2: f64 = 0.510_998_95;
 const QUANTA: f64 = 65536.0;
 /// At most this many transport workgroups: each then sums at most
 /// 2^28 / 2^14 photons of at most 65536 quanta (plus half a quantum per
-/// deposit), which stays below 2^32.
+/// deposit), which stays below 2^32 (below that many workgroups, each
+/// takes at most 256 x `PHOTONS_PER_LANE` photons).
 const MAX_GROUPS: usize = 1 << 14;
+/// Photons per GPU invocation the transport grid aims at, and the least
+/// number of workgroups it keeps (see `Setup::groups`).
+const PHOTONS_PER_LANE: usize = 8;
+const MIN_GROUPS: usize = 1024;
 /// Photons per rayon task.
 const PHOTONS_PER_TASK: usize = 1024;
 
@@ -87,8 +92,18 @@ impl Setup {
         })
     }
 
+    /// Transport workgroups of 256: persistent invocations (see the
+    /// shaders) want several photons each, so that a lane whose photon ends
+    /// early takes another, but the grid must still fill a large GPU:
+    /// `PHOTONS_PER_LANE` each where that leaves `MIN_GROUPS` workgroups
+    /// (one wave of an H200 at 8 per SM), fewer where it would not.
     fn groups(&self) -> usize {
-        self.photons.div_ceil(256).min(MAX_GROUPS)
+        let one_each = self.photons.div_ceil(256);
+        one_each
+            .div_ceil(PHOTONS_PER_LANE)
+            .max(MIN_GROUPS)
+            .min(one_each)
+            .min(MAX_GROUPS)
     }
 
     fn consts(&self, seed: u64) -> Consts {
