@@ -83,7 +83,8 @@ run_hb info >"$out/info.txt" 2>&1; cat "$out/info.txt"
 if [ $dry = 1 ]; then
   sizes=tiny; budget=(--quick); per_s=60; deadline_s=${DEADLINE_S:-600}
 else
-  sizes=large; budget=(--time-budget 1 --min-samples 5); per_s=45; deadline_s=${DEADLINE_S:-300}
+  # xlarge where a kernel defines it (gemm, nbody): large does not fill an H200.
+  sizes=large,xlarge; budget=(--time-budget 1 --min-samples 5); per_s=45; deadline_s=${DEADLINE_S:-300}
 fi
 # The roofline's ceilings first (a deadline may cut the tail), then every
 # other kernel the binary has.

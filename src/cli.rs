@@ -246,7 +246,7 @@ struct RunArgs {
     /// Backends to use (comma list or repeated; `all` = every available one)
     #[arg(short, long, value_delimiter = ',', default_value = "all")]
     backend: Vec<String>,
-    /// Sizes: small, medium, large or all (tiny: for smoke tests). Default: small with --quick, else medium
+    /// Sizes: small, medium, large or all (by name only: tiny, for smoke tests; xlarge, for the biggest GPUs, where a kernel defines it). Default: small with --quick, else medium
     #[arg(short, long, value_delimiter = ',')]
     size: Vec<String>,
     /// Device ids to use (see `hetbench info`), e.g. cpu0

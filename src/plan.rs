@@ -15,6 +15,7 @@ use crate::backends::limits::{self, Footprint, LimitExceeded};
 use crate::backends::wgpu::workgroup_memory;
 use crate::backends::{Backend, BackendKind, BackendOptions, Device};
 use crate::error::Result;
+use crate::kernel::manifest::is_optional_size;
 use crate::kernel::{Launch, Precision, ShaderLanguage, ShaderSource, SizeSpec};
 use crate::kernels::RegisteredKernel;
 use crate::measure::MeasureConfig;
@@ -133,6 +134,12 @@ pub struct PlannedJob<'a> {
     pub device: &'a Device,
 }
 
+/// Whether a plan of size `name` runs `kernel`: always for a required
+/// size, the optional `xlarge` only where the kernel defines it.
+pub fn runs_size(kernel: &RegisteredKernel, name: &str) -> bool {
+    !is_optional_size(name) || kernel.manifest.sizes.contains_key(name)
+}
+
 /// Every job of `plan` over `kernels` and the opened `backends`, in order:
 /// kernel, size, precision, then backend and device.
 pub fn planned_jobs<'a>(
@@ -143,6 +150,9 @@ pub fn planned_jobs<'a>(
     let mut jobs = Vec::new();
     for &kernel in kernels {
         for size_name in &plan.sizes {
+            if !runs_size(kernel, size_name) {
+                continue;
+            }
             let size = kernel.size(size_name)?;
             for &precision in &planned_precisions(plan, kernel) {
                 for (backend, devices) in backends {

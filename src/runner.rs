@@ -27,6 +27,7 @@ pub use lifetime::RunLock;
 use crate::backends::limits::LimitKind;
 use crate::backends::{self, Backend, BackendKind, Device};
 use crate::error::{Error, Result};
+use crate::kernel::manifest::is_optional_size;
 use crate::kernel::{Buffer, Precision, SizeSpec};
 use crate::kernels::{RegisteredKernel, Registry};
 use crate::measure::{self, MeasureConfig};
@@ -194,10 +195,44 @@ fn resolve<'a>(
         .map(|k| registry.get(k))
         .collect::<Result<_>>()?;
     for k in &kernels {
-        for s in &plan.sizes {
+        for s in plan.sizes.iter().filter(|s| crate::plan::runs_size(k, s)) {
             // The size's figures are checked as the kernel reads them: a bad
             // one in a manifest is bad input now, not an error row later.
             k.kernel.work(&k.size(s)?)?;
+        }
+    }
+    for s in plan.sizes.iter().filter(|s| is_optional_size(s)) {
+        let (with, without): (Vec<&RegisteredKernel>, Vec<&RegisteredKernel>) = kernels
+            .iter()
+            .copied()
+            .partition(|k| crate::plan::runs_size(k, s));
+        let names = |ks: &[&RegisteredKernel]| {
+            let n: Vec<&str> = ks.iter().map(|k| k.name()).collect();
+            if n.is_empty() {
+                "none".to_string()
+            } else {
+                n.join(", ")
+            }
+        };
+        if with.is_empty() && plan.sizes.iter().all(|s| is_optional_size(s)) {
+            let defining: Vec<&RegisteredKernel> = registry
+                .kernels
+                .iter()
+                .filter(|k| crate::plan::runs_size(k, s))
+                .collect();
+            return Err(Error::InvalidValue {
+                what: "--size".into(),
+                message: format!(
+                    "no kernel of the plan defines the optional size {s}; kernels that do: {}",
+                    names(&defining)
+                ),
+            });
+        }
+        if !without.is_empty() {
+            observer.plan_note(&format!(
+                "not at size {s} (their manifests do not define it): {}",
+                names(&without)
+            ));
         }
     }
     if !plan.precisions.is_empty() {
@@ -250,13 +285,15 @@ fn resolve<'a>(
 
 /// The status and message of a job refused before it runs, or `None` when
 /// it may run. A launch whose shape exceeds a device's limits is a failure
-/// (every size must fit every device); memory a size needs and a device or
-/// the host lacks is a skip.
+/// (every required size must fit every device); memory a size needs and a
+/// device or the host lacks is a skip, and so is any limit the optional
+/// `xlarge` exceeds (it is for the devices it fits).
 pub fn refusal(check: &JobCheck, job: &PlannedJob) -> Option<(Status, String)> {
     match &check.admission {
         Admission::Fits => None,
         Admission::OverDeviceLimit(exceeded) => {
             let status = match exceeded.kind {
+                _ if is_optional_size(&job.size.name) => Status::Skipped,
                 LimitKind::Geometry => Status::Error,
                 LimitKind::Memory => Status::Skipped,
             };
@@ -856,7 +893,9 @@ fn measure_job(
     };
     attempt().unwrap_or_else(|e| match e {
         Error::Unsupported { .. } => base.record(Status::Skipped, Some(e.to_string())),
-        Error::OverDeviceLimit { ref exceeded, .. } if exceeded.kind == LimitKind::Memory => {
+        Error::OverDeviceLimit { ref exceeded, .. }
+            if exceeded.kind == LimitKind::Memory || is_optional_size(&base.size.name) =>
+        {
             base.record(Status::Skipped, Some(e.to_string()))
         }
         e => base.record(Status::Error, Some(e.to_string())),

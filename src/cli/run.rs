@@ -83,6 +83,7 @@ fn selection(args: &RunArgs, registry: &Registry) -> Result<Selection> {
     let kernels = expand(&args.kernel, &kernel_names, &kernel_names, "kernel")?;
     let size_names: Vec<String> = hetbench::kernel::manifest::SIZE_NAMES
         .iter()
+        .chain([&hetbench::kernel::manifest::XLARGE])
         .map(|s| s.to_string())
         .collect();
     let default_size = vec![if args.quick { "small" } else { "medium" }.to_string()];
@@ -93,8 +94,9 @@ fn selection(args: &RunArgs, registry: &Registry) -> Result<Selection> {
             &args.size
         },
         &size_names,
-        // `all` is the benchmark sizes; `tiny` is for tests, by name only.
-        &size_names[1..],
+        // `all` is the benchmark sizes; `tiny` (for tests) and `xlarge`
+        // (for the biggest devices) by name only.
+        &size_names[1..4],
         "size",
     )?;
     let backend_names: Vec<String> = BackendKind::ALL

@@ -224,6 +224,18 @@ pub struct KernelManifest {
 /// ragged against GPU tiles, so conformance tests exercise the edges.
 pub const SIZE_NAMES: [&str; 4] = ["tiny", "small", "medium", "large"];
 
+/// The optional size beyond `large`, for the kernels whose `large` does
+/// not fill the biggest devices (a 141 GB GPU): run only when named
+/// (`--size xlarge`, never by `all`), by the kernels that define it, and
+/// measured only where it fits: a device or host it does not fit skips it
+/// with the reason (the required sizes must fit every device).
+pub const XLARGE: &str = "xlarge";
+
+/// Whether `size` is the optional [`XLARGE`].
+pub fn is_optional_size(size: &str) -> bool {
+    size == XLARGE
+}
+
 impl KernelManifest {
     /// Parses and validates a manifest. `path` names it in errors.
     pub fn parse(text: &str, path: &str) -> Result<Self> {
@@ -328,7 +340,8 @@ impl KernelManifest {
         })
     }
 
-    /// Size names in order: small, medium, large, then any extra ones.
+    /// Size names in order: tiny, small, medium, large, then any extra
+    /// ones (`xlarge` where defined).
     pub fn size_names(&self) -> Vec<String> {
         let mut names: Vec<String> = SIZE_NAMES.iter().map(|s| s.to_string()).collect();
         names.extend(

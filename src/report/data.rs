@@ -506,10 +506,12 @@ fn disambiguate<V>(subjects: BTreeMap<Subject, V>) -> BTreeMap<Subject, V> {
         .collect()
 }
 
-/// small < medium < large < anything else.
+/// small < medium < large < xlarge < anything else.
 pub fn size_rank(size: &str) -> (usize, String) {
-    let rank = crate::kernel::manifest::SIZE_NAMES
+    use crate::kernel::manifest::{SIZE_NAMES, XLARGE};
+    let rank = SIZE_NAMES
         .iter()
+        .chain([&XLARGE])
         .position(|s| *s == size)
         .unwrap_or(usize::MAX);
     (rank, size.to_string())
