@@ -285,15 +285,13 @@ fn resolve<'a>(
 
 /// The status and message of a job refused before it runs, or `None` when
 /// it may run. A launch whose shape exceeds a device's limits is a failure
-/// (every required size must fit every device); memory a size needs and a
-/// device or the host lacks is a skip, and so is any limit the optional
-/// `xlarge` exceeds (it is for the devices it fits).
+/// (every size must fit every device); memory a size needs and a device or
+/// the host lacks is a skip.
 pub fn refusal(check: &JobCheck, job: &PlannedJob) -> Option<(Status, String)> {
     match &check.admission {
         Admission::Fits => None,
         Admission::OverDeviceLimit(exceeded) => {
             let status = match exceeded.kind {
-                _ if is_optional_size(&job.size.name) => Status::Skipped,
                 LimitKind::Geometry => Status::Error,
                 LimitKind::Memory => Status::Skipped,
             };
@@ -893,9 +891,7 @@ fn measure_job(
     };
     attempt().unwrap_or_else(|e| match e {
         Error::Unsupported { .. } => base.record(Status::Skipped, Some(e.to_string())),
-        Error::OverDeviceLimit { ref exceeded, .. }
-            if exceeded.kind == LimitKind::Memory || is_optional_size(&base.size.name) =>
-        {
+        Error::OverDeviceLimit { ref exceeded, .. } if exceeded.kind == LimitKind::Memory => {
             base.record(Status::Skipped, Some(e.to_string()))
         }
         e => base.record(Status::Error, Some(e.to_string())),

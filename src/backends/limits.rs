@@ -488,20 +488,16 @@ mod tests {
         );
     }
 
-    /// Every required manifest size of every kernel, in every precision,
-    /// launches within the portable limits (the optional `xlarge` is for
-    /// the devices it fits: `tests/cli/dry_run.rs`), and the launch planned
-    /// from the size alone is the one its generated inputs give (checked at
-    /// `tiny`).
+    /// Every manifest size of every kernel (`xlarge` included), in every
+    /// precision, launches within the portable limits, and the launch
+    /// planned from the size alone is the one its generated inputs give
+    /// (checked at `tiny`).
     #[test]
     fn every_manifest_size_fits_the_portable_limits() {
         let reg = Registry::builtin().unwrap();
         let portable = DeviceLimits::portable();
         for k in &reg.kernels {
             for name in k.manifest.size_names() {
-                if crate::kernel::manifest::is_optional_size(&name) {
-                    continue;
-                }
                 let size = k.size(&name).unwrap();
                 for &p in &k.manifest.precisions {
                     let launch = planned_launch(k, &size, p, 42).unwrap();

@@ -226,9 +226,9 @@ pub const SIZE_NAMES: [&str; 4] = ["tiny", "small", "medium", "large"];
 
 /// The optional size beyond `large`, for the kernels whose `large` does
 /// not fill the biggest devices (a 141 GB GPU): run only when named
-/// (`--size xlarge`, never by `all`), by the kernels that define it, and
-/// measured only where it fits: a device or host it does not fit skips it
-/// with the reason (the required sizes must fit every device).
+/// (`--size xlarge`, never by `all`) and by the kernels that define it.
+/// Like every size it must launch within the common limits; memory a
+/// device or host lacks for it is a skip with the reason, as for any size.
 pub const XLARGE: &str = "xlarge";
 
 /// Whether `size` is the optional [`XLARGE`].
