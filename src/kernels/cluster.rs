@@ -15,16 +15,21 @@
 //! Both parallel implementations are union-find whose trees always hang
 //! the larger root under the smaller, so a root is the smallest index of
 //! its tree and the label needs no further reduction. GPUs (Playne and
-//! Hawick, IEEE TPDS 29(6), 2018) run one work-item per cell in four
-//! dispatches: `init`, `merge` (lock-free union with `atomicMin`), `compress`
-//! (every cell points at its root; seeds set the root's flag bit) and
-//! `finalise`. The CPU labels bands of rows in parallel with a sequential
-//! union-find each, joins the bands across their boundary rows, and
-//! resolves the labels in place; a bit mask per row of the cells that take
-//! part lets it visit only those after the (vectorised) threshold pass. Both skip neighbours that are already
-//! connected through another neighbour (the decision tree of Wu, Otoo and
-//! Suzuki, Pattern Anal. Applic. 12, 2009), except in the first and last
-//! phi columns where the wrap-around edges live.
+//! Hawick, IEEE TPDS 29(6), 2018) label 16 x 16 tiles first, in four
+//! dispatches: `label_tiles` (the thresholds and union-find of each tile in
+//! workgroup memory, its parents written as global indices),
+//! `merge_borders` (lock-free union with `atomicMin` of the edges between
+//! tiles and across the phi wrap), `flag_seeds` (seeded tile roots set
+//! their root's flag bit) and `finalise` (labels from the roots). The CPU
+//! labels bands of rows in parallel with a sequential union-find each,
+//! joins the bands across their boundary rows, and resolves the labels in
+//! place; a bit mask per row of the cells that take part lets it visit
+//! only those after the (vectorised) threshold pass. Both skip neighbours
+//! that are already connected through another neighbour (the decision tree
+//! of Wu, Otoo and Suzuki, Pattern Anal. Applic. 12, 2009): the CPU except
+//! in the first and last phi columns where the wrap-around edges live, the
+//! GPU inside each tile and, between tiles, where the tile labelling has
+//! joined the two ends already.
 //!
 //! Verification: labels exactly equal to a flood fill that shares no code
 //! with either implementation.
@@ -51,6 +56,13 @@ const MASK: u32 = !FLAG;
 const MAX_CELLS: usize = 1 << 30;
 /// The GPU grid is 16 x 16 cells per workgroup.
 const TILE: u32 = 16;
+/// The GPU's summary of a tile, in u32 words: the on-bits of its border
+/// rows and columns, and a bit per tile root whose tile component holds a
+/// seed (see `cluster.wgsl`).
+const TILE_WORDS: usize = 16;
+/// Tiles per workgroup of the border and seed dispatches, 16 work-items
+/// each.
+const BORDER_TILES: u32 = 4;
 
 /// Noise of a cell at eta = 0, MeV.
 const SIGMA0: f64 = 50.0;
@@ -661,11 +673,19 @@ impl Kernel for Cluster {
     fn launch(&self, inputs: &Inputs) -> Result<Launch> {
         let s = Shape::from_size(&inputs.size)?;
         let n = s.cells();
+        // A workgroup per 16 x 16 tile where cells are labelled, one
+        // work-item per cell; 16 work-items per tile along its borders.
         let groups = [groups_for(s.nphi, TILE)?, groups_for(s.neta, TILE)?, 1];
-        let dispatch = |entry| Dispatch {
+        let tiles = groups[0] as usize * groups[1] as usize;
+        let border_groups = [
+            groups_for(groups[0] as usize, BORDER_TILES)?,
+            groups[1],
+            1,
+        ];
+        let dispatch = |entry, groups, group_size| Dispatch {
             entry,
             groups,
-            group_size: [TILE, TILE, 1],
+            group_size,
             chunk: None,
         };
         Ok(Launch {
@@ -674,6 +694,7 @@ impl Kernel for Cluster {
                 LaunchBuffer::input("sigma", n),
                 LaunchBuffer::output("parent", n).u32(),
                 LaunchBuffer::output("labels", n).u32(),
+                LaunchBuffer::output("tiles", tiles * TILE_WORDS).u32(),
             ],
             params: vec![
                 ("neta", Arg::U32(param_u32(s.neta, "neta")?)),
@@ -682,10 +703,10 @@ impl Kernel for Cluster {
                 ("cell_t", Arg::F32(s.thresholds.cell)),
             ],
             dispatches: vec![
-                dispatch("init"),
-                dispatch("merge"),
-                dispatch("compress"),
-                dispatch("finalise"),
+                dispatch("label_tiles", groups, [TILE, TILE, 1]),
+                dispatch("merge_borders", border_groups, [TILE, BORDER_TILES, 1]),
+                dispatch("flag_seeds", border_groups, [TILE, BORDER_TILES, 1]),
+                dispatch("finalise", groups, [TILE, TILE, 1]),
             ],
         })
     }
