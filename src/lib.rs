@@ -34,7 +34,8 @@ pub const HARNESS_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// sizes or work model change. 0.2: mc_transport 2.0.0 (Klein-Nishina
 /// sampling as Geant4's, uniforms that stay below 1). 0.3: cluster 1.1.0
 /// (`large` is 4096 x 8192 cells, was 8192 x 8192); GPU kernels rebuilt
-/// (same outputs, other designs). 0.4: the stencil3d, hough and mc_transport
-/// GPU kernels rebuilt (shared-memory tile, four q rows per workgroup,
-/// persistent photons; same outputs).
+/// (same outputs, other designs). 0.4: the stencil3d, hough, mc_transport
+/// and cluster GPU kernels rebuilt (shared-memory tile, four q rows per
+/// workgroup, persistent photons, union-find in tiles; same outputs);
+/// gemm and nbody gained the optional `xlarge` size.
 pub const SUITE_VERSION: &str = "0.4";

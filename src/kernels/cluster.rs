@@ -647,8 +647,10 @@ impl Kernel for Cluster {
         let s = Shape::from_size(size)?;
         // Inputs (energy, sigma, and the generator's f64 rows), the
         // instance's copies and labels, the read-back, and the reference's
-        // labels, flags and queue.
-        Ok(4 * 10 * s.cells() as u64)
+        // labels, flags and queue; and the GPU launch's tile summaries,
+        // read back with the outputs (16 words per 16 x 16 tile).
+        let tiles = s.nphi.div_ceil(TILE as usize) * s.neta.div_ceil(TILE as usize);
+        Ok(4 * 10 * s.cells() as u64 + 4 * (tiles * TILE_WORDS) as u64)
     }
 
     fn cpu(&self, inputs: &Inputs) -> Result<Box<dyn CpuInstance>> {
