@@ -49,6 +49,28 @@ pub fn warnings_of(r: &ResultRecord) -> Vec<String> {
     v
 }
 
+/// `message` with the kernel's name, where it stands as a word, said as
+/// "the kernel"; inside a path or a longer name (`kernels/cluster/cluster.cl`,
+/// `cluster_x`) it stays, so a path in a reason is never garbled.
+fn without_name(message: &str, name: &str) -> String {
+    let part_of_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '/' | '.' | '-');
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(name) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + name.len()..].chars().next();
+        out.push_str(&rest[..at]);
+        if before.is_some_and(part_of_name) || after.is_some_and(part_of_name) {
+            out.push_str(name);
+        } else {
+            out.push_str("the kernel");
+        }
+        rest = &rest[at + name.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 impl Digest {
     /// Takes one result's warnings and, if skipped, its reason; returns the
     /// lines to print now (failures: each one matters).
@@ -64,9 +86,10 @@ impl Digest {
             Status::Skipped => {
                 // The kernel's name is left out of the reason, so one reason
                 // for many kernels is one note.
-                let reason = message
-                    .replace(&format!("kernel '{}' ", r.kernel), "")
-                    .replace(&r.kernel, "the kernel");
+                let reason = without_name(
+                    &message.replace(&format!("kernel '{}' ", r.kernel), ""),
+                    &r.kernel,
+                );
                 let (n, kernels) = self
                     .skipped
                     .entry((r.backend.to_string(), reason))
@@ -120,6 +143,17 @@ pub fn tally(results: &[ResultRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_skip_reason_drops_the_kernel_name_but_not_from_paths() {
+        assert_eq!(
+            without_name(
+                "cluster size xlarge on wgpu0: 'cluster' has no source (/k/cluster/cluster.cl, cluster_x)",
+                "cluster"
+            ),
+            "the kernel size xlarge on wgpu0: 'the kernel' has no source (/k/cluster/cluster.cl, cluster_x)"
+        );
+    }
 
     #[test]
     fn figures_do_not_make_a_new_kind() {
