@@ -182,6 +182,15 @@ pub fn open_backends(
     Ok(out)
 }
 
+/// Checks a new run's plan as [`run`] will (its kernels, sizes and
+/// precisions), so that the caller can refuse bad input before it creates
+/// or opens anything; the notes `run` prints are left to it.
+pub fn check_plan(registry: &Registry, plan: &RunPlan) -> Result<()> {
+    struct Quiet;
+    impl Observer for Quiet {}
+    resolve(registry, plan, &mut Quiet).map(|_| ())
+}
+
 /// The plan's kernels, every size and precision checked: bad input fails
 /// here, before anything is opened or stored.
 fn resolve<'a>(

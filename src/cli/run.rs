@@ -303,6 +303,20 @@ pub(super) fn run(
         write_stdout(hetbench::report::dry_run::dry_run_text(&jobs).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
+    // A new run's plan is checked before anything is created: bad input
+    // leaves no empty database behind.
+    enum Start<'a> {
+        New(Box<RunPlan>),
+        Resume(&'a str),
+    }
+    let start = match &args.resume {
+        Some(run_id) => Start::Resume(run_id),
+        None => {
+            let plan = new_plan(cli, args, config, selection)?;
+            runner::check_plan(registry, &plan)?;
+            Start::New(Box::new(plan))
+        }
+    };
     // The node's state, before anything is stored: a busy node under
     // --strict stores nothing.
     let (checked, roots) = preflight::collect(config);
@@ -318,12 +332,12 @@ pub(super) fn run(
         Some(_) => open_existing_db(db_path)?,
         None => open_db(db_path)?,
     };
-    let (plan, resume) = match &args.resume {
-        Some(run_id) => {
+    let (plan, resume) = match start {
+        Start::New(plan) => (*plan, None),
+        Start::Resume(run_id) => {
             let (run, results, plan) = runner::load_for_resume(&db, run_id)?;
             (plan, Some((run, results)))
         }
-        None => (new_plan(cli, args, config, selection)?, None),
     };
     // A resumed run reads its manifests from where the original did.
     let resumed_registry;

@@ -208,21 +208,13 @@ fn xlarge_runs_only_by_name_and_where_defined() {
         .map(|r| r[1].clone())
         .collect();
     assert_eq!(sizes, ["small", "medium", "large"]);
-    // A plan of kernels none of which defines it is bad input.
-    hb().args([
-        "run",
-        "--dry-run",
-        "-b",
-        "cpu",
-        "-k",
-        "stream_triad",
-        "-s",
-        "xlarge",
-    ])
-    .assert()
-    .code(2)
-    .stderr(predicate::str::contains(
-        "no kernel of the plan defines the optional size xlarge; kernels that do: gemm, nbody",
-    ));
+    // A plan of kernels none of which defines it is bad input, refused
+    // before anything is created (no empty database left behind).
+    hb().args(["run", "-b", "cpu", "-k", "stream_triad", "-s", "xlarge"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "no kernel of the plan defines the optional size xlarge; kernels that do: gemm, nbody",
+        ));
     assert_eq!(std::fs::read_dir(results.path()).unwrap().count(), 0);
 }
