@@ -182,6 +182,53 @@ pub fn open_backends(
     Ok(out)
 }
 
+/// Something a plan asks of its kernels (an optional size, a precision).
+struct Asked {
+    /// Whether a plan where no kernel has it is bad input (else a note).
+    refuse_if_none: bool,
+    option: &'static str,
+    /// What a kernel that has it does, e.g. "has precision f64".
+    what: String,
+    /// The note's words for the kernels without it.
+    lacking: String,
+}
+
+/// The plan's `kernels` against `asked`: where none `has` it (and that is
+/// refused), bad input naming the registry's kernels that do; else a note
+/// naming the kernels left out.
+fn check_asked(
+    registry: &Registry,
+    kernels: &[&RegisteredKernel],
+    has: &dyn Fn(&RegisteredKernel) -> bool,
+    asked: Asked,
+    observer: &mut dyn Observer,
+) -> Result<()> {
+    let names = |ks: Vec<&RegisteredKernel>| {
+        let n: Vec<&str> = ks.iter().map(|k| k.name()).collect();
+        if n.is_empty() {
+            "none".to_string()
+        } else {
+            n.join(", ")
+        }
+    };
+    if asked.refuse_if_none && !kernels.iter().any(|k| has(k)) {
+        let capable = registry.kernels.iter().filter(|k| has(k)).collect();
+        return Err(Error::InvalidValue {
+            what: asked.option.into(),
+            message: format!(
+                "no kernel of the plan {}; kernels that do: {}",
+                asked.what,
+                names(capable)
+            ),
+        });
+    }
+    let without: Vec<&RegisteredKernel> = kernels.iter().copied().filter(|k| !has(k)).collect();
+    if !without.is_empty() {
+        observer.plan_note(&format!("{}: {}", asked.lacking, names(without)));
+    }
+    Ok(())
+}
+
 /// Checks a new run's plan as [`run`] will (its kernels, sizes and
 /// precisions), so that the caller can refuse bad input before it creates
 /// or opens anything; the notes `run` prints are left to it.
@@ -210,84 +257,41 @@ fn resolve<'a>(
             k.kernel.work(&k.size(s)?)?;
         }
     }
+    // The optional size, where some kernels of the plan do not define it.
+    let only_optional = plan.sizes.iter().all(|s| is_optional_size(s));
     for s in plan.sizes.iter().filter(|s| is_optional_size(s)) {
-        let (with, without): (Vec<&RegisteredKernel>, Vec<&RegisteredKernel>) = kernels
-            .iter()
-            .copied()
-            .partition(|k| crate::plan::runs_size(k, s));
-        let names = |ks: &[&RegisteredKernel]| {
-            let n: Vec<&str> = ks.iter().map(|k| k.name()).collect();
-            if n.is_empty() {
-                "none".to_string()
-            } else {
-                n.join(", ")
-            }
-        };
-        if with.is_empty() && plan.sizes.iter().all(|s| is_optional_size(s)) {
-            let defining: Vec<&RegisteredKernel> = registry
-                .kernels
-                .iter()
-                .filter(|k| crate::plan::runs_size(k, s))
-                .collect();
-            return Err(Error::InvalidValue {
-                what: "--size".into(),
-                message: format!(
-                    "no kernel of the plan defines the optional size {s}; kernels that do: {}",
-                    names(&defining)
-                ),
-            });
-        }
-        if !without.is_empty() {
-            observer.plan_note(&format!(
-                "not at size {s} (their manifests do not define it): {}",
-                names(&without)
-            ));
-        }
+        check_asked(
+            registry,
+            &kernels,
+            &|k| crate::plan::runs_size(k, s),
+            Asked {
+                refuse_if_none: only_optional,
+                option: "--size",
+                what: format!("defines the optional size {s}"),
+                lacking: format!("not at size {s} (their manifests do not define it)"),
+            },
+            observer,
+        )?;
     }
     if !plan.precisions.is_empty() {
-        let (with, without): (Vec<&RegisteredKernel>, Vec<&RegisteredKernel>) = kernels
-            .iter()
-            .copied()
-            .partition(|k| !planned_precisions(plan, k).is_empty());
         let asked = plan
             .precisions
             .iter()
             .map(|p| p.as_str())
             .collect::<Vec<_>>()
             .join(", ");
-        if with.is_empty() {
-            let capable: Vec<&str> = registry
-                .kernels
-                .iter()
-                .filter(|k| {
-                    plan.precisions
-                        .iter()
-                        .any(|p| k.manifest.precisions.contains(p))
-                })
-                .map(|k| k.name())
-                .collect();
-            return Err(Error::InvalidValue {
-                what: "--precision".into(),
-                message: format!(
-                    "no kernel of the plan has precision {asked}; kernels that do: {}",
-                    if capable.is_empty() {
-                        "none".to_string()
-                    } else {
-                        capable.join(", ")
-                    }
-                ),
-            });
-        }
-        if !without.is_empty() {
-            observer.plan_note(&format!(
-                "not in precision {asked} (their manifests do not list it): {}",
-                without
-                    .iter()
-                    .map(|k| k.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
+        check_asked(
+            registry,
+            &kernels,
+            &|k| !planned_precisions(plan, k).is_empty(),
+            Asked {
+                refuse_if_none: true,
+                option: "--precision",
+                what: format!("has precision {asked}"),
+                lacking: format!("not in precision {asked} (their manifests do not list it)"),
+            },
+            observer,
+        )?;
     }
     Ok(kernels)
 }
