@@ -42,6 +42,24 @@ pub enum RunFailure {
     Wait(std::io::Error),
 }
 
+/// Why a command could not be supervised at all (a timeout or an
+/// interrupt is how a supervised command ended, [`Ended`], not an error).
+#[derive(Debug)]
+pub enum SuperviseError {
+    /// It could not start (`NotFound`: not installed).
+    Spawn(std::io::Error),
+    Wait(std::io::Error),
+}
+
+impl From<SuperviseError> for RunFailure {
+    fn from(e: SuperviseError) -> Self {
+        match e {
+            SuperviseError::Spawn(e) => RunFailure::Spawn(e),
+            SuperviseError::Wait(e) => RunFailure::Wait(e),
+        }
+    }
+}
+
 /// How a supervised command ended.
 #[derive(Debug)]
 pub enum Ended {
@@ -68,15 +86,14 @@ pub struct Supervised {
 /// time limit covers the whole command, output included: a child that
 /// exits while something it started holds its stdout open is as hung as
 /// one that never exits. On timeout or interrupt the whole group is
-/// killed, not just the direct child. An error only when it could not be
-/// started or waited for.
+/// killed, not just the direct child.
 pub fn supervise(
     mut command: Command,
     input: Option<Vec<u8>>,
     timeout: Duration,
     limit: u64,
     interrupt: Option<&AtomicBool>,
-) -> Result<Supervised, RunFailure> {
+) -> Result<Supervised, SuperviseError> {
     use std::os::unix::process::CommandExt;
     command
         .stdin(if input.is_some() {
@@ -87,7 +104,7 @@ pub fn supervise(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    let mut child = command.spawn().map_err(RunFailure::Spawn)?;
+    let mut child = command.spawn().map_err(SuperviseError::Spawn)?;
     let deadline = Instant::now() + timeout;
     // Feed the input and drain both pipes on threads: a full pipe must
     // never block the child, and this side must keep watching the clock.
@@ -111,7 +128,7 @@ pub fn supervise(
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => {
                 reap(&mut child);
-                return Err(RunFailure::Wait(e));
+                return Err(SuperviseError::Wait(e));
             }
         }
     };

@@ -1087,21 +1087,15 @@ fn run_child(
         Some(interrupt),
     ) {
         Ok(done) => done,
-        Err(process::RunFailure::Spawn(e)) => {
+        Err(process::SuperviseError::Spawn(e)) => {
             return failed(format!(
                 "could not start worker '{}': {e}",
                 program.display()
             ));
         }
-        Err(process::RunFailure::Wait(e)) => {
+        Err(process::SuperviseError::Wait(e)) => {
             return failed(format!("could not wait for the worker: {e}"));
         }
-        // supervise reports a timeout as Ended::TimedOut, with the output so far.
-        Err(process::RunFailure::TimedOut) => process::Supervised {
-            ended: process::Ended::TimedOut,
-            stdout: String::new(),
-            stderr: String::new(),
-        },
     };
     let (stdout, stderr) = (done.stdout, done.stderr);
     if matches!(done.ended, process::Ended::Interrupted) || interrupt.load(Ordering::SeqCst) {

@@ -16,15 +16,14 @@ use std::process::Command;
 
 use crate::error::{Error, Result};
 
-/// Makes `command`'s process lead a group of its own and die with this
-/// process. `PR_SET_PDEATHSIG` fires when the thread that started the
-/// child ends: workers are started from the run's own thread, which lives
-/// as long as the run.
+/// Makes `command`'s process die with this process (its group of its own
+/// is `crate::process::supervise`'s). `PR_SET_PDEATHSIG` fires when the
+/// thread that started the child ends: workers are started from the run's
+/// own thread, which lives as long as the run.
 pub fn bind_to_parent(command: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    command.process_group(0);
     #[cfg(target_os = "linux")]
     {
+        use std::os::unix::process::CommandExt;
         let parent = std::process::id() as libc::pid_t;
         // SAFETY: between fork and exec only async-signal-safe calls are
         // made (prctl, getppid, _exit), and no memory is allocated.
