@@ -178,9 +178,22 @@ impl RegisteredKernel {
     /// the manifest, the size and the parameter, not when it is measured.
     /// The kernel parses the size as it would for a run: its work, its
     /// memory and its launch (which reads only the size and the seed).
+    /// Every size must name `tiny`'s parameters, each of which the kernel
+    /// reads ([`Self::check_tiny_params_are_read`]).
     fn check_sizes(&self) -> Result<()> {
+        let tiny = self.size("tiny")?;
+        self.check_tiny_params_are_read(&tiny)?;
         for name in self.manifest.size_names() {
             let size = self.size(&name)?;
+            if let Some(key) = size.params.keys().find(|k| !tiny.params.contains_key(*k)) {
+                return Err(self.stray_param(
+                    &format!("sizes.{name}.{key}"),
+                    format!(
+                        "not a parameter of this kernel (its parameters: {})",
+                        tiny.params.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
             self.kernel.work(&size)?;
             self.kernel.memory_bytes(&size)?;
             let inputs = crate::kernel::Inputs {
@@ -190,20 +203,14 @@ impl RegisteredKernel {
             };
             self.kernel.launch(&inputs)?;
         }
-        self.check_no_stray_params()
+        Ok(())
     }
 
     /// A parameter no method of the kernel reads (a typo, `m = 5` beside
     /// `n`) would be stored with every result yet change nothing: refused.
     /// On `tiny` (milliseconds to generate) each parameter is taken away in
-    /// turn, and one whose absence the kernel does not notice is stray;
-    /// every other size must name the same parameters as `tiny`.
-    fn check_no_stray_params(&self) -> Result<()> {
-        let tiny = self.size("tiny")?;
-        let stray = |key: &str, message: String| Error::ManifestValue {
-            path: self.manifest_source.clone(),
-            message: format!("{key}: {message}"),
-        };
+    /// turn, and one whose absence the kernel does not notice is stray.
+    fn check_tiny_params_are_read(&self, tiny: &SizeSpec) -> Result<()> {
         for key in tiny.params.keys() {
             let mut without = tiny.clone();
             without.params.remove(key);
@@ -217,25 +224,20 @@ impl RegisteredKernel {
                 || self.kernel.launch(&inputs).is_err()
                 || self.kernel.generate(&without, 0).is_err();
             if !read {
-                return Err(stray(
+                return Err(self.stray_param(
                     &format!("sizes.tiny.{key}"),
                     "the kernel never reads this parameter (misspelt?)".into(),
                 ));
             }
         }
-        for name in self.manifest.size_names() {
-            let size = self.size(&name)?;
-            if let Some(key) = size.params.keys().find(|k| !tiny.params.contains_key(*k)) {
-                return Err(stray(
-                    &format!("sizes.{name}.{key}"),
-                    format!(
-                        "not a parameter of this kernel (its parameters: {})",
-                        tiny.params.keys().cloned().collect::<Vec<_>>().join(", ")
-                    ),
-                ));
-            }
-        }
         Ok(())
+    }
+
+    fn stray_param(&self, key: &str, message: String) -> Error {
+        Error::ManifestValue {
+            path: self.manifest_source.clone(),
+            message: format!("{key}: {message}"),
+        }
     }
 
     /// Short form of the version hash, as shown in tables.
